@@ -1,0 +1,185 @@
+/*
+ * The backend plugin ABI of libconv.
+ *
+ * A backend is a shared object that exports one symbol, CONV_PLUGIN_ENTRY,
+ * a function returning a pointer to a static conv_plugin table. The host
+ * (libconv) copies at most table->size bytes of it into a zeroed table of
+ * its own, rejects a table whose abi_major differs from CONV_PLUGIN_ABI_MAJOR
+ * or whose abi_minor is newer than CONV_PLUGIN_ABI_MINOR, and rejects any
+ * required entry left NULL, naming it.
+ *
+ * Backends include this header (and conv.h for the shared enums) and nothing
+ * else of libconv: they do not link against libconv.
+ *
+ * The host has already checked every argument before it calls an entry: the
+ * problem is valid and resolved (pads, output size), tensors are non-NULL
+ * where required and large enough. Backends still report their own failures
+ * (allocation, device errors, an algorithm that cannot serve a problem)
+ * through conv_err, with a message that names the call and the value.
+ *
+ * Threading contract: entries may be called from several threads at once on
+ * distinct plans and buffers of one device; one plan is never run by two
+ * threads at the same time.
+ */
+#ifndef CONV_PLUGIN_H
+#define CONV_PLUGIN_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "conv.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CONV_PLUGIN_ABI_MAJOR 1
+#define CONV_PLUGIN_ABI_MINOR 0
+#define CONV_PLUGIN_ENTRY "conv_plugin_entry"
+
+#if defined(__GNUC__)
+#  define CONV_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#  define CONV_PLUGIN_EXPORT
+#endif
+
+/* Where a backend reports a failure: a status and a message. */
+typedef struct conv_err {
+  conv_status status;
+  char msg[1024];
+} conv_err;
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static inline conv_status conv_err_set(conv_err *err, conv_status status,
+                                       const char *fmt, ...) {
+  if (err != NULL) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    err->status = status;
+  }
+  return status;
+}
+
+/* A checked, resolved convolution problem. All sizes are >= 1 except n,
+ * which may be 0 (the host handles n == 0 itself and never runs it). */
+typedef struct conv_problem {
+  int64_t n, c_in, h, w;       /* input */
+  int64_t c_out, kh, kw;       /* weight is (c_out, c_in/groups, kh, kw) */
+  int64_t h_out, w_out;        /* output */
+  int64_t stride_h, stride_w;
+  int64_t dil_h, dil_w;
+  int64_t pad_t, pad_b, pad_l, pad_r;  /* resolved, >= 0 */
+  int64_t groups;
+  conv_padding_mode padding_mode;
+  int has_bias;
+  int flip_kernel;             /* true convolution: w read rotated 180 deg */
+} conv_problem;
+
+/* Where padded coordinate i (i = position in the padded axis - pad before,
+ * so i < 0 is in the top/left border and i >= size in the bottom/right one)
+ * reads from, for an axis of the given size: the source index, or -1 for a
+ * zero. The host guarantees the border is narrow enough for the mode (reflect:
+ * pad < size; circular and symmetric: pad <= size). One definition for every
+ * backend and for the reference, so they agree on the borders. */
+static inline int64_t conv_pad_source(int64_t i, int64_t size,
+                                      conv_padding_mode mode) {
+  if (i >= 0 && i < size) return i;
+  switch (mode) {
+    case CONV_PAD_REFLECT:   return i < 0 ? -i : 2 * (size - 1) - i;
+    case CONV_PAD_REPLICATE: return i < 0 ? 0 : size - 1;
+    case CONV_PAD_CIRCULAR:  return i < 0 ? i + size : i - size;
+    case CONV_PAD_SYMMETRIC: return i < 0 ? -i - 1 : 2 * size - 1 - i;
+    case CONV_PAD_ZEROS:
+    default:                 return -1;
+  }
+}
+
+/* Choices the host passes to plan_create. */
+typedef struct conv_plan_options {
+  /* $CONV_ALGO, or NULL: an algorithm name the backend must use for every
+   * operation it names, or "op=name[,op=name]" with op in fwd, bwd_data,
+   * bwd_weight. A forced algorithm that cannot serve the problem is
+   * CONV_ERROR_UNSUPPORTED, not a silent fallback. */
+  const char *algo;
+  /* $CONV_NUM_THREADS, or 0 for the cores this process may use. */
+  int num_threads;
+} conv_plan_options;
+
+/* The table's flags. */
+enum {
+  /* Buffers are plain host memory: a buffer handle is a float pointer, and
+   * the host passes user pointers to the run entries directly. */
+  CONV_PLUGIN_HOST_MEMORY = 1u << 0,
+  /* Devices are GPUs (used to choose the default backend). */
+  CONV_PLUGIN_GPU = 1u << 1
+};
+
+typedef struct conv_plugin {
+  uint32_t abi_major;  /* CONV_PLUGIN_ABI_MAJOR */
+  uint32_t abi_minor;  /* CONV_PLUGIN_ABI_MINOR */
+  size_t size;         /* sizeof(conv_plugin) as the backend was built */
+  const char *name;    /* short name: "cpu", "opencl" (required) */
+  const char *version; /* backend version string (required) */
+  uint32_t flags;
+
+  /* Backend-wide state. init may fail (no driver): the host records the
+   * message and skips the backend. fini releases everything init made. */
+  conv_status (*init)(void **backend, conv_err *err);
+  void (*fini)(void *backend);
+
+  /* Devices: count, description, open and close. */
+  int (*device_count)(void *backend);
+  conv_status (*device_info)(void *backend, int index, conv_device_info *info,
+                             conv_err *err);
+  conv_status (*device_open)(void *backend, int index, void **device,
+                             conv_err *err);
+  void (*device_close)(void *device);
+
+  /* Plans: all allocation and compilation happens here. */
+  conv_status (*plan_create)(void *device, const conv_problem *problem,
+                             const conv_plan_options *options, void **plan,
+                             conv_err *err);
+  void (*plan_destroy)(void *plan);
+  /* Name of the algorithm chosen for op; never NULL. */
+  const char *(*plan_algorithm)(void *plan, conv_op op);
+  /* Bytes of workspace held by the plan. */
+  size_t (*plan_workspace)(void *plan);
+
+  /* Run entries. Buffers are handles from mem_alloc (or host pointers with
+   * CONV_PLUGIN_HOST_MEMORY). Outputs are overwritten, never accumulated.
+   * b is NULL iff the problem has no bias; db may be NULL in
+   * backward_weight (no bias gradient wanted). */
+  conv_status (*forward)(void *plan, const void *x, const void *w,
+                         const void *b, void *y, conv_err *err);
+  conv_status (*backward_data)(void *plan, const void *dy, const void *w,
+                               void *dx, conv_err *err);
+  conv_status (*backward_weight)(void *plan, const void *x, const void *dy,
+                                 void *dw, void *db, conv_err *err);
+  conv_status (*backward_bias)(void *plan, const void *dy, void *db,
+                               conv_err *err);
+
+  /* Device memory. */
+  conv_status (*mem_alloc)(void *device, size_t bytes, void **mem,
+                           conv_err *err);
+  void (*mem_free)(void *device, void *mem);
+  conv_status (*mem_write)(void *device, void *mem, size_t offset,
+                           size_t bytes, const void *src, conv_err *err);
+  conv_status (*mem_read)(void *device, const void *mem, size_t offset,
+                          size_t bytes, void *dst, conv_err *err);
+} conv_plugin;
+
+/* The one symbol a plugin exports. */
+typedef const conv_plugin *(*conv_plugin_entry_fn)(void);
+CONV_PLUGIN_EXPORT const conv_plugin *conv_plugin_entry(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CONV_PLUGIN_H */
