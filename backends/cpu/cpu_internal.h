@@ -1,0 +1,193 @@
+/*
+ * Internals of the cpu backend: the algorithm registry and the helpers every
+ * algorithm shares. Nothing outside backends/cpu/ includes this.
+ *
+ * An algorithm is a static cpu_algo (below) defined in its own file
+ * (im2col_gemm in cpu_im2col.c, direct in cpu_direct.c, ...). One cpu_algo
+ * may serve several operations: every entry receives the conv_op. The
+ * per-operation tables live in cpu_registry.c; to add an algorithm:
+ *   1. define `const cpu_algo cpu_algo_NAME = {...};` in your file,
+ *   2. declare it in the list below,
+ *   3. add `&cpu_algo_NAME` to the tables of the ops it serves in
+ *      cpu_registry.c (table order breaks score ties: earlier wins),
+ *   4. add the file to conv_cpu_la_SOURCES in Makefile.am.
+ *
+ * Plan life cycle (cpu_plugin.c):
+ *   plan_create: for each op the registry picks an algorithm (CONV_ALGO or
+ *     the heuristic: the applicable algorithm with the highest score), calls
+ *     its optional prepare() (plan-time state, e.g. tables), then allocates
+ *     ONE workspace of max over ops of workspace_bytes(problem, op, threads)
+ *     bytes (64-byte aligned), shared by the ops (a plan never runs two calls
+ *     at once).
+ *   run entries: fill a cpu_run and a cpu_tensors, call algo->run(). run()
+ *     does arithmetic only: no allocation, no I/O.
+ *   plan_destroy: release(state) for each op, free the workspace.
+ *
+ * Contract of run():
+ *   - Outputs are fully overwritten (never accumulated into); db may be NULL
+ *     in CONV_OP_BACKWARD_WEIGHT (then it is not computed).
+ *   - Deterministic: the same inputs give the same bits, whatever the thread
+ *     count. So: no atomics; work is split into tasks by a partition that
+ *     depends only on the problem (never on r->threads); every reduction is
+ *     done in a fixed order inside one task; tasks may run on any thread.
+ *   - Parallelism: OpenMP with num_threads(r->threads); thread t may use
+ *     bytes [t * slice, (t + 1) * slice) of r->ws, where the algorithm's own
+ *     workspace_bytes() defined the slice (use cpu_ws_slice()).
+ *   - BLAS is single-threaded (set once at backend init); algorithms get
+ *     their parallelism by running independent GEMMs in their tasks.
+ *   - Index arithmetic in int64_t / size_t.
+ */
+#ifndef CONV_CPU_INTERNAL_H
+#define CONV_CPU_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conv.h"
+#include "conv_plugin.h"
+
+#define CPU_NUM_OPS 4 /* CONV_OP_FORWARD .. CONV_OP_BACKWARD_BIAS */
+#define CPU_ALIGN 64  /* alignment of the workspace and of every slice */
+
+/* ------------------------------------------------------- CPU features */
+
+/* What the processor offers, detected once at backend init (cpuid via
+ * __builtin_cpu_supports). Kernels compiled with per-function target
+ * attributes (CPU_TARGET_AVX2, CPU_TARGET_AVX512 below) must check these
+ * before they are called; the default build targets plain x86-64. */
+typedef struct cpu_features {
+  int sse41, avx, avx2, fma, avx512f, avx512bw, avx512vl, avx512dq;
+  char model[128]; /* "AMD EPYC 9654 96-Core Processor", or "unknown" */
+} cpu_features;
+
+const cpu_features *cpu_get_features(void);
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#  define CPU_X86 1
+#  define CPU_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#  define CPU_TARGET_AVX512 \
+    __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
+/* For plain C loops that vectorise well: one clone per ISA, chosen at load
+ * time by the dynamic linker (ifunc). */
+#  define CPU_TARGET_CLONES \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#  define CPU_X86 0
+#  define CPU_TARGET_AVX2
+#  define CPU_TARGET_AVX512
+#  define CPU_TARGET_CLONES
+#endif
+
+/* ---------------------------------------------------------- run context */
+
+/* The tensors of one call; those the op does not use are NULL.
+ *   forward:         x, w, b (NULL iff !has_bias)       -> y
+ *   backward_data:   dy, w                              -> dx
+ *   backward_weight: x, dy                              -> dw, db (may be NULL)
+ *   backward_bias:   dy                                 -> db */
+typedef struct cpu_tensors {
+  const float *x, *w, *b, *dy;
+  float *y, *dx, *dw, *db;
+} cpu_tensors;
+
+/* Everything a run() may use. */
+typedef struct cpu_run {
+  const conv_problem *p;
+  conv_op op;
+  int threads;        /* >= 1: OpenMP threads for this call */
+  void *ws;           /* >= workspace_bytes(p, op, threads) bytes, aligned */
+  size_t ws_bytes;
+  void *state;        /* from the algorithm's prepare(), or NULL */
+  const cpu_features *cpu;
+} cpu_run;
+
+/* ------------------------------------------------------------ algorithm */
+
+typedef struct cpu_algo {
+  /* Name for CONV_ALGO and conv_plan_algorithm(): lower case, [a-z0-9_]. */
+  const char *name;
+  /* 1 if the algorithm computes this op of this problem correctly; else 0
+   * and a reason in why ("stride 2 is not 1"), which may be NULL. */
+  int (*applies)(const conv_problem *p, conv_op op, char *why, size_t why_len);
+  /* How much the heuristic wants it for an applicable problem; the highest
+   * wins, ties go to the earlier table entry; < 0: never chosen unless
+   * forced (e.g. reference). NULL means 0. Guide: direct 20, im2col_gemm
+   * 100 for dense GEMM-shaped problems; depthwise direct 200; a specialised
+   * fast kernel ~300 where it beats those. */
+  int (*score)(const conv_problem *p, conv_op op, const cpu_features *cpu);
+  /* Workspace bytes the run needs with this many threads (all threads
+   * together); SIZE_MAX if it overflows. May be NULL (none). Keep it
+   * bounded (tiles / chunks), not proportional to the batch. */
+  size_t (*workspace_bytes)(const conv_problem *p, conv_op op, int threads);
+  /* Optional plan-time state (tables, packed constants). NULL: none. */
+  conv_status (*prepare)(const conv_problem *p, conv_op op, int threads,
+                         void **state, conv_err *err);
+  void (*release)(void *state);
+  conv_status (*run)(const cpu_run *r, const cpu_tensors *t, conv_err *err);
+} cpu_algo;
+
+/* The algorithms (defined in their files). */
+extern const cpu_algo cpu_algo_im2col_gemm; /* cpu_im2col.c */
+extern const cpu_algo cpu_algo_direct;      /* cpu_direct.c */
+extern const cpu_algo cpu_algo_reference;   /* cpu_reference.c */
+extern const cpu_algo cpu_algo_reduce;      /* cpu_reference.c: bwd_bias */
+
+/* ------------------------------------------------------------- registry */
+
+/* The table of an op: NULL-terminated, in preference order for ties. */
+const cpu_algo *const *cpu_algos_for(conv_op op);
+
+/* Short op names used by CONV_ALGO: "fwd", "bwd_data", "bwd_weight",
+ * "bwd_bias". */
+const char *cpu_op_name(conv_op op);
+
+/* Chooses one algorithm per op (chosen[op]) for p, honouring the CONV_ALGO
+ * string algo (NULL or "" or "auto": heuristic for all):
+ *   "NAME"                 forces NAME on every op whose table has NAME;
+ *                          NAME must exist in at least one table;
+ *   "fwd=A,bwd_data=B,..." forces per op (keys fwd, bwd_data, bwd_weight,
+ *                          bwd_bias; "auto" as a value is the heuristic).
+ * Errors: unknown name or key -> CONV_ERROR_INVALID_ARGUMENT with a message
+ * listing the known ones; a forced algorithm that does not apply ->
+ * CONV_ERROR_UNSUPPORTED naming algorithm, op and reason. */
+conv_status cpu_choose_algos(const conv_problem *p, const char *algo,
+                             const cpu_algo *chosen[CPU_NUM_OPS],
+                             conv_err *err);
+
+/* ------------------------------------------------------------- helpers */
+
+/* Threads this process may use (sched_getaffinity), >= 1. */
+int cpu_available_threads(void);
+
+/* Rounds n up to a multiple of CPU_ALIGN; SIZE_MAX stays SIZE_MAX. */
+size_t cpu_align_up(size_t n);
+/* a * b, or SIZE_MAX on overflow (SIZE_MAX operands propagate). */
+size_t cpu_mul_size(size_t a, size_t b);
+size_t cpu_add_size(size_t a, size_t b);
+/* The slice of thread t when each thread owns slice_bytes (aligned up). */
+static inline void *cpu_ws_slice(const cpu_run *r, size_t slice_bytes, int t) {
+  return (char *)r->ws + cpu_align_up(slice_bytes) * (size_t)t;
+}
+
+/* The tap of weight index a along an axis of kernel size k: the weight
+ * w[.., a, ..] is applied at kernel offset cpu_tap(a, k, flip). */
+static inline int64_t cpu_tap(int64_t a, int64_t k, int flip) {
+  return flip ? k - 1 - a : a;
+}
+
+/* Single-threaded row-major sgemm, C = alpha * op(A) * op(B) + beta * C,
+ * through the cblas_sgemm of the BLAS the backend is linked with. */
+void cpu_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+               float alpha, const float *a, int64_t lda, const float *b,
+               int64_t ldb, float beta, float *c, int64_t ldc);
+
+/* Makes the BLAS single-threaded (BLIS: bli_thread_set_num_threads(1);
+ * OpenBLAS: openblas_set_num_threads(1)); called once at backend init. */
+void cpu_blas_single_thread(void);
+
+/* Sum of dy over n, h, w per channel into db (c_out floats), in a fixed
+ * order (float64 accumulators), parallel over channels. */
+void cpu_bias_grad(const conv_problem *p, const float *dy, float *db,
+                   int threads);
+
+#endif /* CONV_CPU_INTERNAL_H */
