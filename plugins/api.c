@@ -1,0 +1,618 @@
+/* The backend-neutral front: contexts, plans, tensors and the run calls.
+ * Arguments are checked here, once, before any backend sees them. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "internal.h"
+
+/* ---------------------------------------------------------------- helpers */
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static int verbose(void) {
+  const char *v = conv_getenv("CONV_VERBOSE");
+  return v != NULL && v[0] != '\0' && strcmp(v, "0") != 0;
+}
+
+static const char *op_name(conv_op op) {
+  switch (op) {
+    case CONV_OP_FORWARD: return "forward";
+    case CONV_OP_BACKWARD_DATA: return "backward_data";
+    case CONV_OP_BACKWARD_WEIGHT: return "backward_weight";
+    case CONV_OP_BACKWARD_BIAS: return "backward_bias";
+  }
+  return "?";
+}
+
+static const char *mode_name(conv_padding_mode m) {
+  static const char *const names[] = {"zeros", "reflect", "replicate",
+                                      "circular", "symmetric"};
+  return (unsigned)m <= CONV_PAD_SYMMETRIC ? names[m] : "?";
+}
+
+/* A benchdnn-like one-line description of a problem. */
+static void problem_string(const conv_problem *p, char *buf, size_t len) {
+  snprintf(buf, len,
+           "mb%lldic%lldih%lldiw%lldoc%lldoh%lldow%lldkh%lldkw%lldsh%lldsw%lld"
+           "pt%lldpb%lldpl%lldpr%llddh%llddw%lldg%lld mode=%s bias=%d flip=%d",
+           (long long)p->n, (long long)p->c_in, (long long)p->h, (long long)p->w,
+           (long long)p->c_out, (long long)p->h_out, (long long)p->w_out,
+           (long long)p->kh, (long long)p->kw, (long long)p->stride_h,
+           (long long)p->stride_w, (long long)p->pad_t, (long long)p->pad_b,
+           (long long)p->pad_l, (long long)p->pad_r, (long long)p->dil_h,
+           (long long)p->dil_w, (long long)p->groups, mode_name(p->padding_mode),
+           p->has_bias, p->flip_kernel);
+}
+
+/* CONV_VERBOSE: one line per call, like ONEDNN_VERBOSE. */
+static void log_call(const conv_plan *plan, const char *what, const char *algo,
+                     double ms, conv_status st) {
+  char desc[512];
+  problem_string(&plan->problem, desc, sizeof desc);
+  fprintf(stderr, "conv_verbose,%s,%s,%s,%s,%s,%.4f ms,%s\n",
+          plan->ctx->backend->name, plan->ctx->device_name, what, algo, desc, ms,
+          conv_status_string(st));
+}
+
+/* --------------------------------------------------------------- context */
+
+/* Picks the device index from spec: a number or a name substring. */
+static conv_status pick_device(conv_backend *be, const char *spec, int *index,
+                               char *msg, size_t msglen) {
+  int count = be->table.device_count(be->state);
+  if (count <= 0) {
+    snprintf(msg, msglen, "backend '%s' has no devices", be->name);
+    return CONV_ERROR_DEVICE_NOT_FOUND;
+  }
+  if (spec == NULL || spec[0] == '\0') {
+    *index = 0; /* prefer a GPU when one exists */
+    for (int i = 0; i < count; i++) {
+      conv_device_info info;
+      conv_err err;
+      memset(&info, 0, sizeof info);
+      if (be->table.device_info(be->state, i, &info, &err) == CONV_SUCCESS &&
+          info.is_gpu) {
+        *index = i;
+        break;
+      }
+    }
+    return CONV_SUCCESS;
+  }
+  char *end = NULL;
+  errno = 0;
+  long v = strtol(spec, &end, 10);
+  if (end != spec && *end == '\0' && errno == 0) {
+    if (v < 0 || v >= count) {
+      snprintf(msg, msglen, "device=%s out of range: backend '%s' has %d device%s",
+               spec, be->name, count, count == 1 ? "" : "s");
+      return CONV_ERROR_DEVICE_NOT_FOUND;
+    }
+    *index = (int)v;
+    return CONV_SUCCESS;
+  }
+  int off = snprintf(msg, msglen, "no device of backend '%s' matches '%s'; devices:",
+                     be->name, spec);
+  for (int i = 0; i < count; i++) {
+    conv_device_info info;
+    conv_err err;
+    memset(&info, 0, sizeof info);
+    if (be->table.device_info(be->state, i, &info, &err) != CONV_SUCCESS) continue;
+    /* Case-insensitive substring match. */
+    size_t nl = strlen(spec);
+    for (const char *s = info.name; *s; s++) {
+      if (strncasecmp(s, spec, nl) == 0) {
+        *index = i;
+        return CONV_SUCCESS;
+      }
+    }
+    if (off > 0 && (size_t)off < msglen)
+      off += snprintf(msg + off, msglen - (size_t)off, " [%d] %s", i, info.name);
+  }
+  return CONV_ERROR_DEVICE_NOT_FOUND;
+}
+
+CONV_API conv_status conv_context_create(conv_context **out,
+                                         const char *backend,
+                                         const char *device) {
+  if (out == NULL)
+    return conv_fail_thread(CONV_ERROR_INVALID_ARGUMENT, "ctx is NULL");
+  *out = NULL;
+  if (backend == NULL) backend = conv_getenv("CONV_BACKEND");
+  if (device == NULL) device = conv_getenv("CONV_DEVICE");
+
+  char msg[2048];
+  conv_backend *be = NULL;
+  conv_status st = conv_backend_acquire(backend, &be, msg, sizeof msg);
+  if (st != CONV_SUCCESS) return conv_fail_thread(st, "%s", msg);
+
+  int index = 0;
+  st = pick_device(be, device, &index, msg, sizeof msg);
+  if (st != CONV_SUCCESS) {
+    conv_backend_release(be);
+    return conv_fail_thread(st, "%s", msg);
+  }
+  conv_context *ctx = calloc(1, sizeof *ctx);
+  if (ctx == NULL) {
+    conv_backend_release(be);
+    return conv_fail_thread(CONV_ERROR_OUT_OF_MEMORY, "context: out of memory");
+  }
+  pthread_mutex_init(&ctx->lock, NULL);
+  ctx->backend = be;
+  ctx->device_index = index;
+  conv_device_info info;
+  conv_err err;
+  memset(&info, 0, sizeof info);
+  memset(&err, 0, sizeof err);
+  if (be->table.device_info(be->state, index, &info, &err) == CONV_SUCCESS)
+    snprintf(ctx->device_name, sizeof ctx->device_name, "%s", info.name);
+  else
+    snprintf(ctx->device_name, sizeof ctx->device_name, "device %d", index);
+  snprintf(ctx->backend_label, sizeof ctx->backend_label, "%s %s", be->name,
+           be->table.version);
+  memset(&err, 0, sizeof err);
+  st = be->table.device_open(be->state, index, &ctx->device, &err);
+  if (st != CONV_SUCCESS) {
+    conv_fail_thread(st, "%s: opening device %d (%s): %s", be->name, index,
+                     ctx->device_name, err.msg);
+    pthread_mutex_destroy(&ctx->lock);
+    free(ctx);
+    conv_backend_release(be);
+    return st;
+  }
+  *out = ctx;
+  return CONV_SUCCESS;
+}
+
+CONV_API void conv_context_destroy(conv_context *ctx) {
+  if (ctx == NULL) return;
+  ctx->backend->table.device_close(ctx->device);
+  conv_backend_release(ctx->backend);
+  pthread_mutex_destroy(&ctx->lock);
+  free(ctx);
+}
+
+CONV_API const char *conv_context_backend(const conv_context *ctx) {
+  return ctx != NULL ? ctx->backend_label : "";
+}
+
+CONV_API const char *conv_context_device(const conv_context *ctx) {
+  return ctx != NULL ? ctx->device_name : "";
+}
+
+CONV_API conv_status conv_device_list(const char *backend,
+                                      conv_device_info *infos, size_t capacity,
+                                      size_t *count) {
+  if (count == NULL)
+    return conv_fail_thread(CONV_ERROR_INVALID_ARGUMENT, "count is NULL");
+  if (infos == NULL && capacity > 0)
+    return conv_fail_thread(CONV_ERROR_INVALID_ARGUMENT,
+                            "infos is NULL with capacity=%zu", capacity);
+  char msg[2048];
+  conv_backend *be = NULL;
+  conv_status st = conv_backend_acquire(backend, &be, msg, sizeof msg);
+  if (st != CONV_SUCCESS) return conv_fail_thread(st, "%s", msg);
+  int n = be->table.device_count(be->state);
+  if (n < 0) n = 0;
+  for (int i = 0; i < n && (size_t)i < capacity; i++) {
+    conv_err err;
+    memset(&infos[i], 0, sizeof infos[i]);
+    memset(&err, 0, sizeof err);
+    if (be->table.device_info(be->state, i, &infos[i], &err) != CONV_SUCCESS)
+      snprintf(infos[i].name, sizeof infos[i].name, "device %d: %s", i, err.msg);
+  }
+  *count = (size_t)n;
+  conv_backend_release(be);
+  return CONV_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ plan */
+
+/* $CONV_NUM_THREADS: 0 (unset) or a positive count. */
+static conv_status env_threads(int *threads, char *msg, size_t msglen) {
+  const char *s = conv_getenv("CONV_NUM_THREADS");
+  *threads = 0;
+  if (s == NULL || s[0] == '\0') return CONV_SUCCESS;
+  char *end = NULL;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (end == s || *end != '\0' || errno != 0 || v < 1 || v > 4096) {
+    snprintf(msg, msglen, "CONV_NUM_THREADS=%s is not a thread count in 1..4096", s);
+    return CONV_ERROR_INVALID_ARGUMENT;
+  }
+  *threads = (int)v;
+  return CONV_SUCCESS;
+}
+
+CONV_API conv_status conv_plan_create(conv_context *ctx, const conv_desc *desc,
+                                      conv_plan **out) {
+  if (ctx == NULL)
+    return conv_fail_thread(CONV_ERROR_INVALID_ARGUMENT, "ctx is NULL");
+  if (out == NULL) return conv_fail(ctx, CONV_ERROR_INVALID_ARGUMENT, "plan is NULL");
+  *out = NULL;
+  if (desc == NULL) return conv_fail(ctx, CONV_ERROR_INVALID_ARGUMENT, "desc is NULL");
+
+  double t0 = now_ms();
+  char msg[1024];
+  conv_plan *plan = calloc(1, sizeof *plan);
+  if (plan == NULL)
+    return conv_fail(ctx, CONV_ERROR_OUT_OF_MEMORY, "plan: out of memory");
+  conv_status st = conv_desc_resolve(desc, &plan->problem, msg, sizeof msg);
+  if (st != CONV_SUCCESS) {
+    free(plan);
+    return conv_fail(ctx, st, "%s", msg);
+  }
+  plan->ctx = ctx;
+  plan->desc = *desc;
+  conv_problem_sizes(&plan->problem, &plan->sizes);
+
+  conv_plan_options options;
+  memset(&options, 0, sizeof options);
+  options.algo = conv_getenv("CONV_ALGO");
+  if (options.algo != NULL && options.algo[0] == '\0') options.algo = NULL;
+  st = env_threads(&options.num_threads, msg, sizeof msg);
+  if (st != CONV_SUCCESS) {
+    free(plan);
+    return conv_fail(ctx, st, "%s", msg);
+  }
+
+  /* An empty batch needs no backend plan: the front end writes the zero
+   * gradients itself. */
+  if (plan->problem.n > 0) {
+    conv_err err;
+    memset(&err, 0, sizeof err);
+    st = ctx->backend->table.plan_create(ctx->device, &plan->problem, &options,
+                                         &plan->impl, &err);
+    if (st != CONV_SUCCESS) {
+      free(plan);
+      return conv_fail(ctx, st, "%s: plan_create: %s", ctx->backend->name,
+                       err.msg[0] ? err.msg : conv_status_string(st));
+    }
+  }
+  if (verbose()) {
+    char algos[256];
+    snprintf(algos, sizeof algos, "fwd=%s;bwd_data=%s;bwd_weight=%s",
+             conv_plan_algorithm(plan, CONV_OP_FORWARD),
+             conv_plan_algorithm(plan, CONV_OP_BACKWARD_DATA),
+             conv_plan_algorithm(plan, CONV_OP_BACKWARD_WEIGHT));
+    log_call(plan, "plan_create", algos, now_ms() - t0, CONV_SUCCESS);
+  }
+  *out = plan;
+  return CONV_SUCCESS;
+}
+
+CONV_API void conv_plan_destroy(conv_plan *plan) {
+  if (plan == NULL) return;
+  if (plan->impl != NULL) plan->ctx->backend->table.plan_destroy(plan->impl);
+  free(plan);
+}
+
+CONV_API const char *conv_plan_algorithm(const conv_plan *plan, conv_op op) {
+  if (plan == NULL) return "";
+  if ((unsigned)op > CONV_OP_BACKWARD_BIAS) return "";
+  if (plan->impl == NULL) return "empty";
+  const char *name = plan->ctx->backend->table.plan_algorithm(plan->impl, op);
+  return name != NULL ? name : "";
+}
+
+CONV_API size_t conv_plan_workspace_size(const conv_plan *plan) {
+  if (plan == NULL || plan->impl == NULL) return 0;
+  return plan->ctx->backend->table.plan_workspace(plan->impl);
+}
+
+CONV_API void conv_plan_output_size(const conv_plan *plan, int64_t *h_out,
+                                    int64_t *w_out) {
+  if (plan == NULL) return;
+  if (h_out != NULL) *h_out = plan->problem.h_out;
+  if (w_out != NULL) *w_out = plan->problem.w_out;
+}
+
+/* ------------------------------------------------------------- run calls */
+
+/* One operand of a run call: either a host pointer or a device tensor. */
+typedef struct operand {
+  const char *name;
+  const void *host;         /* host-pointer call */
+  const conv_tensor *tensor; /* tensor call */
+  size_t count;             /* elements the shape needs */
+  int output;
+  int present;              /* given (non-NULL) */
+  void *mem;                /* what the backend gets */
+  int staged;               /* mem allocated here for a host call */
+} operand;
+
+/* Runs op on the backend with the operands resolved to backend buffers.
+ * ops: x w b y dy dx dw db as the op needs, in a fixed order per op. */
+static conv_status dispatch(conv_plan *plan, conv_op op, operand *o,
+                            conv_err *err) {
+  const conv_plugin *t = &plan->ctx->backend->table;
+  switch (op) {
+    case CONV_OP_FORWARD:
+      return t->forward(plan->impl, o[0].mem, o[1].mem, o[2].mem, o[3].mem, err);
+    case CONV_OP_BACKWARD_DATA:
+      return t->backward_data(plan->impl, o[0].mem, o[1].mem, o[2].mem, err);
+    case CONV_OP_BACKWARD_WEIGHT:
+      return t->backward_weight(plan->impl, o[0].mem, o[1].mem, o[2].mem,
+                                o[3].mem, err);
+    case CONV_OP_BACKWARD_BIAS:
+      return t->backward_bias(plan->impl, o[0].mem, o[1].mem, err);
+  }
+  return conv_err_set(err, CONV_ERROR_INTERNAL, "bad op %d", (int)op);
+}
+
+static const float zeros_block[1024];
+
+/* Writes zeros into an output operand (empty batch gradients). */
+static conv_status write_zeros(conv_plan *plan, operand *o, conv_err *err) {
+  if (!o->present || o->count == 0) return CONV_SUCCESS;
+  if (o->tensor == NULL) {
+    memset((void *)o->host, 0, o->count * sizeof(float));
+    return CONV_SUCCESS;
+  }
+  const conv_plugin *t = &plan->ctx->backend->table;
+  for (size_t off = 0; off < o->count; off += 1024) {
+    size_t n = o->count - off < 1024 ? o->count - off : 1024;
+    conv_status st = t->mem_write(plan->ctx->device, o->tensor->mem,
+                                  off * sizeof(float), n * sizeof(float),
+                                  zeros_block, err);
+    if (st != CONV_SUCCESS) return st;
+  }
+  return CONV_SUCCESS;
+}
+
+/* The common path of every run call: checks, staging, dispatch, logging. */
+static conv_status run(conv_plan *plan, conv_op op, operand *o, int count,
+                       int tensors) {
+  if (plan == NULL)
+    return conv_fail_thread(CONV_ERROR_INVALID_ARGUMENT, "plan is NULL");
+  conv_context *ctx = plan->ctx;
+  const conv_plugin *t = &ctx->backend->table;
+  const int has_bias = plan->problem.has_bias;
+
+  /* Check everything before anything is written. */
+  for (int i = 0; i < count; i++) {
+    int is_bias = strcmp(o[i].name, "b") == 0 || strcmp(o[i].name, "db") == 0;
+    o[i].present = tensors ? o[i].tensor != NULL : o[i].host != NULL;
+    if (is_bias) {
+      if (o[i].present && !has_bias)
+        return conv_fail(ctx, CONV_ERROR_INVALID_ARGUMENT,
+                         "%s: %s given but the descriptor has has_bias=0",
+                         op_name(op), o[i].name);
+      /* forward needs b with a bias; backward_weight's db is optional;
+       * backward_bias needs db and a bias. */
+      if (!o[i].present && has_bias &&
+          (op == CONV_OP_FORWARD || op == CONV_OP_BACKWARD_BIAS))
+        return conv_fail(ctx, CONV_ERROR_INVALID_ARGUMENT,
+                         "%s: %s is NULL but the descriptor has has_bias=1",
+                         op_name(op), o[i].name);
+      if (!o[i].present && op == CONV_OP_BACKWARD_BIAS)
+        return conv_fail(ctx, CONV_ERROR_INVALID_ARGUMENT,
+                         "%s: the descriptor has has_bias=0", op_name(op));
+      if (!o[i].present) continue;
+    } else if (!o[i].present) {
+      return conv_fail(ctx, CONV_ERROR_INVALID_ARGUMENT, "%s: %s is NULL",
+                       op_name(op), o[i].name);
+    }
+    if (tensors) {
+      if (o[i].tensor->ctx != ctx)
+        return conv_fail(ctx, CONV_ERROR_INVALID_ARGUMENT,
+                         "%s: tensor %s belongs to another context", op_name(op),
+                         o[i].name);
+      if (o[i].tensor->count < o[i].count)
+        return conv_fail(ctx, CONV_ERROR_INVALID_ARGUMENT,
+                         "%s: tensor %s holds %zu elements, the shape needs %zu",
+                         op_name(op), o[i].name, o[i].tensor->count, o[i].count);
+    }
+  }
+
+  double t0 = verbose() ? now_ms() : 0.0;
+  conv_err err;
+  memset(&err, 0, sizeof err);
+  conv_status st = CONV_SUCCESS;
+
+  if (plan->impl == NULL) {
+    /* Empty batch: x, y, dy, dx are empty; dw and db are zero. */
+    for (int i = 0; i < count && st == CONV_SUCCESS; i++)
+      if (o[i].output) st = write_zeros(plan, &o[i], &err);
+    goto done;
+  }
+
+  const int host_memory = (t->flags & CONV_PLUGIN_HOST_MEMORY) != 0;
+  for (int i = 0; i < count; i++) {
+    if (!o[i].present) { o[i].mem = NULL; continue; }
+    if (tensors) { o[i].mem = o[i].tensor->mem; continue; }
+    if (host_memory) { o[i].mem = (void *)o[i].host; continue; }
+    /* A host call on a device backend: stage through device buffers. */
+    size_t bytes = (o[i].count ? o[i].count : 1) * sizeof(float);
+    st = t->mem_alloc(ctx->device, bytes, &o[i].mem, &err);
+    if (st != CONV_SUCCESS) goto done;
+    o[i].staged = 1;
+    if (!o[i].output && o[i].count > 0) {
+      st = t->mem_write(ctx->device, o[i].mem, 0, o[i].count * sizeof(float),
+                        o[i].host, &err);
+      if (st != CONV_SUCCESS) goto done;
+    }
+  }
+  st = dispatch(plan, op, o, &err);
+  if (st == CONV_SUCCESS && !tensors && !host_memory) {
+    for (int i = 0; i < count && st == CONV_SUCCESS; i++)
+      if (o[i].output && o[i].present && o[i].count > 0)
+        st = t->mem_read(ctx->device, o[i].mem, 0, o[i].count * sizeof(float),
+                         (void *)o[i].host, &err);
+  }
+
+done:
+  for (int i = 0; i < count; i++)
+    if (o[i].staged) {
+      t->mem_free(ctx->device, o[i].mem);
+      o[i].staged = 0;
+    }
+  if (verbose()) {
+    char what[64];
+    snprintf(what, sizeof what, "%s%s", op_name(op), tensors ? "(tensors)" : "");
+    log_call(plan, what, conv_plan_algorithm(plan, op), now_ms() - t0, st);
+  }
+  if (st != CONV_SUCCESS)
+    return conv_fail(ctx, st, "%s: %s: %s", ctx->backend->name, op_name(op),
+                     err.msg[0] ? err.msg : conv_status_string(st));
+  return CONV_SUCCESS;
+}
+
+#define OPERAND_IN(n, p, c) {n, p, NULL, c, 0, 0, NULL, 0}
+#define OPERAND_OUT(n, p, c) {n, p, NULL, c, 1, 0, NULL, 0}
+#define TENSOR_IN(n, t, c) {n, NULL, t, c, 0, 0, NULL, 0}
+#define TENSOR_OUT(n, t, c) {n, NULL, t, c, 1, 0, NULL, 0}
+#define SZ(field) (plan != NULL ? plan->sizes.field : 0)
+
+CONV_API conv_status conv_forward(conv_plan *plan, const float *x,
+                                  const float *w, const float *b, float *y) {
+  operand o[] = {OPERAND_IN("x", x, SZ(x)), OPERAND_IN("w", w, SZ(w)),
+                 OPERAND_IN("b", b, SZ(b)), OPERAND_OUT("y", y, SZ(y))};
+  return run(plan, CONV_OP_FORWARD, o, 4, 0);
+}
+
+CONV_API conv_status conv_backward_data(conv_plan *plan, const float *dy,
+                                        const float *w, float *dx) {
+  operand o[] = {OPERAND_IN("dy", dy, SZ(y)), OPERAND_IN("w", w, SZ(w)),
+                 OPERAND_OUT("dx", dx, SZ(x))};
+  return run(plan, CONV_OP_BACKWARD_DATA, o, 3, 0);
+}
+
+CONV_API conv_status conv_backward_weight(conv_plan *plan, const float *x,
+                                          const float *dy, float *dw,
+                                          float *db) {
+  operand o[] = {OPERAND_IN("x", x, SZ(x)), OPERAND_IN("dy", dy, SZ(y)),
+                 OPERAND_OUT("dw", dw, SZ(w)), OPERAND_OUT("db", db, SZ(b))};
+  return run(plan, CONV_OP_BACKWARD_WEIGHT, o, 4, 0);
+}
+
+CONV_API conv_status conv_backward_bias(conv_plan *plan, const float *dy,
+                                        float *db) {
+  operand o[] = {OPERAND_IN("dy", dy, SZ(y)), OPERAND_OUT("db", db, SZ(b))};
+  return run(plan, CONV_OP_BACKWARD_BIAS, o, 2, 0);
+}
+
+CONV_API conv_status conv_forward_tensor(conv_plan *plan, const conv_tensor *x,
+                                         const conv_tensor *w,
+                                         const conv_tensor *b, conv_tensor *y) {
+  operand o[] = {TENSOR_IN("x", x, SZ(x)), TENSOR_IN("w", w, SZ(w)),
+                 TENSOR_IN("b", b, SZ(b)), TENSOR_OUT("y", y, SZ(y))};
+  return run(plan, CONV_OP_FORWARD, o, 4, 1);
+}
+
+CONV_API conv_status conv_backward_data_tensor(conv_plan *plan,
+                                               const conv_tensor *dy,
+                                               const conv_tensor *w,
+                                               conv_tensor *dx) {
+  operand o[] = {TENSOR_IN("dy", dy, SZ(y)), TENSOR_IN("w", w, SZ(w)),
+                 TENSOR_OUT("dx", dx, SZ(x))};
+  return run(plan, CONV_OP_BACKWARD_DATA, o, 3, 1);
+}
+
+CONV_API conv_status conv_backward_weight_tensor(conv_plan *plan,
+                                                 const conv_tensor *x,
+                                                 const conv_tensor *dy,
+                                                 conv_tensor *dw,
+                                                 conv_tensor *db) {
+  operand o[] = {TENSOR_IN("x", x, SZ(x)), TENSOR_IN("dy", dy, SZ(y)),
+                 TENSOR_OUT("dw", dw, SZ(w)), TENSOR_OUT("db", db, SZ(b))};
+  return run(plan, CONV_OP_BACKWARD_WEIGHT, o, 4, 1);
+}
+
+CONV_API conv_status conv_backward_bias_tensor(conv_plan *plan,
+                                               const conv_tensor *dy,
+                                               conv_tensor *db) {
+  operand o[] = {TENSOR_IN("dy", dy, SZ(y)), TENSOR_OUT("db", db, SZ(b))};
+  return run(plan, CONV_OP_BACKWARD_BIAS, o, 2, 1);
+}
+
+/* --------------------------------------------------------------- tensors */
+
+CONV_API conv_status conv_tensor_create(conv_context *ctx, size_t count,
+                                        conv_tensor **out) {
+  if (ctx == NULL)
+    return conv_fail_thread(CONV_ERROR_INVALID_ARGUMENT, "ctx is NULL");
+  if (out == NULL)
+    return conv_fail(ctx, CONV_ERROR_INVALID_ARGUMENT, "tensor is NULL");
+  *out = NULL;
+  if (count > SIZE_MAX / sizeof(float) - 1)
+    return conv_fail(ctx, CONV_ERROR_SIZE_OVERFLOW,
+                     "tensor of count=%zu floats overflows", count);
+  conv_tensor *t = calloc(1, sizeof *t);
+  if (t == NULL)
+    return conv_fail(ctx, CONV_ERROR_OUT_OF_MEMORY, "tensor: out of memory");
+  conv_err err;
+  memset(&err, 0, sizeof err);
+  /* Zero-sized buffers are not portable (OpenCL rejects them). */
+  size_t bytes = (count ? count : 1) * sizeof(float);
+  conv_status st = ctx->backend->table.mem_alloc(ctx->device, bytes, &t->mem, &err);
+  if (st != CONV_SUCCESS) {
+    free(t);
+    return conv_fail(ctx, st, "%s: tensor of %zu bytes: %s", ctx->backend->name,
+                     bytes, err.msg);
+  }
+  t->ctx = ctx;
+  t->count = count;
+  *out = t;
+  return CONV_SUCCESS;
+}
+
+CONV_API void conv_tensor_destroy(conv_tensor *t) {
+  if (t == NULL) return;
+  t->ctx->backend->table.mem_free(t->ctx->device, t->mem);
+  free(t);
+}
+
+CONV_API size_t conv_tensor_count(const conv_tensor *t) {
+  return t != NULL ? t->count : 0;
+}
+
+CONV_API conv_status conv_tensor_upload(conv_tensor *t, const float *src,
+                                        size_t count) {
+  if (t == NULL)
+    return conv_fail_thread(CONV_ERROR_INVALID_ARGUMENT, "tensor is NULL");
+  if (src == NULL && count > 0)
+    return conv_fail(t->ctx, CONV_ERROR_INVALID_ARGUMENT, "upload: src is NULL");
+  if (count != t->count)
+    return conv_fail(t->ctx, CONV_ERROR_INVALID_ARGUMENT,
+                     "upload: count=%zu but the tensor holds %zu", count, t->count);
+  if (count == 0) return CONV_SUCCESS;
+  conv_err err;
+  memset(&err, 0, sizeof err);
+  conv_status st = t->ctx->backend->table.mem_write(
+      t->ctx->device, t->mem, 0, count * sizeof(float), src, &err);
+  if (st != CONV_SUCCESS)
+    return conv_fail(t->ctx, st, "%s: upload: %s", t->ctx->backend->name, err.msg);
+  return CONV_SUCCESS;
+}
+
+CONV_API conv_status conv_tensor_download(const conv_tensor *t, float *dst,
+                                          size_t count) {
+  if (t == NULL)
+    return conv_fail_thread(CONV_ERROR_INVALID_ARGUMENT, "tensor is NULL");
+  if (dst == NULL && count > 0)
+    return conv_fail(t->ctx, CONV_ERROR_INVALID_ARGUMENT, "download: dst is NULL");
+  if (count != t->count)
+    return conv_fail(t->ctx, CONV_ERROR_INVALID_ARGUMENT,
+                     "download: count=%zu but the tensor holds %zu", count,
+                     t->count);
+  if (count == 0) return CONV_SUCCESS;
+  conv_err err;
+  memset(&err, 0, sizeof err);
+  conv_status st = t->ctx->backend->table.mem_read(
+      t->ctx->device, t->mem, 0, count * sizeof(float), dst, &err);
+  if (st != CONV_SUCCESS)
+    return conv_fail(t->ctx, st, "%s: download: %s", t->ctx->backend->name,
+                     err.msg);
+  return CONV_SUCCESS;
+}

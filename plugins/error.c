@@ -1,0 +1,69 @@
+/* Status strings, version queries and the error messages of libconv. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+CONV_API const char *conv_status_string(conv_status status) {
+  switch (status) {
+#define CONV_STATUS_CASE_(name, value, text) \
+  case name:                                 \
+    return text;
+    CONV_STATUS_LIST(CONV_STATUS_CASE_)
+#undef CONV_STATUS_CASE_
+  }
+  return "unknown status";
+}
+
+CONV_API const char *conv_version_string(void) { return CONV_VERSION_STRING; }
+
+CONV_API int conv_version(void) { return CONV_VERSION; }
+
+/* Failures that have no context (conv_context_create, conv_output_size, the
+ * listing calls) are kept per thread. */
+static _Thread_local char thread_message[1024];
+/* conv_last_error() copies a context's message here so the caller reads a
+ * stable string even while another thread records a new failure. */
+static _Thread_local char thread_copy[1024];
+
+CONV_INTERNAL conv_status conv_fail_thread(conv_status status, const char *fmt,
+                                           ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(thread_message, sizeof thread_message, fmt, ap);
+  va_end(ap);
+  return status;
+}
+
+CONV_INTERNAL void conv_clear_thread_error(void) { thread_message[0] = '\0'; }
+
+CONV_INTERNAL conv_status conv_fail(conv_context *ctx, conv_status status,
+                                    const char *fmt, ...) {
+  char buffer[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buffer, sizeof buffer, fmt, ap);
+  va_end(ap);
+  if (ctx == NULL) {
+    memcpy(thread_message, buffer, sizeof buffer);
+    return status;
+  }
+  pthread_mutex_lock(&ctx->lock);
+  memcpy(ctx->message, buffer, sizeof buffer);
+  pthread_mutex_unlock(&ctx->lock);
+  return status;
+}
+
+CONV_API const char *conv_last_error(const conv_context *ctx) {
+  if (ctx == NULL) {
+    memcpy(thread_copy, thread_message, sizeof thread_copy);
+    return thread_copy;
+  }
+  conv_context *mutable_ctx = (conv_context *)ctx;
+  pthread_mutex_lock(&mutable_ctx->lock);
+  memcpy(thread_copy, ctx->message, sizeof thread_copy);
+  pthread_mutex_unlock(&mutable_ctx->lock);
+  return thread_copy;
+}

@@ -1,0 +1,96 @@
+/* Internal declarations of libconv's front end. Not installed. */
+#ifndef CONV_INTERNAL_H
+#define CONV_INTERNAL_H
+
+#include <pthread.h>
+#include <stdarg.h>
+
+#include "conv.h"
+#include "conv_plugin.h"
+
+#define CONV_INTERNAL __attribute__((visibility("hidden")))
+
+/* ------------------------------------------------------------- errors */
+
+/* Message of the last failure without a context, per thread. */
+CONV_INTERNAL conv_status conv_fail_thread(conv_status status, const char *fmt,
+                                           ...)
+    __attribute__((format(printf, 2, 3)));
+CONV_INTERNAL void conv_clear_thread_error(void);
+
+/* ------------------------------------------------------------- loader */
+
+/* One plugin that was found: loaded and initialised, or skipped. */
+typedef struct conv_backend {
+  char name[64];
+  char path[1024];
+  void *handle;        /* dlopen handle, NULL if skipped before dlopen */
+  conv_plugin table;   /* the host's zeroed copy */
+  void *state;         /* from table.init */
+  int usable;
+  char reason[512];    /* why skipped */
+  int refcount;        /* contexts using it */
+} conv_backend;
+
+/* Opens the backend named by spec (a name, or a path with a '/'); on success
+ * *out is a usable backend with one more reference. On failure returns a
+ * status and writes the reason to msg. */
+CONV_INTERNAL conv_status conv_backend_acquire(const char *spec,
+                                               conv_backend **out, char *msg,
+                                               size_t msglen);
+CONV_INTERNAL void conv_backend_release(conv_backend *backend);
+
+/* Validates a plugin table (exposed for the loader's own use and tests via
+ * the public listing). */
+CONV_INTERNAL int conv_plugin_table_check(const conv_plugin *src,
+                                          conv_plugin *dst, char *why,
+                                          size_t whylen);
+
+/* secure_getenv where available. */
+CONV_INTERNAL const char *conv_getenv(const char *name);
+
+/* ------------------------------------------------------------- descriptor */
+
+/* Checks desc and fills the resolved problem. On failure writes msg. */
+CONV_INTERNAL conv_status conv_desc_resolve(const conv_desc *desc,
+                                            conv_problem *problem, char *msg,
+                                            size_t msglen);
+
+/* Element counts of the tensors of a resolved problem. */
+typedef struct conv_sizes {
+  size_t x, w, b, y;
+} conv_sizes;
+CONV_INTERNAL void conv_problem_sizes(const conv_problem *p, conv_sizes *s);
+
+/* ------------------------------------------------------------- objects */
+
+struct conv_context {
+  conv_backend *backend;
+  void *device;
+  int device_index;
+  char device_name[256];
+  char backend_label[160];  /* "cpu 0.1.0" */
+  pthread_mutex_t lock;      /* guards message */
+  char message[1024];
+};
+
+struct conv_plan {
+  conv_context *ctx;
+  void *impl;
+  conv_desc desc;
+  conv_problem problem;
+  conv_sizes sizes;
+};
+
+struct conv_tensor {
+  conv_context *ctx;
+  void *mem;
+  size_t count;
+};
+
+/* Records a failure on ctx (thread-safe) and returns status. */
+CONV_INTERNAL conv_status conv_fail(conv_context *ctx, conv_status status,
+                                    const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif /* CONV_INTERNAL_H */
