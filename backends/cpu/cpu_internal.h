@@ -159,6 +159,15 @@ conv_status cpu_choose_algos(const conv_problem *p, const char *algo,
 /* Threads this process may use (sched_getaffinity), >= 1. */
 int cpu_available_threads(void);
 
+/* The calling thread's index inside the current OpenMP team (0 outside one,
+ * or without OpenMP): the workspace slice it may use. */
+#ifdef _OPENMP
+#  include <omp.h>
+static inline int cpu_thread_id(void) { return omp_get_thread_num(); }
+#else
+static inline int cpu_thread_id(void) { return 0; }
+#endif
+
 /* Rounds n up to a multiple of CPU_ALIGN; SIZE_MAX stays SIZE_MAX. */
 size_t cpu_align_up(size_t n);
 /* a * b, or SIZE_MAX on overflow (SIZE_MAX operands propagate). */
@@ -189,5 +198,26 @@ void cpu_blas_single_thread(void);
  * order (float64 accumulators), parallel over channels. */
 void cpu_bias_grad(const conv_problem *p, const float *dy, float *db,
                    int threads);
+
+/* Padding maps of a problem, built at plan time (prepare) and shared by the
+ * loop-nest algorithms. For weight row a (0..kh-1) and output row oh:
+ *   row[a * h_out + oh] = conv_pad_source(oh * stride_h - pad_t
+ *                           + dil_h * cpu_tap(a, kh, flip), h, mode),
+ * the source row, or -1 for a zero. Rows oh in [row_lo[a], row_hi[a]) are
+ * interior: the source is oh * stride_h + row_off[a] without padding. The
+ * same for columns (b, ow) with col, col_lo, col_hi, col_off. */
+typedef struct cpu_maps {
+  int64_t *row, *row_lo, *row_hi, *row_off;
+  int64_t *col, *col_lo, *col_hi, *col_off;
+} cpu_maps;
+
+/* One allocation; cpu_maps_destroy(NULL) is a no-op. */
+conv_status cpu_maps_create(const conv_problem *p, cpu_maps **maps,
+                            conv_err *err);
+void cpu_maps_destroy(cpu_maps *maps);
+/* prepare()/release() for algorithms whose state is just the maps. */
+conv_status cpu_maps_prepare(const conv_problem *p, conv_op op, int threads,
+                             void **state, conv_err *err);
+void cpu_maps_release(void *state);
 
 #endif /* CONV_CPU_INTERNAL_H */

@@ -1,0 +1,299 @@
+/* The direct algorithm: loop nests over output (forward), input (backward
+ * data) or weight (backward weight) planes, valid for every problem. Each
+ * task owns its output plane, so no two threads ever write one element, and
+ * every element is accumulated in a fixed order. It is the default where a
+ * GEMM is a poor fit: depthwise and other groups with few channels each.
+ *
+ * The inner loops are axpys / dot products over a row, split per tap into
+ * the interior range (no padding: source column ow * stride + off) and the
+ * border (through the padding map). They are compiled once per ISA
+ * (CPU_TARGET_CLONES). */
+#ifdef HAVE_CONFIG_H
+#  include "config.h"
+#endif
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cpu_internal.h"
+
+static int direct_applies(const conv_problem *p, conv_op op, char *why,
+                          size_t why_len) {
+  if (op == CONV_OP_BACKWARD_BIAS) {
+    if (why != NULL) snprintf(why, why_len, "direct does not serve bwd_bias");
+    return 0;
+  }
+  return 1;
+}
+
+static int direct_score(const conv_problem *p, conv_op op,
+                        const cpu_features *cpu) {
+  const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
+  /* Depthwise (with or without a channel multiplier) and tiny groups: the
+   * GEMMs would be a few rows deep. */
+  if (cin_g == 1 || (cin_g <= 2 && cout_g <= 4)) return 200;
+  return 20;
+}
+
+static size_t direct_workspace(const conv_problem *p, conv_op op,
+                               int threads) {
+  if (op != CONV_OP_BACKWARD_WEIGHT) return 0;
+  size_t slice = cpu_align_up(
+      cpu_mul_size(cpu_mul_size((size_t)p->kh, (size_t)p->kw), sizeof(double)));
+  return cpu_mul_size(slice, (size_t)threads);
+}
+
+/* ---------------------------------------------------------------- forward */
+
+/* y (one plane) = bias + sum over the group's channels and taps. x is the
+ * group's first input channel of this image, w the output channel's
+ * (cin_g, kh, kw) weights. */
+CPU_TARGET_CLONES
+static void fwd_plane(const conv_problem *p, const cpu_maps *m,
+                      const float *restrict x, const float *restrict w,
+                      float bias, float *restrict y) {
+  const int64_t cin_g = p->c_in / p->groups;
+  const int64_t h_out = p->h_out, w_out = p->w_out, kh = p->kh, kw = p->kw;
+  const int64_t sw = p->stride_w, wi = p->w;
+  const size_t hw = (size_t)p->h * (size_t)wi;
+  /* Stride-1, 3-wide kernels: the three taps of a row fused in one pass. */
+  const int fuse3 = kw == 3 && sw == 1;
+  int64_t lo3 = 0, hi3 = 0;
+  if (fuse3) {
+    lo3 = m->col_lo[0];
+    hi3 = m->col_hi[0];
+    for (int b = 1; b < 3; b++) {
+      if (m->col_lo[b] > lo3) lo3 = m->col_lo[b];
+      if (m->col_hi[b] < hi3) hi3 = m->col_hi[b];
+    }
+    if (hi3 < lo3) hi3 = lo3;
+  }
+
+  for (int64_t oh = 0; oh < h_out; oh++) {
+    float *restrict yr = y + oh * w_out;
+    for (int64_t ow = 0; ow < w_out; ow++) yr[ow] = bias;
+    for (int64_t c = 0; c < cin_g; c++) {
+      const float *xc = x + (size_t)c * hw;
+      const float *wc = w + c * kh * kw;
+      for (int64_t a = 0; a < kh; a++) {
+        const int64_t r = m->row[a * h_out + oh];
+        if (r < 0) continue;
+        const float *restrict xr = xc + r * wi;
+        const float *wr = wc + a * kw;
+        if (fuse3) {
+          const float w0 = wr[0], w1 = wr[1], w2 = wr[2];
+          const float *restrict x0 = xr + m->col_off[0];
+          const float *restrict x1 = xr + m->col_off[1];
+          const float *restrict x2 = xr + m->col_off[2];
+#pragma omp simd
+          for (int64_t ow = lo3; ow < hi3; ow++)
+            yr[ow] += w0 * x0[ow] + w1 * x1[ow] + w2 * x2[ow];
+          /* The rest, tap by tap through the map. */
+          for (int64_t ow = 0; ow < w_out; ow++) {
+            if (ow == lo3) ow = hi3;
+            if (ow >= w_out) break;
+            for (int b = 0; b < 3; b++) {
+              const int64_t s = m->col[b * w_out + ow];
+              if (s >= 0) yr[ow] += wr[b] * xr[s];
+            }
+          }
+          continue;
+        }
+        for (int64_t b = 0; b < kw; b++) {
+          const float wv = wr[b];
+          const int64_t lo = m->col_lo[b], hi = m->col_hi[b];
+          const int64_t off = m->col_off[b];
+          const int64_t *col = m->col + b * w_out;
+          for (int64_t ow = 0; ow < lo; ow++)
+            if (col[ow] >= 0) yr[ow] += wv * xr[col[ow]];
+          if (sw == 1) {
+            const float *restrict xs = xr + off;
+#pragma omp simd
+            for (int64_t ow = lo; ow < hi; ow++) yr[ow] += wv * xs[ow];
+          } else {
+            for (int64_t ow = lo; ow < hi; ow++)
+              yr[ow] += wv * xr[ow * sw + off];
+          }
+          for (int64_t ow = hi; ow < w_out; ow++)
+            if (col[ow] >= 0) yr[ow] += wv * xr[col[ow]];
+        }
+      }
+    }
+  }
+}
+
+static void direct_forward(const cpu_run *r, const cpu_tensors *t) {
+  const conv_problem *p = r->p;
+  const cpu_maps *m = r->state;
+  const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
+  const int64_t planes = p->n * p->c_out;
+  const size_t hw = (size_t)(p->h * p->w), ohw = (size_t)(p->h_out * p->w_out);
+  const size_t wsz = (size_t)(cin_g * p->kh * p->kw);
+#pragma omp parallel for num_threads(r->threads) schedule(dynamic, 1)
+  for (int64_t nc = 0; nc < planes; nc++) {
+    const int64_t n = nc / p->c_out, co = nc % p->c_out, g = co / cout_g;
+    fwd_plane(p, m, t->x + (size_t)(n * p->c_in + g * cin_g) * hw,
+              t->w + (size_t)co * wsz, t->b != NULL ? t->b[co] : 0.0f,
+              t->y + (size_t)nc * ohw);
+  }
+}
+
+/* ---------------------------------------------------------- backward data */
+
+/* dx (one plane of input channel c of group g) = sum over the group's
+ * output channels o of w[o, c] scattered over dy[o]. dy is the group's
+ * first output channel of this image; w points at w[g * cout_g, c]. */
+CPU_TARGET_CLONES
+static void bwd_data_plane(const conv_problem *p, const cpu_maps *m,
+                           const float *restrict dy, const float *restrict w,
+                           float *restrict dx) {
+  const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
+  const int64_t h_out = p->h_out, w_out = p->w_out, kh = p->kh, kw = p->kw;
+  const int64_t sw = p->stride_w, wi = p->w;
+  const size_t hw = (size_t)p->h * (size_t)wi;
+  const size_t ohw = (size_t)h_out * (size_t)w_out;
+  memset(dx, 0, hw * sizeof *dx);
+  for (int64_t o = 0; o < cout_g; o++) {
+    const float *dyo = dy + (size_t)o * ohw;
+    const float *wo = w + o * cin_g * kh * kw;
+    for (int64_t oh = 0; oh < h_out; oh++) {
+      const float *restrict dyr = dyo + oh * w_out;
+      for (int64_t a = 0; a < kh; a++) {
+        const int64_t r = m->row[a * h_out + oh];
+        if (r < 0) continue;
+        float *restrict dxr = dx + r * wi;
+        const float *wr = wo + a * kw;
+        for (int64_t b = 0; b < kw; b++) {
+          const float wv = wr[b];
+          const int64_t lo = m->col_lo[b], hi = m->col_hi[b];
+          const int64_t off = m->col_off[b];
+          const int64_t *col = m->col + b * w_out;
+          for (int64_t ow = 0; ow < lo; ow++)
+            if (col[ow] >= 0) dxr[col[ow]] += wv * dyr[ow];
+          if (sw == 1) {
+            float *restrict ds = dxr + off;
+#pragma omp simd
+            for (int64_t ow = lo; ow < hi; ow++) ds[ow] += wv * dyr[ow];
+          } else {
+            for (int64_t ow = lo; ow < hi; ow++)
+              dxr[ow * sw + off] += wv * dyr[ow];
+          }
+          for (int64_t ow = hi; ow < w_out; ow++)
+            if (col[ow] >= 0) dxr[col[ow]] += wv * dyr[ow];
+        }
+      }
+    }
+  }
+}
+
+static void direct_backward_data(const cpu_run *r, const cpu_tensors *t) {
+  const conv_problem *p = r->p;
+  const cpu_maps *m = r->state;
+  const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
+  const int64_t planes = p->n * p->c_in;
+  const size_t hw = (size_t)(p->h * p->w), ohw = (size_t)(p->h_out * p->w_out);
+  const size_t khw = (size_t)(p->kh * p->kw);
+#pragma omp parallel for num_threads(r->threads) schedule(dynamic, 1)
+  for (int64_t nc = 0; nc < planes; nc++) {
+    const int64_t n = nc / p->c_in, ci = nc % p->c_in, g = ci / cin_g,
+                  c = ci % cin_g;
+    bwd_data_plane(p, m, t->dy + (size_t)(n * p->c_out + g * cout_g) * ohw,
+                   t->w + ((size_t)(g * cout_g) * (size_t)cin_g + (size_t)c) * khw,
+                   t->dx + (size_t)nc * hw);
+  }
+}
+
+/* -------------------------------------------------------- backward weight */
+
+/* dw[co, c] (kh * kw floats) = sum over images, rows and columns of
+ * dy[n, co] times the shifted x[n, g * cin_g + c]. x and dy point at image
+ * 0's planes; acc is kh * kw doubles of scratch. Per row and tap a float dot
+ * product, summed into float64. */
+CPU_TARGET_CLONES
+static void bwd_weight_pair(const conv_problem *p, const cpu_maps *m,
+                            const float *restrict x, const float *restrict dy,
+                            float *restrict dw, double *restrict acc) {
+  const int64_t h_out = p->h_out, w_out = p->w_out, kh = p->kh, kw = p->kw;
+  const int64_t sw = p->stride_w, wi = p->w;
+  const size_t hw = (size_t)p->h * (size_t)wi;
+  const size_t ohw = (size_t)h_out * (size_t)w_out;
+  for (int64_t i = 0; i < kh * kw; i++) acc[i] = 0.0;
+  for (int64_t n = 0; n < p->n; n++) {
+    const float *xn = x + (size_t)n * (size_t)p->c_in * hw;
+    const float *dyn = dy + (size_t)n * (size_t)p->c_out * ohw;
+    for (int64_t oh = 0; oh < h_out; oh++) {
+      const float *restrict dyr = dyn + oh * w_out;
+      for (int64_t a = 0; a < kh; a++) {
+        const int64_t r = m->row[a * h_out + oh];
+        if (r < 0) continue;
+        const float *restrict xr = xn + r * wi;
+        for (int64_t b = 0; b < kw; b++) {
+          const int64_t lo = m->col_lo[b], hi = m->col_hi[b];
+          const int64_t off = m->col_off[b];
+          const int64_t *col = m->col + b * w_out;
+          float s = 0.0f;
+          if (sw == 1) {
+            const float *restrict xs = xr + off;
+#pragma omp simd reduction(+ : s)
+            for (int64_t ow = lo; ow < hi; ow++) s += dyr[ow] * xs[ow];
+          } else {
+            for (int64_t ow = lo; ow < hi; ow++) s += dyr[ow] * xr[ow * sw + off];
+          }
+          for (int64_t ow = 0; ow < lo; ow++)
+            if (col[ow] >= 0) s += dyr[ow] * xr[col[ow]];
+          for (int64_t ow = hi; ow < w_out; ow++)
+            if (col[ow] >= 0) s += dyr[ow] * xr[col[ow]];
+          acc[a * kw + b] += (double)s;
+        }
+      }
+    }
+  }
+  for (int64_t i = 0; i < kh * kw; i++) dw[i] = (float)acc[i];
+}
+
+static void direct_backward_weight(const cpu_run *r, const cpu_tensors *t) {
+  const conv_problem *p = r->p;
+  const cpu_maps *m = r->state;
+  const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
+  const int64_t pairs = p->c_out * cin_g;
+  const size_t hw = (size_t)(p->h * p->w), ohw = (size_t)(p->h_out * p->w_out);
+  const size_t khw = (size_t)(p->kh * p->kw);
+  const size_t slice = khw * sizeof(double);
+#pragma omp parallel for num_threads(r->threads) schedule(dynamic, 1)
+  for (int64_t pc = 0; pc < pairs; pc++) {
+    const int64_t co = pc / cin_g, c = pc % cin_g, g = co / cout_g;
+    bwd_weight_pair(p, m, t->x + (size_t)(g * cin_g + c) * hw,
+                    t->dy + (size_t)co * ohw, t->dw + (size_t)pc * khw,
+                    cpu_ws_slice(r, slice, cpu_thread_id()));
+  }
+}
+
+static conv_status direct_run(const cpu_run *r, const cpu_tensors *t,
+                              conv_err *err) {
+  switch (r->op) {
+    case CONV_OP_FORWARD:
+      direct_forward(r, t);
+      break;
+    case CONV_OP_BACKWARD_DATA:
+      direct_backward_data(r, t);
+      break;
+    case CONV_OP_BACKWARD_WEIGHT:
+      direct_backward_weight(r, t);
+      if (t->db != NULL) cpu_bias_grad(r->p, t->dy, t->db, r->threads);
+      break;
+    default:
+      return conv_err_set(err, CONV_ERROR_INTERNAL,
+                          "cpu: direct: op %d not served", (int)r->op);
+  }
+  return CONV_SUCCESS;
+}
+
+const cpu_algo cpu_algo_direct = {
+    .name = "direct",
+    .applies = direct_applies,
+    .score = direct_score,
+    .workspace_bytes = direct_workspace,
+    .prepare = cpu_maps_prepare,
+    .release = cpu_maps_release,
+    .run = direct_run,
+};

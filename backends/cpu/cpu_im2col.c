@@ -1,0 +1,395 @@
+/* The im2col_gemm algorithm: lower the input to columns (one row per
+ * (input channel, kernel row, kernel column), one column per output
+ * position) through the padding maps, then one sgemm per task.
+ *
+ *   forward:         y_g[m, tile]   = w_g[m, :] . cols[:, tile]     (+ bias)
+ *   backward data:   cols[rows, tile] = w_g[:, rows]^T . dy_g[:, tile], then
+ *                    col2im adds cols back into dx through the padding maps
+ *   backward weight: dw_g[m, rows] += dy_g[m, tile] . cols[rows, tile]^T,
+ *                    over images and tiles in order
+ *
+ * 1x1 kernels with stride 1 and no padding skip the lowering: the columns
+ * are x itself.
+ *
+ * Work is split into tasks by a partition that depends on the problem only
+ * (tiles of output positions, chunks of channels, kernel rows or output
+ * channels), so the result is the same whatever the thread count; each task
+ * writes its own part of the output. The column buffer of a task is bounded
+ * (COL_BUDGET floats per thread), not sized to the image or the batch. */
+#ifdef HAVE_CONFIG_H
+#  include "config.h"
+#endif
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cpu_internal.h"
+
+/* Floats of column buffer per thread: about half of a Zen 4 / Skylake-SP L2. */
+#define COL_BUDGET ((int64_t)128 * 1024)
+/* The partition aims at this many tasks (fixed, not the thread count, so
+ * results never depend on the thread count). */
+#define MIN_TASKS 16
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+typedef struct geometry {
+  int64_t cin_g, cout_g, khw, k, p, hw;
+  int pointwise;
+  int64_t pt, ntiles;  /* output positions per tile, tiles per image */
+  int64_t rows, nrows; /* bwd_data: channels per chunk; bwd_weight: k rows */
+  int64_t mc, nm;      /* output channels per chunk, chunks per group */
+  int64_t tasks;
+  size_t slice;        /* column buffer bytes per thread */
+} geometry;
+
+static int64_t tile_for(int64_t rows, int64_t p) {
+  int64_t pt = COL_BUDGET / max64(rows, 1);
+  if (pt >= p) return p;
+  pt = pt / 16 * 16;
+  return max64(pt, 16);
+}
+
+static void geometry_of(const conv_problem *p, conv_op op, geometry *g) {
+  memset(g, 0, sizeof *g);
+  g->cin_g = p->c_in / p->groups;
+  g->cout_g = p->c_out / p->groups;
+  g->khw = p->kh * p->kw;
+  g->k = g->cin_g * g->khw;
+  g->p = p->h_out * p->w_out;
+  g->hw = p->h * p->w;
+  g->pointwise = p->kh == 1 && p->kw == 1 && p->stride_h == 1 &&
+                 p->stride_w == 1 && p->pad_t == 0 && p->pad_b == 0 &&
+                 p->pad_l == 0 && p->pad_r == 0;
+  const int64_t images_groups = p->n * p->groups;
+  switch (op) {
+    case CONV_OP_FORWARD:
+      g->pt = tile_for(g->k, g->p);
+      g->ntiles = ceil_div(g->p, g->pt);
+      g->mc = g->cout_g;
+      while (images_groups * g->ntiles * ceil_div(g->cout_g, g->mc) < MIN_TASKS &&
+             g->mc >= 64)
+        g->mc = ceil_div(g->mc, 2);
+      g->nm = ceil_div(g->cout_g, g->mc);
+      g->tasks = images_groups * g->ntiles * g->nm;
+      g->slice = g->pointwise ? 0 : (size_t)(g->k * g->pt) * sizeof(float);
+      break;
+    case CONV_OP_BACKWARD_DATA:
+      /* Chunks of input channels: each task owns its dx planes. */
+      g->rows = min64(g->cin_g, max64(1, 256 / g->khw));
+      while (images_groups * ceil_div(g->cin_g, g->rows) < MIN_TASKS && g->rows > 1)
+        g->rows = ceil_div(g->rows, 2);
+      g->nrows = ceil_div(g->cin_g, g->rows);
+      g->pt = tile_for(g->rows * g->khw, g->p);
+      g->ntiles = ceil_div(g->p, g->pt);
+      g->tasks = images_groups * g->nrows;
+      if (g->pointwise) {
+        /* No col2im: tiles of positions are independent tasks too. */
+        g->tasks *= g->ntiles;
+      }
+      g->slice = g->pointwise ? 0 : (size_t)(g->rows * g->khw * g->pt) * sizeof(float);
+      break;
+    case CONV_OP_BACKWARD_WEIGHT:
+      /* Chunks of dw columns (k rows of the lowered input) and of output
+       * channels; each task reduces over all images and positions. */
+      g->rows = min64(g->k, 512);
+      while (p->groups * ceil_div(g->k, g->rows) < MIN_TASKS && g->rows > 32)
+        g->rows = ceil_div(g->rows, 2);
+      g->nrows = ceil_div(g->k, g->rows);
+      g->mc = g->cout_g;
+      while (p->groups * g->nrows * ceil_div(g->cout_g, g->mc) < MIN_TASKS &&
+             g->mc >= 32)
+        g->mc = ceil_div(g->mc, 2);
+      g->nm = ceil_div(g->cout_g, g->mc);
+      g->pt = g->pointwise ? g->p : tile_for(g->rows, g->p);
+      g->ntiles = ceil_div(g->p, g->pt);
+      g->tasks = p->groups * g->nrows * g->nm;
+      g->slice = g->pointwise ? 0 : (size_t)(g->rows * g->pt) * sizeof(float);
+      break;
+    default:
+      break;
+  }
+}
+
+static int im2col_applies(const conv_problem *p, conv_op op, char *why,
+                          size_t why_len) {
+  if (op == CONV_OP_BACKWARD_BIAS) {
+    if (why != NULL) snprintf(why, why_len, "im2col_gemm does not serve bwd_bias");
+    return 0;
+  }
+  /* cblas takes int dimensions and leading dimensions. */
+  const int64_t k = p->c_in / p->groups * p->kh * p->kw;
+  const int64_t pp = p->h_out * p->w_out, hw = p->h * p->w;
+  const int64_t big = k > pp ? k : pp;
+  const int64_t biggest = big > hw ? big : hw;
+  if (biggest > INT_MAX || p->c_out > INT_MAX) {
+    if (why != NULL)
+      snprintf(why, why_len, "a GEMM dimension of %lld exceeds the BLAS int range",
+               (long long)biggest);
+    return 0;
+  }
+  return 1;
+}
+
+static int im2col_score(const conv_problem *p, conv_op op,
+                        const cpu_features *cpu) {
+  const int64_t cin_g = p->c_in / p->groups;
+  return cin_g == 1 ? 10 : 100;
+}
+
+static size_t im2col_workspace(const conv_problem *p, conv_op op, int threads) {
+  geometry g;
+  geometry_of(p, op, &g);
+  return cpu_mul_size(cpu_align_up(g.slice), (size_t)threads);
+}
+
+/* ------------------------------------------------------ lowering kernels */
+
+/* cols[k - k0][q - p0] for k in [k0, k1), q in [p0, p1) = the input value
+ * that lowered row k meets at output position q (0 in a zero border).
+ * x is the group's first channel of one image. */
+CPU_TARGET_CLONES
+static void lower(const conv_problem *p, const cpu_maps *m,
+                  const float *restrict x, int64_t k0, int64_t k1, int64_t p0,
+                  int64_t p1, float *restrict cols) {
+  const int64_t kh = p->kh, kw = p->kw, khw = kh * kw;
+  const int64_t h_out = p->h_out, w_out = p->w_out, wi = p->w;
+  const int64_t sw = p->stride_w;
+  const size_t hw = (size_t)p->h * (size_t)wi;
+  const int64_t ld = p1 - p0;
+  for (int64_t k = k0; k < k1; k++) {
+    const int64_t c = k / khw, a = (k / kw) % kh, b = k % kw;
+    const float *xc = x + (size_t)c * hw;
+    float *restrict dst = cols + (k - k0) * ld;
+    const int64_t lo = m->col_lo[b], hi = m->col_hi[b], off = m->col_off[b];
+    const int64_t *col = m->col + b * w_out;
+    int64_t q = p0, oh = p0 / w_out, ow = p0 % w_out;
+    while (q < p1) {
+      const int64_t end = min64(w_out, ow + (p1 - q));
+      const int64_t r = m->row[a * h_out + oh];
+      float *restrict d = dst - ow; /* d[j] for j in [ow, end) */
+      if (r < 0) {
+        for (int64_t j = ow; j < end; j++) d[j] = 0.0f;
+      } else {
+        const float *restrict xr = xc + r * wi;
+        const int64_t e1 = min64(lo, end), s2 = max64(ow, lo),
+                      e2 = min64(hi, end), s3 = max64(ow, hi);
+        for (int64_t j = ow; j < e1; j++) d[j] = col[j] >= 0 ? xr[col[j]] : 0.0f;
+        if (sw == 1) {
+          if (e2 > s2) memcpy(d + s2, xr + s2 + off, (size_t)(e2 - s2) * sizeof *d);
+        } else {
+          for (int64_t j = s2; j < e2; j++) d[j] = xr[j * sw + off];
+        }
+        for (int64_t j = s3; j < end; j++) d[j] = col[j] >= 0 ? xr[col[j]] : 0.0f;
+      }
+      dst += end - ow;
+      q += end - ow;
+      oh++;
+      ow = 0;
+    }
+  }
+}
+
+/* The transpose of lower(): adds cols[k - k0][q - p0] into the input element
+ * it came from (through the padding map, so borders of reflect / replicate /
+ * circular / symmetric padding add into their source). Rows and positions in
+ * order: a fixed summation order. dx is the group's first channel. */
+CPU_TARGET_CLONES
+static void col2im(const conv_problem *p, const cpu_maps *m,
+                   const float *restrict cols, int64_t k0, int64_t k1,
+                   int64_t p0, int64_t p1, float *restrict dx) {
+  const int64_t kh = p->kh, kw = p->kw, khw = kh * kw;
+  const int64_t h_out = p->h_out, w_out = p->w_out, wi = p->w;
+  const int64_t sw = p->stride_w;
+  const size_t hw = (size_t)p->h * (size_t)wi;
+  const int64_t ld = p1 - p0;
+  for (int64_t k = k0; k < k1; k++) {
+    const int64_t c = k / khw, a = (k / kw) % kh, b = k % kw;
+    float *xc = dx + (size_t)c * hw;
+    const float *restrict src = cols + (k - k0) * ld;
+    const int64_t lo = m->col_lo[b], hi = m->col_hi[b], off = m->col_off[b];
+    const int64_t *col = m->col + b * w_out;
+    int64_t q = p0, oh = p0 / w_out, ow = p0 % w_out;
+    while (q < p1) {
+      const int64_t end = min64(w_out, ow + (p1 - q));
+      const int64_t r = m->row[a * h_out + oh];
+      const float *restrict s = src - ow;
+      if (r >= 0) {
+        float *restrict xr = xc + r * wi;
+        const int64_t e1 = min64(lo, end), s2 = max64(ow, lo),
+                      e2 = min64(hi, end), s3 = max64(ow, hi);
+        for (int64_t j = ow; j < e1; j++)
+          if (col[j] >= 0) xr[col[j]] += s[j];
+        if (sw == 1) {
+          float *restrict xs = xr + off;
+#pragma omp simd
+          for (int64_t j = s2; j < e2; j++) xs[j] += s[j];
+        } else {
+          for (int64_t j = s2; j < e2; j++) xr[j * sw + off] += s[j];
+        }
+        for (int64_t j = s3; j < end; j++)
+          if (col[j] >= 0) xr[col[j]] += s[j];
+      }
+      src += end - ow;
+      q += end - ow;
+      oh++;
+      ow = 0;
+    }
+  }
+}
+
+/* ---------------------------------------------------------------- forward */
+
+static void im2col_forward(const cpu_run *r, const cpu_tensors *t) {
+  const conv_problem *p = r->p;
+  const cpu_maps *m = r->state;
+  geometry g;
+  geometry_of(p, CONV_OP_FORWARD, &g);
+#pragma omp parallel for num_threads(r->threads) schedule(dynamic, 1)
+  for (int64_t task = 0; task < g.tasks; task++) {
+    const int64_t tile = task % g.ntiles;
+    const int64_t mi = (task / g.ntiles) % g.nm;
+    const int64_t gi = (task / (g.ntiles * g.nm)) % p->groups;
+    const int64_t n = task / (g.ntiles * g.nm * p->groups);
+    const int64_t p0 = tile * g.pt, p1 = min64(p0 + g.pt, g.p);
+    const int64_t m0 = mi * g.mc, m1 = min64(m0 + g.mc, g.cout_g);
+    const float *x = t->x + (size_t)(n * p->c_in + gi * g.cin_g) * (size_t)g.hw;
+    const float *bmat;
+    int64_t ldb;
+    if (g.pointwise) {
+      bmat = x + p0;
+      ldb = g.hw;
+    } else {
+      float *cols = cpu_ws_slice(r, g.slice, cpu_thread_id());
+      lower(p, m, x, 0, g.k, p0, p1, cols);
+      bmat = cols;
+      ldb = p1 - p0;
+    }
+    const int64_t co0 = gi * g.cout_g + m0;
+    float *y = t->y + (size_t)(n * p->c_out + co0) * (size_t)g.p + (size_t)p0;
+    cpu_sgemm(0, 0, m1 - m0, p1 - p0, g.k, 1.0f, t->w + (size_t)co0 * (size_t)g.k,
+              g.k, bmat, ldb, 0.0f, y, g.p);
+    if (t->b != NULL) {
+      for (int64_t co = 0; co < m1 - m0; co++) {
+        const float bv = t->b[co0 + co];
+        float *yr = y + (size_t)co * (size_t)g.p;
+        for (int64_t j = 0; j < p1 - p0; j++) yr[j] += bv;
+      }
+    }
+  }
+}
+
+/* ---------------------------------------------------------- backward data */
+
+static void im2col_backward_data(const cpu_run *r, const cpu_tensors *t) {
+  const conv_problem *p = r->p;
+  const cpu_maps *m = r->state;
+  geometry g;
+  geometry_of(p, CONV_OP_BACKWARD_DATA, &g);
+  const int64_t tiles_per_task = g.pointwise ? 1 : g.ntiles;
+  const int64_t task_tiles = g.pointwise ? g.ntiles : 1;
+#pragma omp parallel for num_threads(r->threads) schedule(dynamic, 1)
+  for (int64_t task = 0; task < g.tasks; task++) {
+    const int64_t tile0 = task % task_tiles;
+    const int64_t ri = (task / task_tiles) % g.nrows;
+    const int64_t gi = (task / (task_tiles * g.nrows)) % p->groups;
+    const int64_t n = task / (task_tiles * g.nrows * p->groups);
+    const int64_t c0 = ri * g.rows, c1 = min64(c0 + g.rows, g.cin_g);
+    const float *dy =
+        t->dy + (size_t)(n * p->c_out + gi * g.cout_g) * (size_t)g.p;
+    /* w_g is (cout_g, k); its columns [c0 * khw, c1 * khw) are ours. */
+    const float *w = t->w + (size_t)(gi * g.cout_g) * (size_t)g.k;
+    float *dx = t->dx + (size_t)(n * p->c_in + gi * g.cin_g) * (size_t)g.hw;
+    if (g.pointwise) {
+      const int64_t p0 = tile0 * g.pt, p1 = min64(p0 + g.pt, g.p);
+      cpu_sgemm(1, 0, c1 - c0, p1 - p0, g.cout_g, 1.0f, w + c0, g.k, dy + p0,
+                g.p, 0.0f, dx + (size_t)c0 * (size_t)g.hw + (size_t)p0, g.hw);
+      continue;
+    }
+    float *cols = cpu_ws_slice(r, g.slice, cpu_thread_id());
+    memset(dx + (size_t)c0 * (size_t)g.hw, 0,
+           (size_t)(c1 - c0) * (size_t)g.hw * sizeof(float));
+    const int64_t k0 = c0 * g.khw, k1 = c1 * g.khw;
+    for (int64_t tile = 0; tile < tiles_per_task; tile++) {
+      const int64_t p0 = tile * g.pt, p1 = min64(p0 + g.pt, g.p);
+      cpu_sgemm(1, 0, k1 - k0, p1 - p0, g.cout_g, 1.0f, w + k0, g.k, dy + p0,
+                g.p, 0.0f, cols, p1 - p0);
+      col2im(p, m, cols, k0, k1, p0, p1, dx);
+    }
+  }
+}
+
+/* -------------------------------------------------------- backward weight */
+
+static void im2col_backward_weight(const cpu_run *r, const cpu_tensors *t) {
+  const conv_problem *p = r->p;
+  const cpu_maps *m = r->state;
+  geometry g;
+  geometry_of(p, CONV_OP_BACKWARD_WEIGHT, &g);
+#pragma omp parallel for num_threads(r->threads) schedule(dynamic, 1)
+  for (int64_t task = 0; task < g.tasks; task++) {
+    const int64_t mi = task % g.nm;
+    const int64_t ri = (task / g.nm) % g.nrows;
+    const int64_t gi = task / (g.nm * g.nrows);
+    const int64_t k0 = ri * g.rows, k1 = min64(k0 + g.rows, g.k);
+    const int64_t m0 = mi * g.mc, m1 = min64(m0 + g.mc, g.cout_g);
+    const int64_t co0 = gi * g.cout_g + m0;
+    float *dw = t->dw + (size_t)co0 * (size_t)g.k + (size_t)k0;
+    float *cols = g.pointwise ? NULL : cpu_ws_slice(r, g.slice, cpu_thread_id());
+    int first = 1;
+    for (int64_t n = 0; n < p->n; n++) {
+      const float *x =
+          t->x + (size_t)(n * p->c_in + gi * g.cin_g) * (size_t)g.hw;
+      const float *dy = t->dy + (size_t)(n * p->c_out + co0) * (size_t)g.p;
+      for (int64_t tile = 0; tile < g.ntiles; tile++) {
+        const int64_t p0 = tile * g.pt, p1 = min64(p0 + g.pt, g.p);
+        const float *bmat;
+        int64_t ldb;
+        if (g.pointwise) {
+          bmat = x + (size_t)k0 * (size_t)g.hw + (size_t)p0;
+          ldb = g.hw;
+        } else {
+          lower(p, m, x, k0, k1, p0, p1, cols);
+          bmat = cols;
+          ldb = p1 - p0;
+        }
+        cpu_sgemm(0, 1, m1 - m0, k1 - k0, p1 - p0, 1.0f, dy + p0, g.p, bmat,
+                  ldb, first ? 0.0f : 1.0f, dw, g.k);
+        first = 0;
+      }
+    }
+  }
+}
+
+static conv_status im2col_run(const cpu_run *r, const cpu_tensors *t,
+                              conv_err *err) {
+  switch (r->op) {
+    case CONV_OP_FORWARD:
+      im2col_forward(r, t);
+      break;
+    case CONV_OP_BACKWARD_DATA:
+      im2col_backward_data(r, t);
+      break;
+    case CONV_OP_BACKWARD_WEIGHT:
+      im2col_backward_weight(r, t);
+      if (t->db != NULL) cpu_bias_grad(r->p, t->dy, t->db, r->threads);
+      break;
+    default:
+      return conv_err_set(err, CONV_ERROR_INTERNAL,
+                          "cpu: im2col_gemm: op %d not served", (int)r->op);
+  }
+  return CONV_SUCCESS;
+}
+
+const cpu_algo cpu_algo_im2col_gemm = {
+    .name = "im2col_gemm",
+    .applies = im2col_applies,
+    .score = im2col_score,
+    .workspace_bytes = im2col_workspace,
+    .prepare = cpu_maps_prepare,
+    .release = cpu_maps_release,
+    .run = im2col_run,
+};

@@ -1,0 +1,297 @@
+/* The cpu backend's plugin table: one device (this machine's processor),
+ * host memory, and plans that pick an algorithm per operation from the
+ * registry (cpu_registry.c) and own one bounded workspace. */
+#ifdef HAVE_CONFIG_H
+#  include "config.h"
+#endif
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu_internal.h"
+
+#ifndef CONV_BLAS_NAME
+#  define CONV_BLAS_NAME "cblas"
+#endif
+#define CPU_BACKEND_VERSION "0.1.0"
+
+typedef struct cpu_backend {
+  const cpu_features *cpu;
+  int threads; /* cpu_available_threads() at init */
+} cpu_backend;
+
+typedef struct cpu_device {
+  cpu_backend *backend;
+} cpu_device;
+
+typedef struct cpu_plan {
+  conv_problem p;
+  int threads;
+  const cpu_algo *algo[CPU_NUM_OPS];
+  void *state[CPU_NUM_OPS];
+  int prepared[CPU_NUM_OPS];
+  void *ws;
+  size_t ws_bytes;
+} cpu_plan;
+
+/* --------------------------------------------------------------- backend */
+
+static conv_status cpu_init(void **backend, conv_err *err) {
+  cpu_backend *b = calloc(1, sizeof *b);
+  if (b == NULL)
+    return conv_err_set(err, CONV_ERROR_OUT_OF_MEMORY,
+                        "cpu: init: %zu bytes: out of memory", sizeof *b);
+  b->cpu = cpu_get_features();
+  b->threads = cpu_available_threads();
+  cpu_blas_single_thread();
+  *backend = b;
+  return CONV_SUCCESS;
+}
+
+static void cpu_fini(void *backend) { free(backend); }
+
+static int cpu_device_count(void *backend) { return 1; }
+
+static const char *isa_name(const cpu_features *f) {
+  if (f->avx512f) return "AVX-512";
+  if (f->avx2 && f->fma) return "AVX2";
+  if (f->avx) return "AVX";
+  return "SSE";
+}
+
+static conv_status cpu_device_info(void *backend, int index,
+                                   conv_device_info *info, conv_err *err) {
+  cpu_backend *b = backend;
+  if (index != 0)
+    return conv_err_set(err, CONV_ERROR_DEVICE_NOT_FOUND,
+                        "cpu: device index %d: the cpu backend has one device (0)",
+                        index);
+  memset(info, 0, sizeof *info);
+  snprintf(info->name, sizeof info->name, "CPU: %s", b->cpu->model);
+  info->is_gpu = 0;
+  snprintf(info->details, sizeof info->details,
+           "CPU: %s, %d threads, %s\n"
+           "model: %s\n"
+           "threads: %d\n"
+           "isa: %s%s%s\n"
+           "blas: %s\n",
+           b->cpu->model, b->threads, isa_name(b->cpu), b->cpu->model,
+           b->threads, isa_name(b->cpu), b->cpu->fma ? " FMA" : "",
+           b->cpu->avx512bw ? " AVX512BW" : "", CONV_BLAS_NAME);
+  return CONV_SUCCESS;
+}
+
+static conv_status cpu_device_open(void *backend, int index, void **device,
+                                   conv_err *err) {
+  if (index != 0)
+    return conv_err_set(err, CONV_ERROR_DEVICE_NOT_FOUND,
+                        "cpu: device index %d: the cpu backend has one device (0)",
+                        index);
+  cpu_device *d = calloc(1, sizeof *d);
+  if (d == NULL)
+    return conv_err_set(err, CONV_ERROR_OUT_OF_MEMORY,
+                        "cpu: device_open: %zu bytes: out of memory", sizeof *d);
+  d->backend = backend;
+  *device = d;
+  return CONV_SUCCESS;
+}
+
+static void cpu_device_close(void *device) { free(device); }
+
+/* ------------------------------------------------------------------ plans */
+
+static void cpu_plan_destroy(void *plan) {
+  cpu_plan *pl = plan;
+  if (pl == NULL) return;
+  for (int op = 0; op < CPU_NUM_OPS; op++)
+    if (pl->prepared[op] && pl->algo[op]->release != NULL)
+      pl->algo[op]->release(pl->state[op]);
+  free(pl->ws);
+  free(pl);
+}
+
+static conv_status cpu_plan_create(void *device, const conv_problem *problem,
+                                   const conv_plan_options *options,
+                                   void **plan, conv_err *err) {
+  cpu_device *d = device;
+  conv_status st;
+  cpu_plan *pl = calloc(1, sizeof *pl);
+  if (pl == NULL)
+    return conv_err_set(err, CONV_ERROR_OUT_OF_MEMORY,
+                        "cpu: plan_create: %zu bytes: out of memory", sizeof *pl);
+  pl->p = *problem;
+  pl->threads = options != NULL && options->num_threads > 0
+                    ? options->num_threads
+                    : d->backend->threads;
+
+  st = cpu_choose_algos(&pl->p, options != NULL ? options->algo : NULL,
+                        pl->algo, err);
+  if (st != CONV_SUCCESS) goto fail;
+
+  size_t ws = 0;
+  for (int op = 0; op < CPU_NUM_OPS; op++) {
+    const cpu_algo *a = pl->algo[op];
+    if (a->prepare != NULL) {
+      st = a->prepare(&pl->p, (conv_op)op, pl->threads, &pl->state[op], err);
+      if (st != CONV_SUCCESS) goto fail;
+    }
+    pl->prepared[op] = 1;
+    size_t need = a->workspace_bytes != NULL
+                      ? a->workspace_bytes(&pl->p, (conv_op)op, pl->threads)
+                      : 0;
+    if (need == SIZE_MAX) {
+      st = conv_err_set(err, CONV_ERROR_SIZE_OVERFLOW,
+                        "cpu: workspace of algorithm '%s' for %s with %d "
+                        "threads overflows size_t",
+                        a->name, cpu_op_name((conv_op)op), pl->threads);
+      goto fail;
+    }
+    if (need > ws) ws = need;
+  }
+  if (ws > 0) {
+    size_t bytes = cpu_align_up(ws);
+    if (bytes == SIZE_MAX) {
+      st = conv_err_set(err, CONV_ERROR_SIZE_OVERFLOW,
+                        "cpu: workspace of %zu bytes overflows size_t", ws);
+      goto fail;
+    }
+    pl->ws = aligned_alloc(CPU_ALIGN, bytes);
+    if (pl->ws == NULL) {
+      st = conv_err_set(err, CONV_ERROR_OUT_OF_MEMORY,
+                        "cpu: workspace of %zu bytes: out of memory", bytes);
+      goto fail;
+    }
+    pl->ws_bytes = bytes;
+  }
+  *plan = pl;
+  return CONV_SUCCESS;
+
+fail:
+  cpu_plan_destroy(pl);
+  return st;
+}
+
+static const char *cpu_plan_algorithm(void *plan, conv_op op) {
+  cpu_plan *pl = plan;
+  if (pl == NULL || (int)op < 0 || (int)op >= CPU_NUM_OPS) return "none";
+  return pl->algo[op]->name;
+}
+
+static size_t cpu_plan_workspace(void *plan) {
+  cpu_plan *pl = plan;
+  return pl != NULL ? pl->ws_bytes : 0;
+}
+
+/* -------------------------------------------------------------------- run */
+
+static conv_status run_op(cpu_plan *pl, conv_op op, const cpu_tensors *t,
+                          conv_err *err) {
+  cpu_run r;
+  r.p = &pl->p;
+  r.op = op;
+  r.threads = pl->threads;
+  r.ws = pl->ws;
+  r.ws_bytes = pl->ws_bytes;
+  r.state = pl->state[op];
+  r.cpu = cpu_get_features();
+  return pl->algo[op]->run(&r, t, err);
+}
+
+static conv_status cpu_forward(void *plan, const void *x, const void *w,
+                               const void *b, void *y, conv_err *err) {
+  cpu_tensors t = {0};
+  t.x = x;
+  t.w = w;
+  t.b = b;
+  t.y = y;
+  return run_op(plan, CONV_OP_FORWARD, &t, err);
+}
+
+static conv_status cpu_backward_data(void *plan, const void *dy, const void *w,
+                                     void *dx, conv_err *err) {
+  cpu_tensors t = {0};
+  t.dy = dy;
+  t.w = w;
+  t.dx = dx;
+  return run_op(plan, CONV_OP_BACKWARD_DATA, &t, err);
+}
+
+static conv_status cpu_backward_weight(void *plan, const void *x,
+                                       const void *dy, void *dw, void *db,
+                                       conv_err *err) {
+  cpu_tensors t = {0};
+  t.x = x;
+  t.dy = dy;
+  t.dw = dw;
+  t.db = db;
+  return run_op(plan, CONV_OP_BACKWARD_WEIGHT, &t, err);
+}
+
+static conv_status cpu_backward_bias(void *plan, const void *dy, void *db,
+                                     conv_err *err) {
+  cpu_tensors t = {0};
+  t.dy = dy;
+  t.db = db;
+  return run_op(plan, CONV_OP_BACKWARD_BIAS, &t, err);
+}
+
+/* ----------------------------------------------------------------- memory */
+
+static conv_status cpu_mem_alloc(void *device, size_t bytes, void **mem,
+                                 conv_err *err) {
+  size_t rounded = cpu_align_up(bytes > 0 ? bytes : 1);
+  void *m = rounded == SIZE_MAX ? NULL : aligned_alloc(CPU_ALIGN, rounded);
+  if (m == NULL)
+    return conv_err_set(err, CONV_ERROR_OUT_OF_MEMORY,
+                        "cpu: mem_alloc of %zu bytes: out of memory", bytes);
+  *mem = m;
+  return CONV_SUCCESS;
+}
+
+static void cpu_mem_free(void *device, void *mem) { free(mem); }
+
+static conv_status cpu_mem_write(void *device, void *mem, size_t offset,
+                                 size_t bytes, const void *src, conv_err *err) {
+  if (bytes > 0) memcpy((char *)mem + offset, src, bytes);
+  return CONV_SUCCESS;
+}
+
+static conv_status cpu_mem_read(void *device, const void *mem, size_t offset,
+                                size_t bytes, void *dst, conv_err *err) {
+  if (bytes > 0) memcpy(dst, (const char *)mem + offset, bytes);
+  return CONV_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ table */
+
+static const conv_plugin cpu_plugin_table = {
+    .abi_major = CONV_PLUGIN_ABI_MAJOR,
+    .abi_minor = CONV_PLUGIN_ABI_MINOR,
+    .size = sizeof(conv_plugin),
+    .name = "cpu",
+    .version = CPU_BACKEND_VERSION " (" CONV_BLAS_NAME ")",
+    .flags = CONV_PLUGIN_HOST_MEMORY,
+    .init = cpu_init,
+    .fini = cpu_fini,
+    .device_count = cpu_device_count,
+    .device_info = cpu_device_info,
+    .device_open = cpu_device_open,
+    .device_close = cpu_device_close,
+    .plan_create = cpu_plan_create,
+    .plan_destroy = cpu_plan_destroy,
+    .plan_algorithm = cpu_plan_algorithm,
+    .plan_workspace = cpu_plan_workspace,
+    .forward = cpu_forward,
+    .backward_data = cpu_backward_data,
+    .backward_weight = cpu_backward_weight,
+    .backward_bias = cpu_backward_bias,
+    .mem_alloc = cpu_mem_alloc,
+    .mem_free = cpu_mem_free,
+    .mem_write = cpu_mem_write,
+    .mem_read = cpu_mem_read,
+};
+
+CONV_PLUGIN_EXPORT const conv_plugin *conv_plugin_entry(void) {
+  return &cpu_plugin_table;
+}

@@ -1,0 +1,212 @@
+/* The algorithm tables of the cpu backend, the heuristic that picks one per
+ * operation, and the parsing of CONV_ALGO. */
+#ifdef HAVE_CONFIG_H
+#  include "config.h"
+#endif
+
+#include <ctype.h>
+#include <strings.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cpu_internal.h"
+
+/* Per-op tables, NULL-terminated. Order breaks score ties. */
+static const cpu_algo *const fwd_algos[] = {
+    &cpu_algo_im2col_gemm, &cpu_algo_direct, &cpu_algo_reference, NULL};
+static const cpu_algo *const bwd_data_algos[] = {
+    &cpu_algo_im2col_gemm, &cpu_algo_direct, &cpu_algo_reference, NULL};
+static const cpu_algo *const bwd_weight_algos[] = {
+    &cpu_algo_im2col_gemm, &cpu_algo_direct, &cpu_algo_reference, NULL};
+static const cpu_algo *const bwd_bias_algos[] = {&cpu_algo_reduce, NULL};
+
+const cpu_algo *const *cpu_algos_for(conv_op op) {
+  switch (op) {
+    case CONV_OP_FORWARD: return fwd_algos;
+    case CONV_OP_BACKWARD_DATA: return bwd_data_algos;
+    case CONV_OP_BACKWARD_WEIGHT: return bwd_weight_algos;
+    case CONV_OP_BACKWARD_BIAS: return bwd_bias_algos;
+    default: return NULL;
+  }
+}
+
+const char *cpu_op_name(conv_op op) {
+  switch (op) {
+    case CONV_OP_FORWARD: return "fwd";
+    case CONV_OP_BACKWARD_DATA: return "bwd_data";
+    case CONV_OP_BACKWARD_WEIGHT: return "bwd_weight";
+    case CONV_OP_BACKWARD_BIAS: return "bwd_bias";
+    default: return "?";
+  }
+}
+
+static const cpu_algo *find_in(conv_op op, const char *name, size_t len) {
+  for (const cpu_algo *const *a = cpu_algos_for(op); *a != NULL; a++)
+    if (strlen((*a)->name) == len && strncasecmp((*a)->name, name, len) == 0)
+      return *a;
+  return NULL;
+}
+
+/* "im2col_gemm, direct, reference, reduce": every name once. */
+static void known_names(char *out, size_t cap) {
+  size_t used = 0;
+  out[0] = '\0';
+  for (int op = 0; op < CPU_NUM_OPS; op++) {
+    for (const cpu_algo *const *a = cpu_algos_for((conv_op)op); *a != NULL; a++) {
+      int seen = 0;
+      for (int prev = 0; prev < op && !seen; prev++)
+        if (find_in((conv_op)prev, (*a)->name, strlen((*a)->name)) != NULL) seen = 1;
+      for (const cpu_algo *const *b = cpu_algos_for((conv_op)op); b != a && !seen; b++)
+        if (strcmp((*b)->name, (*a)->name) == 0) seen = 1;
+      if (seen) continue;
+      int w = snprintf(out + used, cap - used, "%s%s", used ? ", " : "", (*a)->name);
+      if (w < 0 || (size_t)w >= cap - used) return;
+      used += (size_t)w;
+    }
+  }
+}
+
+static int algo_score(const cpu_algo *a, const conv_problem *p, conv_op op) {
+  return a->score != NULL ? a->score(p, op, cpu_get_features()) : 0;
+}
+
+/* The heuristic: the applicable algorithm with the highest score >= 0. */
+static const cpu_algo *pick(const conv_problem *p, conv_op op) {
+  const cpu_algo *best = NULL;
+  int best_score = -1;
+  for (const cpu_algo *const *a = cpu_algos_for(op); *a != NULL; a++) {
+    if (!(*a)->applies(p, op, NULL, 0)) continue;
+    int s = algo_score(*a, p, op);
+    if (s >= 0 && s > best_score) {
+      best = *a;
+      best_score = s;
+    }
+  }
+  if (best == NULL) /* only score < 0 ones apply: take the first of those */
+    for (const cpu_algo *const *a = cpu_algos_for(op); *a != NULL; a++)
+      if ((*a)->applies(p, op, NULL, 0)) return *a;
+  return best;
+}
+
+static int is_auto(const char *s, size_t len) {
+  return len == 0 || (len == 4 && strncasecmp(s, "auto", 4) == 0);
+}
+
+static conv_status force(const conv_problem *p, conv_op op, const cpu_algo *a,
+                         const cpu_algo *chosen[CPU_NUM_OPS], conv_err *err) {
+  char why[256] = "";
+  if (!a->applies(p, op, why, sizeof why))
+    return conv_err_set(err, CONV_ERROR_UNSUPPORTED,
+                        "cpu: CONV_ALGO forces algorithm '%s' for %s, which "
+                        "cannot serve this problem: %s",
+                        a->name, cpu_op_name(op), why[0] ? why : "not applicable");
+  chosen[op] = a;
+  return CONV_SUCCESS;
+}
+
+conv_status cpu_choose_algos(const conv_problem *p, const char *algo,
+                             const cpu_algo *chosen[CPU_NUM_OPS],
+                             conv_err *err) {
+  const cpu_algo *forced[CPU_NUM_OPS] = {NULL, NULL, NULL, NULL};
+  char known[512];
+
+  if (algo != NULL) {
+    const char *s = algo;
+    while (isspace((unsigned char)*s)) s++;
+    size_t len = strlen(s);
+    while (len > 0 && isspace((unsigned char)s[len - 1])) len--;
+
+    if (memchr(s, '=', len) == NULL) {
+      /* One name for every op that has it. */
+      if (!is_auto(s, len)) {
+        int found = 0;
+        for (int op = 0; op < CPU_NUM_OPS; op++) {
+          forced[op] = find_in((conv_op)op, s, len);
+          if (forced[op] != NULL) found = 1;
+        }
+        if (!found) {
+          known_names(known, sizeof known);
+          return conv_err_set(err, CONV_ERROR_INVALID_ARGUMENT,
+                              "cpu: CONV_ALGO='%.*s': unknown algorithm; "
+                              "known: %s",
+                              (int)(len > 200 ? 200 : len), s, known);
+        }
+      }
+    } else {
+      /* op=name[,op=name]... */
+      const char *end = s + len;
+      const char *item = s;
+      while (item < end) {
+        const char *comma = memchr(item, ',', (size_t)(end - item));
+        const char *item_end = comma != NULL ? comma : end;
+        const char *eq = memchr(item, '=', (size_t)(item_end - item));
+        const char *k = item, *k_end = eq != NULL ? eq : item_end;
+        while (k < k_end && isspace((unsigned char)*k)) k++;
+        while (k_end > k && isspace((unsigned char)k_end[-1])) k_end--;
+        if (eq == NULL) {
+          if (k_end == k) { /* empty item, e.g. trailing comma */
+            item = item_end + 1;
+            continue;
+          }
+          return conv_err_set(err, CONV_ERROR_INVALID_ARGUMENT,
+                              "cpu: CONV_ALGO='%.200s': item '%.*s' is not "
+                              "op=name (ops: fwd, bwd_data, bwd_weight, "
+                              "bwd_bias)",
+                              algo, (int)(k_end - k), k);
+        }
+        const char *v = eq + 1, *v_end = item_end;
+        while (v < v_end && isspace((unsigned char)*v)) v++;
+        while (v_end > v && isspace((unsigned char)v_end[-1])) v_end--;
+        int op = -1;
+        for (int o = 0; o < CPU_NUM_OPS; o++) {
+          const char *nm = cpu_op_name((conv_op)o);
+          if (strlen(nm) == (size_t)(k_end - k) &&
+              strncasecmp(nm, k, (size_t)(k_end - k)) == 0)
+            op = o;
+        }
+        if (op < 0)
+          return conv_err_set(err, CONV_ERROR_INVALID_ARGUMENT,
+                              "cpu: CONV_ALGO='%.200s': unknown op '%.*s'; "
+                              "known: fwd, bwd_data, bwd_weight, bwd_bias",
+                              algo, (int)(k_end - k), k);
+        if (is_auto(v, (size_t)(v_end - v))) {
+          forced[op] = NULL;
+        } else {
+          forced[op] = find_in((conv_op)op, v, (size_t)(v_end - v));
+          if (forced[op] == NULL) {
+            char op_known[256];
+            size_t used = 0;
+            op_known[0] = '\0';
+            for (const cpu_algo *const *a = cpu_algos_for((conv_op)op); *a != NULL; a++) {
+              int w = snprintf(op_known + used, sizeof op_known - used, "%s%s",
+                               used ? ", " : "", (*a)->name);
+              if (w < 0 || (size_t)w >= sizeof op_known - used) break;
+              used += (size_t)w;
+            }
+            return conv_err_set(err, CONV_ERROR_INVALID_ARGUMENT,
+                                "cpu: CONV_ALGO='%.200s': unknown algorithm "
+                                "'%.*s' for %s; known for %s: %s",
+                                algo, (int)(v_end - v), v,
+                                cpu_op_name((conv_op)op),
+                                cpu_op_name((conv_op)op), op_known);
+          }
+        }
+        item = item_end + 1;
+      }
+    }
+  }
+
+  for (int op = 0; op < CPU_NUM_OPS; op++) {
+    if (forced[op] != NULL) {
+      conv_status st = force(p, (conv_op)op, forced[op], chosen, err);
+      if (st != CONV_SUCCESS) return st;
+    } else {
+      chosen[op] = pick(p, (conv_op)op);
+      if (chosen[op] == NULL)
+        return conv_err_set(err, CONV_ERROR_INTERNAL,
+                            "cpu: no algorithm applies to %s",
+                            cpu_op_name((conv_op)op));
+    }
+  }
+  return CONV_SUCCESS;
+}

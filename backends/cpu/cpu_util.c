@@ -1,0 +1,245 @@
+/* Helpers shared by the cpu algorithms: CPU features, thread count, size
+ * arithmetic, the BLAS wrapper and the bias gradient. */
+#ifdef HAVE_CONFIG_H
+#  include "config.h"
+#endif
+#ifndef _GNU_SOURCE
+#  define _GNU_SOURCE 1
+#endif
+
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "cpu_internal.h"
+
+#if CPU_X86
+#  include <cpuid.h>
+#endif
+
+/* ------------------------------------------------------------ features */
+
+static cpu_features g_features;
+static pthread_once_t g_features_once = PTHREAD_ONCE_INIT;
+
+static void trim(char *s) {
+  size_t n = strlen(s);
+  while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+    s[--n] = '\0';
+  size_t i = 0;
+  while (s[i] == ' ' || s[i] == '\t') i++;
+  if (i > 0) memmove(s, s + i, n - i + 1);
+}
+
+static void detect_model(char *out, size_t cap) {
+  out[0] = '\0';
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  if (f != NULL) {
+    char line[512];
+    while (fgets(line, sizeof line, f) != NULL) {
+      if (strncmp(line, "model name", 10) == 0) {
+        const char *colon = strchr(line, ':');
+        if (colon != NULL) {
+          snprintf(out, cap, "%s", colon + 1);
+          trim(out);
+        }
+        break;
+      }
+    }
+    fclose(f);
+  }
+#if CPU_X86
+  if (out[0] == '\0') {
+    unsigned int r[12];
+    if (__get_cpuid(0x80000000u, &r[0], &r[1], &r[2], &r[3]) &&
+        r[0] >= 0x80000004u) {
+      char brand[49];
+      for (unsigned int i = 0; i < 3; i++)
+        __get_cpuid(0x80000002u + i, &r[4 * i], &r[4 * i + 1], &r[4 * i + 2],
+                    &r[4 * i + 3]);
+      memcpy(brand, r, 48);
+      brand[48] = '\0';
+      snprintf(out, cap, "%s", brand);
+      trim(out);
+    }
+  }
+#endif
+  if (out[0] == '\0') snprintf(out, cap, "unknown");
+}
+
+static void detect_features(void) {
+  cpu_features *f = &g_features;
+  memset(f, 0, sizeof *f);
+#if CPU_X86
+  __builtin_cpu_init();
+  f->sse41 = __builtin_cpu_supports("sse4.1") != 0;
+  f->avx = __builtin_cpu_supports("avx") != 0;
+  f->avx2 = __builtin_cpu_supports("avx2") != 0;
+  f->fma = __builtin_cpu_supports("fma") != 0;
+  f->avx512f = __builtin_cpu_supports("avx512f") != 0;
+  f->avx512bw = __builtin_cpu_supports("avx512bw") != 0;
+  f->avx512vl = __builtin_cpu_supports("avx512vl") != 0;
+  f->avx512dq = __builtin_cpu_supports("avx512dq") != 0;
+#endif
+  detect_model(f->model, sizeof f->model);
+}
+
+const cpu_features *cpu_get_features(void) {
+  pthread_once(&g_features_once, detect_features);
+  return &g_features;
+}
+
+int cpu_available_threads(void) {
+#ifdef CPU_COUNT
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n >= 1) return n;
+  }
+#endif
+  return 1;
+}
+
+/* ---------------------------------------------------------------- sizes */
+
+size_t cpu_mul_size(size_t a, size_t b) {
+  if (a == SIZE_MAX || b == SIZE_MAX) return SIZE_MAX;
+  if (a != 0 && b > SIZE_MAX / a) return SIZE_MAX;
+  return a * b;
+}
+
+size_t cpu_add_size(size_t a, size_t b) {
+  if (a == SIZE_MAX || b == SIZE_MAX || b > SIZE_MAX - a) return SIZE_MAX;
+  return a + b;
+}
+
+size_t cpu_align_up(size_t n) {
+  if (n > SIZE_MAX - (CPU_ALIGN - 1)) return SIZE_MAX;
+  return (n + (CPU_ALIGN - 1)) & ~(size_t)(CPU_ALIGN - 1);
+}
+
+/* ----------------------------------------------------------------- BLAS */
+
+/* Thread controls of the two BLAS we may be linked with; weak so that the
+ * other one's absence is no link error. */
+void bli_thread_set_num_threads(long n_threads) __attribute__((weak));
+#pragma weak openblas_set_num_threads
+
+void cpu_blas_single_thread(void) {
+  if (bli_thread_set_num_threads != NULL) bli_thread_set_num_threads(1);
+  if (openblas_set_num_threads != NULL) openblas_set_num_threads(1);
+}
+
+void cpu_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+               float alpha, const float *a, int64_t lda, const float *b,
+               int64_t ldb, float beta, float *c, int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    /* cblas handles k == 0 as C = beta * C; do it here for clarity. */
+    for (int64_t i = 0; i < m; i++)
+      for (int64_t j = 0; j < n; j++)
+        c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
+              alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+}
+
+/* ------------------------------------------------------------ bias grad */
+
+void cpu_bias_grad(const conv_problem *p, const float *dy, float *db,
+                   int threads) {
+  const int64_t c_out = p->c_out;
+  const int64_t plane = p->h_out * p->w_out;
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t co = 0; co < c_out; co++) {
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t n = 0; n < p->n; n++) {
+      const float *src = dy + ((size_t)n * (size_t)c_out + (size_t)co) * (size_t)plane;
+      int64_t i = 0;
+      for (; i + 8 <= plane; i += 8)
+        for (int l = 0; l < 8; l++) acc[l] += (double)src[i + l];
+      for (; i < plane; i++) acc[i & 7] += (double)src[i];
+    }
+    db[co] = (float)(((acc[0] + acc[1]) + (acc[2] + acc[3])) +
+                     ((acc[4] + acc[5]) + (acc[6] + acc[7])));
+  }
+}
+
+/* ----------------------------------------------------------------- maps */
+
+static void axis_map(int64_t k, int64_t out, int64_t size, int64_t stride,
+                     int64_t pad, int64_t dil, int flip,
+                     conv_padding_mode mode, int64_t *map, int64_t *lo,
+                     int64_t *hi, int64_t *off) {
+  for (int64_t a = 0; a < k; a++) {
+    int64_t o = dil * cpu_tap(a, k, flip) - pad;
+    int64_t first = -1, last = -1;
+    for (int64_t i = 0; i < out; i++) {
+      int64_t pos = i * stride + o;
+      map[a * out + i] = conv_pad_source(pos, size, mode);
+      if (pos >= 0 && pos < size) {
+        if (first < 0) first = i;
+        last = i;
+      }
+    }
+    off[a] = o;
+    lo[a] = first < 0 ? 0 : first;
+    hi[a] = first < 0 ? 0 : last + 1;
+  }
+}
+
+conv_status cpu_maps_create(const conv_problem *p, cpu_maps **maps,
+                            conv_err *err) {
+  size_t n = cpu_add_size(cpu_mul_size((size_t)p->kh, (size_t)p->h_out + 3),
+                          cpu_mul_size((size_t)p->kw, (size_t)p->w_out + 3));
+  size_t bytes = cpu_add_size(sizeof(cpu_maps), cpu_mul_size(n, sizeof(int64_t)));
+  cpu_maps *m = bytes == SIZE_MAX ? NULL : malloc(bytes);
+  if (m == NULL)
+    return conv_err_set(err, bytes == SIZE_MAX ? CONV_ERROR_SIZE_OVERFLOW
+                                               : CONV_ERROR_OUT_OF_MEMORY,
+                        "cpu: padding maps of %zu bytes: out of memory", bytes);
+  int64_t *q = (int64_t *)(m + 1);
+  m->row = q;
+  q += p->kh * p->h_out;
+  m->row_lo = q;
+  q += p->kh;
+  m->row_hi = q;
+  q += p->kh;
+  m->row_off = q;
+  q += p->kh;
+  m->col = q;
+  q += p->kw * p->w_out;
+  m->col_lo = q;
+  q += p->kw;
+  m->col_hi = q;
+  q += p->kw;
+  m->col_off = q;
+  axis_map(p->kh, p->h_out, p->h, p->stride_h, p->pad_t, p->dil_h,
+           p->flip_kernel, p->padding_mode, m->row, m->row_lo, m->row_hi,
+           m->row_off);
+  axis_map(p->kw, p->w_out, p->w, p->stride_w, p->pad_l, p->dil_w,
+           p->flip_kernel, p->padding_mode, m->col, m->col_lo, m->col_hi,
+           m->col_off);
+  *maps = m;
+  return CONV_SUCCESS;
+}
+
+void cpu_maps_destroy(cpu_maps *maps) { free(maps); }
+
+conv_status cpu_maps_prepare(const conv_problem *p, conv_op op, int threads,
+                             void **state, conv_err *err) {
+  cpu_maps *m = NULL;
+  conv_status st = cpu_maps_create(p, &m, err);
+  *state = m;
+  return st;
+}
+
+void cpu_maps_release(void *state) { cpu_maps_destroy(state); }

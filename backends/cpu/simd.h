@@ -1,0 +1,144 @@
+/*
+ * Portable 16-lane float vectors for the cpu backend's fast kernels, and the
+ * padded-plane helpers they share.
+ *
+ * Kernels are written once with GCC/Clang vector extensions (vf below) in
+ * `static inline LC_INLINE` bodies, then instantiated per instruction set by
+ * LC_ISA_DISPATCH: an AVX-512 clone, an AVX2+FMA clone and a plain clone. The
+ * compiler lowers a 64-byte vector to one zmm, two ymm or four xmm registers,
+ * so the same source gives the fast path and the portable path; the run-time
+ * choice uses the features detected at backend init. No global -march.
+ */
+#ifndef CONV_CPU_SIMD_H
+#define CONV_CPU_SIMD_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "cpu_internal.h"
+
+#define LC_VL 16 /* floats per vector */
+#define LC_INLINE __attribute__((always_inline))
+
+/* A vector value, and the same type for unaligned, aliasing memory access. */
+typedef float vf __attribute__((vector_size(64)));
+typedef float vfu __attribute__((vector_size(64), aligned(4), may_alias));
+
+static inline LC_INLINE vf vload(const float *p) { return *(const vfu *)p; }
+static inline LC_INLINE void vstore(float *p, vf v) { *(vfu *)p = v; }
+static inline LC_INLINE vf vsplat(float s) { return (vf){0} + s; }
+static inline LC_INLINE vf vzero(void) { return (vf){0}; }
+
+/* Stores the first n (1..16) lanes of v. */
+static inline LC_INLINE void vstore_n(float *p, vf v, int64_t n) {
+  if (n >= LC_VL) {
+    vstore(p, v);
+  } else {
+    for (int64_t i = 0; i < n; i++) p[i] = v[i];
+  }
+}
+
+/* Loads n (0..16) floats, the other lanes zero; never reads past p[n-1]. */
+static inline LC_INLINE vf vload_n(const float *p, int64_t n) {
+  if (n >= LC_VL) return vload(p);
+  vf v = vzero();
+  for (int64_t i = 0; i < n; i++) v[i] = p[i];
+  return v;
+}
+
+/* Sum of the lanes in a fixed order (pairwise), so results do not depend on
+ * the instruction set's reduction order beyond the lane split. */
+static inline LC_INLINE float vsum(vf v) {
+  float s8[8], s4[4];
+  for (int i = 0; i < 8; i++) s8[i] = v[i] + v[i + 8];
+  for (int i = 0; i < 4; i++) s4[i] = s8[i] + s8[i + 4];
+  return (s4[0] + s4[2]) + (s4[1] + s4[3]);
+}
+
+/* Which clone to run: 2 = AVX-512 (F, BW, VL, DQ), 1 = AVX2 + FMA, 0 = plain. */
+int lc_isa_level(void);
+
+#if CPU_X86
+/* Defines NAME_avx512, NAME_avx2, NAME_plain from body(ARGS) and a dispatcher
+ * NAME(PARAMS). */
+#  define LC_ISA_DISPATCH(name, params, args, body)                      \
+    CPU_TARGET_AVX512 static void name##_avx512 params { body args; }  \
+    CPU_TARGET_AVX2 static void name##_avx2 params { body args; }      \
+    static void name##_plain params { body args; }                     \
+    static void name params {                                          \
+      int lvl_ = lc_isa_level();                                       \
+      if (lvl_ >= 2)                                                   \
+        name##_avx512 args;                                            \
+      else if (lvl_ == 1)                                              \
+        name##_avx2 args;                                              \
+      else                                                             \
+        name##_plain args;                                             \
+    }
+#else
+#  define LC_ISA_DISPATCH(name, params, args, body) \
+    static void name params { body args; }
+#endif
+
+/* ---------------------------------------------------- padded planes */
+
+/* A "phase-split" padded plane: the input plane with its borders filled by
+ * the padding mode, its columns split by the horizontal stride sw so that
+ * every tap reads contiguous floats: buf[q][r][j] holds padded row r, padded
+ * column j * sw + q. Rows >= the padded height and columns >= the padded
+ * width are zero, so kernels may compute whole vectors past the edges. */
+typedef struct lc_plane {
+  int64_t sw;   /* phases (horizontal stride) */
+  int64_t rows; /* rows per phase */
+  int64_t wq;   /* floats per row, a multiple of 16 */
+} lc_plane;
+
+static inline int64_t lc_round_up(int64_t a, int64_t m) {
+  return (a + m - 1) / m * m;
+}
+
+/* Geometry of the padded input plane for p with output rows computed in
+ * blocks of row_block and columns in blocks of col_block floats. */
+static inline lc_plane lc_plane_for(const conv_problem *p, int64_t row_block,
+                                    int64_t col_block) {
+  lc_plane g;
+  int64_t hp = p->h + p->pad_t + p->pad_b;
+  int64_t ho = lc_round_up(p->h_out, row_block);
+  int64_t rows = (ho - 1) * p->stride_h + (p->kh - 1) * p->dil_h + 1;
+  g.sw = p->stride_w;
+  g.rows = rows > hp ? rows : hp;
+  int64_t wo = lc_round_up(p->w_out, col_block);
+  int64_t wp = p->w + p->pad_l + p->pad_r;
+  int64_t need = wo + ((p->kw - 1) * p->dil_w) / p->stride_w;
+  int64_t wpq = (wp + p->stride_w - 1) / p->stride_w;
+  g.wq = lc_round_up(need > wpq ? need : wpq, LC_VL);
+  return g;
+}
+
+static inline size_t lc_plane_floats(lc_plane g) {
+  return (size_t)g.sw * (size_t)g.rows * (size_t)g.wq;
+}
+
+/* Pointer to phase q, row r of a plane buffer. */
+static inline float *lc_plane_row(float *buf, lc_plane g, int64_t q,
+                                  int64_t r) {
+  return buf + ((size_t)q * (size_t)g.rows + (size_t)r) * (size_t)g.wq;
+}
+
+/* Fills buf (layout g) from the h x w plane src with borders pad_t, pad_l
+ * (and pad_b, pad_r) of the problem's padding mode. */
+void lc_plane_fill(const conv_problem *p, const float *src, lc_plane g,
+                   float *buf);
+
+/* The reverse for gradients: buf (layout g) holds the gradient with respect
+ * to the padded plane; writes (overwrites) the gradient with respect to the
+ * h x w plane dst, adding each border element to the element it was read
+ * from (conv_pad_source), in a fixed order. */
+void lc_plane_fold(const conv_problem *p, const float *buf, lc_plane g,
+                   float *dst);
+
+/* Weight index for kernel offset t along an axis of size k (flip-aware). */
+static inline int64_t lc_widx(int64_t t, int64_t k, int flip) {
+  return flip ? k - 1 - t : t;
+}
+
+#endif /* CONV_CPU_SIMD_H */
