@@ -1,0 +1,654 @@
+#!/usr/bin/python3
+"""Generate libconv's golden reference cases.
+
+Run from anywhere with the system Python (it needs torch and numpy):
+
+    /usr/bin/python3 tests/golden/gen_golden.py
+
+Each case becomes a directory tests/golden/cases/<name>/ holding a `params`
+file and float32 .npy arrays (see README.md). Inputs are float32; every
+reference output is computed by PyTorch in float64 from those float32 inputs
+and then stored as float32. The script is deterministic: re-running it
+rewrites the same bytes. It also asserts the published values of the seed
+examples, and rewrites files.am (the automake list of installed files).
+
+Adding a case means adding one entry to CASES (see `case()` below); adding
+an operation (maxpool2d, planned) means adding a reference function to
+REFERENCES and the keys it needs to `params_text()`.
+"""
+
+import os
+import shutil
+import sys
+import warnings
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CASES_DIR = os.path.join(HERE, "cases")
+FILES_AM = os.path.join(HERE, "files.am")
+
+MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+# ------------------------------------------------------------ case specs
+
+def case(name, desc, x, w=None, bias=True, stride=1, padding=0, dilation=1,
+         groups=1, padding_mode="zeros", dy="random", seed=0, expect=None,
+         op="conv2d"):
+    """One golden case.
+
+    x, w: a shape tuple (filled with seeded random float32) or an explicit
+    array of values. bias: True (random), False, or explicit values.
+    padding: int, (ph, pw), (t, b, l, r), "same" or "valid".
+    dy: "random", "ones" or explicit values.
+    expect: {"y"|"dx"|"dw"|"db": array} asserted exactly (seed examples).
+    """
+    return dict(name=name, desc=desc, x=x, w=w, bias=bias, stride=stride,
+                padding=padding, dilation=dilation, groups=groups,
+                padding_mode=padding_mode, dy=dy, seed=seed,
+                expect=expect or {}, op=op)
+
+
+def pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+# Seed examples. Where the tutorial input could not be found, the input was
+# derived (small non-negative integers solving the published output) and the
+# description says so.
+EDGE_5X5 = [[1, 2, 1, 2, 0],
+            [0, 0, 2, 2, 0],
+            [1, 1, 1, 1, 0],
+            [1, 1, 2, 1, 2],
+            [1, 0, 0, 2, 0]]
+VERTICAL_EDGE = [[1, 0, -1]] * 3
+
+THREE_CH_X = [[[6, 3, 0, 6, 1], [1, 0, 6, 5, 0], [4, 6, 3, 5, 0]],
+              [[3, 4, 4, 5, 6], [6, 3, 6, 4, 2], [0, 5, 1, 2, 0]],
+              [[0, 0, 5, 2, 4], [0, 4, 3, 6, 1], [6, 6, 5, 4, 3]]]
+THREE_CH_W = [[[1, 0, -1]] * 3,
+              [[1, 1, 1], [0, 0, 0], [-1, -1, -1]],
+              [[0, 0, 0], [0, 1, 0], [0, 0, 0]]]
+
+SOBEL_X = [[0, 1, 0, 3, 4],
+           [0, 2, 0, 1, 4],
+           [4, 0, 3, 4, 2],
+           [4, 1, 0, 3, 1],
+           [1, 3, 3, 3, 4],
+           [4, 4, 3, 4, 4]]
+SOBEL = [[1, 0, -1], [2, 0, -2], [1, 0, -1]]
+
+COLUMN_8X8 = [[1.0 if c == 4 else 0.0 for c in range(8)] for _ in range(8)]
+RAMP_KERNEL = [[1, 2, 3]] * 3
+
+
+def nchw(a):
+    """A 2-D (H, W) or 3-D (C, H, W) list as a (1, C, H, W) array."""
+    a = np.asarray(a, dtype=np.float32)
+    while a.ndim < 4:
+        a = a[None]
+    return a
+
+
+CASES = [
+    # ---------------------------------------------------------- seeds
+    case("seed_edge_5x5",
+         "Seed: 5x5 image, 3x3 vertical edge kernel [[1,0,-1]]*3 gives "
+         "[[-2,-2,4],[-3,-2,3],[0,-2,1]]. The tutorial's image was not found; "
+         "this 5x5 image of integers 0..2 was derived to reproduce the output.",
+         x=nchw(EDGE_5X5), w=nchw(VERTICAL_EDGE), bias=False, dy="ones",
+         expect={"y": nchw([[-2, -2, 4], [-3, -2, 3], [0, -2, 1]])}),
+    case("seed_three_channel",
+         "Seed: a 3-channel 3x5 input with a 3-channel 3x3 kernel (vertical "
+         "edge, horizontal edge, identity) sums the channels into one 1x3 "
+         "output [11,1,26]. The tutorial's values were not found; this input "
+         "(integers 0..6) was derived to reproduce the output.",
+         x=nchw(THREE_CH_X), w=nchw(THREE_CH_W), bias=False, dy="ones",
+         expect={"y": nchw([[11, 1, 26]])}),
+    case("seed_corr2d_arange",
+         "Seed (Dive into Deep Learning, corr2d): arange(9) as a 3x3 image "
+         "with kernel [[0,1],[2,3]] gives [[19,25],[37,43]].",
+         x=nchw(np.arange(9).reshape(3, 3)), w=nchw([[0, 1], [2, 3]]),
+         bias=False, dy="ones",
+         expect={"y": nchw([[19, 25], [37, 43]])}),
+    case("seed_corr2d_pad1_stride2",
+         "Seed (Dive into Deep Learning): the same 3x3 arange image and "
+         "[[0,1],[2,3]] kernel with padding 1 and stride 2 give [[0,8],[21,43]].",
+         x=nchw(np.arange(9).reshape(3, 3)), w=nchw([[0, 1], [2, 3]]),
+         bias=False, stride=2, padding=1, dy="ones",
+         expect={"y": nchw([[0, 8], [21, 43]])}),
+    case("seed_sobel_grad",
+         "Seed: Sobel kernel [[1,0,-1],[2,0,-2],[1,0,-1]] on a 6x5 image with "
+         "loss = out.sum() (dy all ones): grad-weight "
+         "[[15,18,25],[21,23,28],[30,31,34]], grad-input rows [1,1,0,-1,-1], "
+         "[3,3,0,-3,-3], ... The tutorial's image was not found; this 6x5 image "
+         "of integers 0..4 was derived to reproduce the grad-weight.",
+         x=nchw(SOBEL_X), w=nchw(SOBEL), bias=False, dy="ones",
+         expect={"dw": nchw([[15, 18, 25], [21, 23, 28], [30, 31, 34]]),
+                 "dx": nchw([[1, 1, 0, -1, -1], [3, 3, 0, -3, -3],
+                             [4, 4, 0, -4, -4], [4, 4, 0, -4, -4],
+                             [3, 3, 0, -3, -3], [1, 1, 0, -1, -1]])}),
+    case("seed_column_8x8",
+         "Seed: 8x8 column test, every 6x6 output row is [0,0,9,6,3,0]. The "
+         "original input was not found; derived as the most natural one: an "
+         "8x8 zero image with a one-pixel column of ones at index 4 and the "
+         "ramp kernel [[1,2,3]]*3.",
+         x=nchw(COLUMN_8X8), w=nchw(RAMP_KERNEL), bias=False, dy="ones",
+         expect={"y": nchw([[0, 0, 9, 6, 3, 0]] * 6)}),
+
+    # ---------------------------------------------------------- basics
+    case("basic_3x3_bias", "1 image, 1 channel, 7x7, 3x3 kernel with bias, "
+         "no padding.", x=(1, 1, 7, 7), w=(1, 1, 3, 3), seed=1),
+    case("multi_channel_no_bias", "3 -> 4 channels, 6x6, 3x3 kernel, no bias.",
+         x=(1, 3, 6, 6), w=(4, 3, 3, 3), bias=False, seed=2),
+    case("batch3_bias", "N=3 batch, 2 -> 5 channels, 5x7 input, padding 1, "
+         "bias.", x=(3, 2, 5, 7), w=(5, 2, 3, 3), padding=1, seed=3),
+    case("batch_empty", "N=0: empty batch; y, dy, dx are empty, dw and db "
+         "are zero.", x=(0, 2, 5, 5), w=(3, 2, 3, 3), padding=1, seed=4),
+    case("one_by_one", "1x1 kernel (pointwise), N=2, 5 -> 7 channels, 4x3.",
+         x=(2, 5, 4, 3), w=(7, 5, 1, 1), seed=5),
+    case("one_by_one_stride2_pad", "1x1 kernel with stride 2 and padding 1 "
+         "(border outputs see only padding: bias only).",
+         x=(1, 3, 5, 6), w=(4, 3, 1, 1), stride=2, padding=1, seed=6),
+    case("prime_sizes", "Prime sizes: 3 -> 7 channels, 11x13 input, 5x3 "
+         "kernel, padding (2,1).", x=(1, 3, 11, 13), w=(7, 3, 5, 3),
+         padding=(2, 1), seed=7),
+    case("odd_cout_13", "C_out 13 (not a multiple of anything nice), 2 input "
+         "channels, N=2, 3x3 'same'.", x=(2, 2, 5, 5), w=(13, 2, 3, 3),
+         padding="same", seed=8),
+    case("kernel_equals_input", "Kernel as large as the input: 5x4 input, "
+         "5x4 kernel, 1x1 output.", x=(2, 3, 5, 4), w=(2, 3, 5, 4), seed=9),
+    case("kernel_1x5", "Non-square 1x5 kernel with padding (0,2).",
+         x=(1, 2, 4, 7), w=(3, 2, 1, 5), padding=(0, 2), seed=10),
+    case("kernel_4x2", "Non-square even 4x2 kernel, no padding.",
+         x=(2, 2, 7, 5), w=(3, 2, 4, 2), seed=11),
+    case("kernel_7x1_width1", "Width-1 input (9x1) with a 3x1 kernel, padding "
+         "(1,0).", x=(1, 2, 9, 1), w=(2, 2, 3, 1), padding=(1, 0), seed=12),
+    case("valid_padding", "padding='valid' (no padding), 3x5 kernel.",
+         x=(1, 3, 6, 8), w=(2, 3, 3, 5), padding="valid", seed=13),
+
+    # ---------------------------------------------------------- stride
+    case("stride2", "Stride 2, 3x3 kernel, padding 1.",
+         x=(2, 2, 7, 7), w=(3, 2, 3, 3), stride=2, padding=1, seed=14),
+    case("stride3x2_pad1x2", "Stride (3,2) with padding (1,2).",
+         x=(1, 2, 8, 7), w=(2, 2, 3, 3), stride=(3, 2), padding=(1, 2),
+         seed=15),
+    case("stride_gt_kernel", "Stride 3 larger than the 2x2 kernel: some "
+         "input rows/cols are never read, so dx is zero there.",
+         x=(1, 2, 8, 8), w=(2, 2, 2, 2), stride=3, seed=16),
+    case("stride_gt_kernel_4x5", "Stride (4,5) with a 3x1 kernel and "
+         "padding 1.", x=(1, 1, 9, 11), w=(3, 1, 3, 1), stride=(4, 5),
+         padding=1, seed=17),
+    case("stride_unused_tail", "Stride 3: floor in the output size leaves "
+         "the last input rows and columns unused (dx zero there).",
+         x=(1, 2, 8, 8), w=(2, 2, 3, 3), stride=3, seed=18),
+
+    # ---------------------------------------------------------- dilation
+    case("dilation2", "Dilation 2, 3x3 kernel, padding 2.",
+         x=(1, 2, 9, 9), w=(3, 2, 3, 3), dilation=2, padding=2, seed=19),
+    case("dilation2x3_pad", "Dilation (2,3) with padding (2,3), 3x2 kernel.",
+         x=(2, 2, 8, 10), w=(2, 2, 3, 2), dilation=(2, 3), padding=(2, 3),
+         seed=20),
+    case("dilation_stride", "Dilation 2 and stride 2 with padding 1.",
+         x=(1, 3, 9, 8), w=(2, 3, 3, 3), dilation=2, stride=2, padding=1,
+         seed=21),
+
+    # ---------------------------------------------------------- padding
+    case("pad_gt_kernel", "Padding 4 larger than the 3x3 kernel: border "
+         "outputs see only zeros.", x=(1, 2, 4, 5), w=(2, 2, 3, 3), padding=4,
+         seed=22),
+    case("pad_gt_kernel_2x2", "Padding (3,5) around a 2x2 kernel.",
+         x=(1, 1, 3, 4), w=(2, 1, 2, 2), padding=(3, 5), seed=23),
+    case("pad4_asym", "Four-sided explicit pads T,B,L,R = 0,2,1,3 (zeros).",
+         x=(1, 2, 5, 6), w=(3, 2, 3, 3), padding=(0, 2, 1, 3), seed=24),
+    case("pad4_asym_stride_dil", "Pads 2,1,0,3 with stride 2 and dilation 2.",
+         x=(2, 2, 9, 8), w=(2, 2, 3, 3), padding=(2, 1, 0, 3), stride=2,
+         dilation=2, seed=25),
+    case("same_odd", "padding='same' with a 3x3 kernel.",
+         x=(1, 2, 6, 5), w=(3, 2, 3, 3), padding="same", seed=26),
+    case("same_even_4x4", "padding='same' with an even 4x4 kernel: top/left "
+         "get 1, bottom/right get 2.", x=(1, 2, 6, 7), w=(2, 2, 4, 4),
+         padding="same", seed=27),
+    case("same_even_2x4_dil", "padding='same' with a 2x4 kernel and dilation "
+         "(3,2): totals 3 and 6 split 1+2 and 3+3.", x=(1, 2, 7, 8),
+         w=(2, 2, 2, 4), dilation=(3, 2), padding="same", seed=28),
+
+    # ---------------------------------------------------------- groups
+    case("groups2", "groups=2: 4 -> 6 channels.",
+         x=(2, 4, 5, 5), w=(6, 2, 3, 3), groups=2, padding=1, seed=29),
+    case("groups3_dil_stride", "groups=3 with dilation 2, stride 2, "
+         "padding 2: 6 -> 9 channels.", x=(1, 6, 9, 9), w=(9, 2, 3, 3),
+         groups=3, dilation=2, stride=2, padding=2, seed=30),
+    case("groups2_one_in", "groups=2 with one input channel per group and "
+         "three outputs per group.", x=(1, 2, 6, 6), w=(6, 1, 3, 3),
+         groups=2, seed=31),
+    case("groups_pad4_asym", "groups=2 with four-sided pads 1,0,2,1 and "
+         "stride (1,2).", x=(2, 4, 6, 7), w=(4, 2, 2, 3), groups=2,
+         padding=(1, 0, 2, 1), stride=(1, 2), seed=32),
+    case("depthwise", "Depthwise: groups = C_in = C_out = 4, 3x3, padding 1.",
+         x=(2, 4, 6, 6), w=(4, 1, 3, 3), groups=4, padding=1, seed=33),
+    case("depthwise_multiplier", "Depthwise with multiplier 2: 3 -> 6 "
+         "channels, groups 3, stride 2.", x=(1, 3, 7, 7), w=(6, 1, 3, 3),
+         groups=3, stride=2, seed=34),
+    case("depthwise_dil_stride", "Depthwise (groups 5) with dilation 2, "
+         "stride 2, padding 2, no bias.", x=(1, 5, 9, 10), w=(5, 1, 3, 3),
+         groups=5, dilation=2, stride=2, padding=2, bias=False, seed=35),
+
+    # ---------------------------------------------------------- modes
+    case("reflect_pad1", "padding_mode=reflect, padding 1.",
+         x=(1, 2, 5, 6), w=(2, 2, 3, 3), padding=1, padding_mode="reflect",
+         seed=36),
+    case("reflect_stride_dil", "reflect with padding 2, stride 2, dilation 2.",
+         x=(2, 2, 7, 8), w=(3, 2, 3, 3), padding=2, stride=2, dilation=2,
+         padding_mode="reflect", seed=37),
+    case("reflect_pad4_asym", "reflect with four-sided pads 1,3,2,0.",
+         x=(1, 2, 5, 6), w=(2, 2, 3, 3), padding=(1, 3, 2, 0),
+         padding_mode="reflect", seed=38),
+    case("reflect_max_pad", "reflect with the largest legal pad: size-1 "
+         "(pads (3,4) on a 4x5 input).", x=(1, 1, 4, 5), w=(2, 1, 3, 3),
+         padding=(3, 4), padding_mode="reflect", seed=39),
+    case("reflect_same_even", "reflect with padding='same' and an even 4x2 "
+         "kernel.", x=(1, 2, 6, 5), w=(2, 2, 4, 2), padding="same",
+         padding_mode="reflect", seed=40),
+    case("replicate_pad1", "padding_mode=replicate, padding 1.",
+         x=(1, 2, 5, 6), w=(2, 2, 3, 3), padding=1, padding_mode="replicate",
+         seed=41),
+    case("replicate_stride_dil", "replicate with padding (2,3), stride 2, "
+         "dilation (2,1).", x=(2, 2, 7, 6), w=(2, 2, 3, 3), padding=(2, 3),
+         stride=2, dilation=(2, 1), padding_mode="replicate", seed=42),
+    case("replicate_pad4_asym", "replicate with four-sided pads 0,2,3,1.",
+         x=(1, 2, 5, 6), w=(2, 2, 3, 3), padding=(0, 2, 3, 1),
+         padding_mode="replicate", seed=43),
+    case("replicate_big_pad", "replicate with padding 6, wider than the 3x4 "
+         "input.", x=(1, 1, 3, 4), w=(1, 1, 3, 3), padding=6,
+         padding_mode="replicate", seed=44),
+    case("circular_pad1", "padding_mode=circular, padding 1.",
+         x=(1, 2, 5, 6), w=(2, 2, 3, 3), padding=1, padding_mode="circular",
+         seed=45),
+    case("circular_stride_dil", "circular with padding 2, stride (2,3), "
+         "dilation 2.", x=(2, 2, 7, 8), w=(3, 2, 3, 3), padding=2,
+         stride=(2, 3), dilation=2, padding_mode="circular", seed=46),
+    case("circular_pad4_asym", "circular with four-sided pads 2,0,1,3.",
+         x=(1, 2, 5, 6), w=(2, 2, 3, 3), padding=(2, 0, 1, 3),
+         padding_mode="circular", seed=47),
+    case("circular_pad_eq_size", "circular with pad equal to the size "
+         "(pads (3,4) on a 3x4 input: a full wrap).", x=(1, 1, 3, 4),
+         w=(2, 1, 3, 3), padding=(3, 4), padding_mode="circular", seed=48),
+    case("circular_same_dil", "circular with padding='same', 3x3 kernel, "
+         "dilation 2.", x=(1, 2, 6, 7), w=(2, 2, 3, 3), padding="same",
+         dilation=2, padding_mode="circular", seed=49),
+    case("modes_groups_reflect", "reflect with groups 2, stride 2, N=2.",
+         x=(2, 4, 7, 7), w=(4, 2, 3, 3), groups=2, stride=2, padding=1,
+         padding_mode="reflect", seed=50),
+    case("modes_depthwise_circular", "circular with a depthwise 3x3 kernel, "
+         "no bias.", x=(1, 3, 5, 5), w=(3, 1, 3, 3), groups=3, padding=1,
+         padding_mode="circular", bias=False, seed=51),
+    case("zeros_mode_explicit", "padding_mode=zeros written out, with pads "
+         "(2,1) and dilation (1,2).", x=(1, 2, 6, 7), w=(2, 2, 3, 3),
+         padding=(2, 1), dilation=(1, 2), padding_mode="zeros", seed=52),
+]
+
+
+# ----------------------------------------------------------- reference
+
+def resolve_pads(spec, k, dil):
+    """(t, b, l, r) for a padding spec; as torch.nn.Conv2d does for 'same'."""
+    p = spec["padding"]
+    if p == "valid":
+        return (0, 0, 0, 0)
+    if p == "same":
+        out = []
+        for kk, dd in zip(k, dil):
+            total = dd * (kk - 1)
+            out += [total // 2, total - total // 2]
+        return tuple(out)
+    if isinstance(p, int):
+        return (p, p, p, p)
+    if len(p) == 2:
+        return (p[0], p[0], p[1], p[1])
+    return tuple(p)
+
+
+def conv2d_reference(spec, x, w, b, dy):
+    """y, dx, dw, db in float64 by PyTorch autograd.
+
+    Zero padding with a symmetric pad goes straight to F.conv2d (its own
+    padding argument, 'same' included); any other mode, and any four-sided
+    pad, goes through F.pad(mode) then F.conv2d(padding=0), which is what
+    torch.nn.Conv2d does for non-zero padding modes.
+    """
+    xt = torch.from_numpy(x.astype(np.float64)).requires_grad_(True)
+    wt = torch.from_numpy(w.astype(np.float64)).requires_grad_(True)
+    bt = None
+    if b is not None:
+        bt = torch.from_numpy(b.astype(np.float64)).requires_grad_(True)
+    stride = pair(spec["stride"])
+    dil = pair(spec["dilation"])
+    k = w.shape[2:]
+    mode = spec["padding_mode"]
+    p = spec["padding"]
+    four_sided = isinstance(p, (tuple, list)) and len(p) == 4
+    if mode == "zeros" and not four_sided:
+        arg = p if isinstance(p, (int, str)) else tuple(p)
+        yt = F.conv2d(xt, wt, bt, stride=stride, padding=arg, dilation=dil,
+                      groups=spec["groups"])
+    else:
+        t, bo, l, r = resolve_pads(spec, k, dil)
+        torch_mode = "constant" if mode == "zeros" else mode
+        xp = F.pad(xt, (l, r, t, bo), mode=torch_mode)
+        yt = F.conv2d(xp, wt, bt, stride=stride, padding=0, dilation=dil,
+                      groups=spec["groups"])
+    dyt = torch.from_numpy(dy.astype(np.float64))
+    assert tuple(dyt.shape) == tuple(yt.shape), (spec["name"], dyt.shape,
+                                                 yt.shape)
+    yt.backward(dyt)
+    out = {"y": yt.detach().numpy(), "dx": xt.grad.numpy(),
+           "dw": wt.grad.numpy()}
+    if bt is not None:
+        out["db"] = bt.grad.numpy()
+    # An empty batch gives no gradient to the weight at all in some torch
+    # versions; the mathematical value is zero.
+    for key, ref in (("dx", x), ("dw", w), ("db", b)):
+        if key in out and out[key] is None:
+            out[key] = np.zeros_like(ref, dtype=np.float64)
+    return out
+
+
+REFERENCES = {"conv2d": conv2d_reference}
+
+
+# ------------------------------------------------------------ writing
+
+def f32(a):
+    return np.ascontiguousarray(np.asarray(a, dtype="<f4"))
+
+
+def make_array(v, rng, scale=1.0):
+    if isinstance(v, tuple):
+        return f32(rng.standard_normal(v) * scale)
+    return f32(v)
+
+
+def fmt_param(v):
+    if isinstance(v, (int, str)):
+        return str(v)
+    return ",".join(str(i) for i in v)
+
+
+def params_text(spec):
+    lines = ["# " + spec["desc"]]
+    if spec["op"] != "conv2d":
+        lines.append("op=" + spec["op"])
+    lines += ["stride=" + fmt_param(pair(spec["stride"])),
+              "padding=" + fmt_param(spec["padding"]),
+              "dilation=" + fmt_param(pair(spec["dilation"])),
+              "groups=%d" % spec["groups"],
+              "padding_mode=" + spec["padding_mode"]]
+    return "\n".join(lines) + "\n"
+
+
+def build(spec):
+    rng = np.random.default_rng(spec["seed"])
+    x = make_array(spec["x"], rng)
+    w = make_array(spec["w"], rng, 0.5)
+    b = None
+    if spec["bias"] is True:
+        b = f32(rng.standard_normal(w.shape[0]))
+    elif spec["bias"] is not False:
+        b = f32(spec["bias"])
+    # dy is drawn after x, w, b from the same generator.
+    y_shape = forward_shape(spec, x, w)
+    if isinstance(spec["dy"], str) and spec["dy"] == "ones":
+        dy = f32(np.ones(y_shape))
+    elif isinstance(spec["dy"], str):
+        dy = f32(rng.standard_normal(y_shape))
+    else:
+        dy = f32(spec["dy"])
+    ref = REFERENCES[spec["op"]](spec, x, w, b, dy)
+    arrays = {"x": x, "w": w, "dy": dy}
+    if b is not None:
+        arrays["b"] = b
+    for key, val in ref.items():
+        arrays[key] = f32(val)
+    for key, want in spec["expect"].items():
+        got = ref[key]
+        want = np.asarray(want, dtype=np.float64)
+        if got.shape != want.shape or not np.array_equal(got, want):
+            sys.exit("gen_golden: %s: %s is\n%s\nbut the seed example says\n%s"
+                     % (spec["name"], key, got, want))
+    return arrays
+
+
+def forward_shape(spec, x, w):
+    n, _, h, wd = x.shape
+    t, b, l, r = resolve_pads(spec, w.shape[2:], pair(spec["dilation"]))
+    sh, sw = pair(spec["stride"])
+    dh, dw = pair(spec["dilation"])
+    kh, kw = w.shape[2:]
+    ho = (h + t + b - dh * (kh - 1) - 1) // sh + 1
+    wo = (wd + l + r - dw * (kw - 1) - 1) // sw + 1
+    return (n, w.shape[0], ho, wo)
+
+
+ORDER = ("x", "w", "b", "y", "dy", "dx", "dw", "db")
+
+
+def write_case(spec):
+    arrays = build(spec)
+    d = os.path.join(CASES_DIR, spec["name"])
+    os.makedirs(d)
+    files = ["params"]
+    with open(os.path.join(d, "params"), "w", encoding="ascii") as fh:
+        fh.write(params_text(spec))
+    for key in ORDER:
+        if key in arrays:
+            a = arrays[key]
+            assert a.dtype == np.dtype("<f4") and a.flags.c_contiguous
+            np.save(os.path.join(d, key + ".npy"), a, allow_pickle=False)
+            files.append(key + ".npy")
+    return files
+
+
+# ------------------------------------------------------- malformed
+
+MALFORMED_DIR = os.path.join(HERE, "malformed")
+
+# A small valid case that each malformed example breaks in one way.
+MALFORMED_BASE = case("base", "Malformed example (see README.md).",
+                      x=(1, 1, 4, 4), w=(2, 1, 3, 3), padding=1, seed=99)
+
+
+def npy_bytes(a, descr="<f4", fortran="False", shape=None, magic=b"\x93NUMPY",
+              version=b"\x01\x00", data=None):
+    """An .npy file laid out as numpy writes version 1.0, with any field
+    replaced (to build broken files byte by byte)."""
+    if shape is None:
+        shape = a.shape
+    if isinstance(shape, str):
+        shape_txt = shape
+    elif len(shape) == 1:
+        shape_txt = "(%d,)" % shape[0]
+    else:
+        shape_txt = "(" + ", ".join(str(int(s)) for s in shape) + ")"
+    head = "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }" % (
+        descr, fortran, shape_txt)
+    total = len(magic) + 2 + 2 + len(head) + 1
+    head += " " * ((64 - total % 64) % 64) + "\n"
+    if data is None:
+        data = np.ascontiguousarray(a, dtype="<f4").tobytes()
+    return magic + version + len(head).to_bytes(2, "little") + \
+        head.encode("latin1") + data
+
+
+BASE_PARAMS = "stride=1,1\npadding=1\ndilation=1,1\ngroups=1\n" \
+              "padding_mode=zeros\n"
+
+
+def malformed_examples(arrays):
+    """name -> (description, expected error substring, {file: bytes|None}).
+    Files not named are copied from the valid base; None deletes one."""
+    x = arrays["x"]
+    good_x = npy_bytes(x)
+    return {
+        "truncated_data": ("x.npy loses its last 6 bytes of data.",
+                           "x.npy", {"x.npy": good_x[:-6]}),
+        "trailing_data": ("x.npy has 4 bytes more than its shape needs.",
+                          "x.npy", {"x.npy": good_x + b"\0\0\0\0"}),
+        "truncated_header": ("x.npy stops inside its header.", "x.npy",
+                             {"x.npy": good_x[:40]}),
+        "bad_magic": ("x.npy does not start with \\x93NUMPY.", "x.npy",
+                      {"x.npy": b"\x93NUMPX" + good_x[6:]}),
+        "bad_version": ("x.npy claims format version 9.0.", "x.npy",
+                        {"x.npy": npy_bytes(x, version=b"\x09\x00")}),
+        "dtype_f8": ("x.npy is float64 ('<f8').", "<f8",
+                     {"x.npy": npy_bytes(x, descr="<f8",
+                                         data=x.astype("<f8").tobytes())}),
+        "dtype_big_endian": ("x.npy is big-endian float32 ('>f4').", ">f4",
+                             {"x.npy": npy_bytes(x, descr=">f4",
+                                                 data=x.astype(">f4").tobytes())}),
+        "fortran_order": ("x.npy says fortran_order True.", "fortran",
+                          {"x.npy": npy_bytes(x, fortran="True")}),
+        "shape_overflow": ("x.npy's shape multiplies past 2**64.", "x.npy",
+                           {"x.npy": npy_bytes(x, shape=(4611686018427387904,
+                                                         1, 8, 8))}),
+        "shape_negative": ("x.npy has a negative dimension.", "x.npy",
+                           {"x.npy": npy_bytes(x, shape="(1, -1, 4, 4)")}),
+        "shape_5d": ("x.npy has five dimensions.", "x.npy",
+                     {"x.npy": npy_bytes(x, shape=(1, 1, 1, 4, 4))}),
+        "header_garbage": ("x.npy's header is not a dict literal.", "x.npy",
+                           {"x.npy": npy_bytes(x, shape="(1, 1, 4, 4")}),
+        "wrong_y_shape": ("y.npy is (1, 2, 3, 3); padding 1 gives 4x4.",
+                          "y.npy",
+                          {"y.npy": npy_bytes(arrays["y"][:, :, :3, :3])}),
+        "wrong_w_channels": ("w.npy has 2 input channels for a 1-channel x.",
+                             "w.npy",
+                             {"w.npy": npy_bytes(np.concatenate(
+                                 [arrays["w"], arrays["w"]], axis=1))}),
+        "wrong_bias_length": ("b.npy has 3 values for 2 output channels.",
+                              "b.npy",
+                              {"b.npy": npy_bytes(np.zeros(3, "<f4"))}),
+        "db_without_bias": ("db.npy present but b.npy missing.", "db.npy",
+                            {"b.npy": None}),
+        "missing_x": ("x.npy is missing.", "x.npy", {"x.npy": None}),
+        "missing_params": ("The params file is missing.", "params",
+                           {"params": None}),
+        "unknown_key": ("params has the unknown key 'strides'.", "strides",
+                        {"params": BASE_PARAMS.replace("stride=", "strides=")
+                         .encode()}),
+        "duplicate_key": ("params sets groups twice.", "groups",
+                          {"params": (BASE_PARAMS + "groups=1\n").encode()}),
+        "bad_number": ("params has stride=2x.", "stride",
+                       {"params": BASE_PARAMS.replace("stride=1,1",
+                                                      "stride=2x").encode()}),
+        "zero_stride": ("params has stride=0.", "stride",
+                        {"params": BASE_PARAMS.replace("stride=1,1",
+                                                       "stride=0").encode()}),
+        "huge_number": ("params has dilation=99999999999999999999.",
+                        "dilation",
+                        {"params": BASE_PARAMS.replace(
+                            "dilation=1,1",
+                            "dilation=99999999999999999999").encode()}),
+        "bad_padding_mode": ("params has padding_mode=mirror.",
+                             "padding_mode",
+                             {"params": BASE_PARAMS.replace(
+                                 "zeros", "mirror").encode()}),
+        "no_equals": ("params has a line without '='.", "params",
+                      {"params": (BASE_PARAMS + "groups\n").encode()}),
+        "groups_mismatch": ("groups=2 does not divide C_in=1.", "groups",
+                            {"params": BASE_PARAMS.replace(
+                                "groups=1", "groups=2").encode()}),
+        "same_with_stride": ("padding=same with stride 2.", "same",
+                             {"params": BASE_PARAMS.replace(
+                                 "padding=1", "padding=same").replace(
+                                 "stride=1,1", "stride=2").encode()}),
+        "reflect_pad_too_big": ("reflect with pad 4 on a 4x4 input "
+                                "(needs pad < size).", "reflect",
+                                {"params": BASE_PARAMS.replace(
+                                    "padding=1", "padding=4").replace(
+                                    "zeros", "reflect").encode()}),
+    }
+
+
+def write_malformed():
+    """tests/golden/malformed/<name>/: broken variants of one valid case,
+    each with an `expected_error` file holding a substring the reader's
+    message must contain. Returns the file list for files.am."""
+    base = MALFORMED_BASE
+    arrays = build(base)
+    valid = {"params": params_text(base).encode("ascii")}
+    for key in ORDER:
+        if key in arrays:
+            valid[key + ".npy"] = npy_bytes(arrays[key])
+    if os.path.isdir(MALFORMED_DIR):
+        shutil.rmtree(MALFORMED_DIR)
+    listed = []
+    for name, (desc, expect, changes) in sorted(
+            malformed_examples(arrays).items()):
+        d = os.path.join(MALFORMED_DIR, name)
+        os.makedirs(d)
+        files = dict(valid)
+        files["params"] = ("# Malformed: %s\n" % desc).encode("ascii") + \
+            valid["params"].split(b"\n", 1)[1]
+        for fname, content in changes.items():
+            if content is None:
+                files.pop(fname, None)
+            elif fname == "params":
+                files[fname] = ("# Malformed: %s\n" % desc).encode("ascii") \
+                    + content
+            else:
+                files[fname] = content
+        if name == "db_without_bias":
+            files.pop("b.npy", None)
+        files["expected_error"] = (expect + "\n").encode("ascii")
+        for fname in sorted(files):
+            with open(os.path.join(d, fname), "wb") as fh:
+                fh.write(files[fname])
+            listed.append("malformed/%s/%s" % (name, fname))
+    return listed
+
+
+def am_list(var, paths):
+    out = ["%s = \\" % var]
+    out += ["\t%s%s" % (p, " \\" if i + 1 < len(paths) else "")
+            for i, p in enumerate(paths)]
+    return out
+
+
+def write_files_am(listing, malformed):
+    paths = []
+    for name, files in listing:
+        paths += ["cases/%s/%s" % (name, f) for f in files]
+    out = ["# Generated by gen_golden.py: do not edit.",
+           "# Installed golden cases."]
+    out += am_list("nobase_dist_golden_DATA", paths)
+    out += ["", "# Malformed examples for the reader's tests (dist only)."]
+    out += am_list("golden_malformed_files", malformed)
+    with open(FILES_AM, "w", encoding="ascii") as fh:
+        fh.write("\n".join(out) + "\n")
+
+
+def main():
+    names = [c["name"] for c in CASES]
+    if len(set(names)) != len(names):
+        sys.exit("gen_golden: duplicate case names")
+    torch.set_num_threads(1)  # fixed reduction order
+    # PyTorch warns that even kernels with 'same' copy the input: harmless.
+    warnings.filterwarnings("ignore", message=".*padding='same'.*")
+    if os.path.isdir(CASES_DIR):
+        shutil.rmtree(CASES_DIR)
+    os.makedirs(CASES_DIR)
+    listing = []
+    for spec in sorted(CASES, key=lambda c: c["name"]):
+        listing.append((spec["name"], write_case(spec)))
+    malformed = write_malformed()
+    write_files_am(listing, malformed)
+    print("gen_golden: wrote %d cases to %s and %d malformed examples"
+          % (len(listing), CASES_DIR,
+             len({p.split("/")[1] for p in malformed})))
+
+
+if __name__ == "__main__":
+    main()
