@@ -1,0 +1,394 @@
+/* Self-test of the cpu backend: every algorithm of every op, forced through
+ * CONV_ALGO-style options, against a float64 loop nest on seeded random
+ * problems (strides, dilations, groups, depthwise, asymmetric pads, every
+ * padding mode, flip, bias), with outputs poisoned with NaN before each
+ * run; then bit-identical results across two runs and across thread counts.
+ *
+ * usage: cpu_selftest [cases [seed [max_size]]]   (default 300 1 13)
+ * Exit 0: all pass; 1: a failure (printed). */
+#ifdef HAVE_CONFIG_H
+#  include "config.h"
+#endif
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu_internal.h"
+
+#define TOL 1e-4
+
+static uint64_t rng_state;
+static uint64_t rnd(void) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return rng_state;
+}
+static int64_t irand(int64_t lo, int64_t hi) { /* [lo, hi] */
+  return lo + (int64_t)(rnd() % (uint64_t)(hi - lo + 1));
+}
+static float frand(void) { return (float)((double)(rnd() >> 11) / 9007199254740992.0 * 2.0 - 1.0); }
+
+static const conv_plugin *plug;
+static void *backend, *device;
+static int failures, checks;
+
+/* ---------------------------------------------------------------- oracle */
+
+static int64_t src_of(int64_t out, int64_t tap, int64_t stride, int64_t pad,
+                      int64_t dil, int64_t size, conv_padding_mode mode) {
+  return conv_pad_source(out * stride - pad + dil * tap, size, mode);
+}
+
+static void oracle(const conv_problem *p, const float *x, const float *w,
+                   const float *b, const float *dy, double *y, double *dx,
+                   double *dw, double *db) {
+  const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
+  size_t ny = (size_t)(p->n * p->c_out * p->h_out * p->w_out);
+  size_t nx = (size_t)(p->n * p->c_in * p->h * p->w);
+  size_t nw = (size_t)(p->c_out * cin_g * p->kh * p->kw);
+  for (size_t i = 0; i < ny; i++) y[i] = 0;
+  for (size_t i = 0; i < nx; i++) dx[i] = 0;
+  for (size_t i = 0; i < nw; i++) dw[i] = 0;
+  for (int64_t i = 0; i < p->c_out; i++) db[i] = 0;
+  for (int64_t n = 0; n < p->n; n++)
+    for (int64_t co = 0; co < p->c_out; co++) {
+      int64_t g = co / cout_g;
+      for (int64_t oh = 0; oh < p->h_out; oh++)
+        for (int64_t ow = 0; ow < p->w_out; ow++) {
+          size_t yi = (size_t)(((n * p->c_out + co) * p->h_out + oh) * p->w_out + ow);
+          double acc = b != NULL ? b[co] : 0.0;
+          double g_out = dy[yi];
+          db[co] += g_out;
+          for (int64_t c = 0; c < cin_g; c++)
+            for (int64_t i = 0; i < p->kh; i++)
+              for (int64_t j = 0; j < p->kw; j++) {
+                /* tap (i, j) uses w[.., i, j], or the rotated one if flip */
+                int64_t wi = p->flip_kernel ? p->kh - 1 - i : i;
+                int64_t wj = p->flip_kernel ? p->kw - 1 - j : j;
+                int64_t r = src_of(oh, i, p->stride_h, p->pad_t, p->dil_h, p->h, p->padding_mode);
+                int64_t s = src_of(ow, j, p->stride_w, p->pad_l, p->dil_w, p->w, p->padding_mode);
+                if (r < 0 || s < 0) continue;
+                size_t xi = (size_t)(((n * p->c_in + g * cin_g + c) * p->h + r) * p->w + s);
+                size_t wk = (size_t)(((co * cin_g + c) * p->kh + wi) * p->kw + wj);
+                acc += (double)w[wk] * x[xi];
+                dx[xi] += (double)w[wk] * g_out;
+                dw[wk] += (double)x[xi] * g_out;
+              }
+          y[yi] = acc;
+        }
+    }
+}
+
+/* ----------------------------------------------------------- comparison */
+
+static double rel_err(const float *got, const double *ref, size_t count,
+                      int *nan_seen) {
+  double maxref = 0, maxdiff = 0;
+  *nan_seen = 0;
+  for (size_t i = 0; i < count; i++) {
+    if (fabs(ref[i]) > maxref) maxref = fabs(ref[i]);
+    if (!isfinite(got[i])) *nan_seen = 1;
+    double d = fabs((double)got[i] - ref[i]);
+    if (d > maxdiff) maxdiff = d;
+  }
+  return maxdiff / (maxref > 1e-6 ? maxref : 1e-6);
+}
+
+static void describe(const conv_problem *p, char *s, size_t cap) {
+  static const char *modes[] = {"zeros", "reflect", "replicate", "circular", "symmetric"};
+  snprintf(s, cap,
+           "n=%lld cin=%lld cout=%lld g=%lld x=%lldx%lld k=%lldx%lld s=%lld,%lld "
+           "d=%lld,%lld pad=%lld,%lld,%lld,%lld %s flip=%d bias=%d out=%lldx%lld",
+           (long long)p->n, (long long)p->c_in, (long long)p->c_out,
+           (long long)p->groups, (long long)p->h, (long long)p->w,
+           (long long)p->kh, (long long)p->kw, (long long)p->stride_h,
+           (long long)p->stride_w, (long long)p->dil_h, (long long)p->dil_w,
+           (long long)p->pad_t, (long long)p->pad_b, (long long)p->pad_l,
+           (long long)p->pad_r, modes[p->padding_mode], p->flip_kernel,
+           p->has_bias, (long long)p->h_out, (long long)p->w_out);
+}
+
+static double worst[CPU_NUM_OPS];
+
+/* Runs op of p with algorithm name (forced) and thread count; outputs into
+ * out (and out2 = db for bwd_weight), poisoned first. */
+static conv_status run_one(const conv_problem *p, conv_op op, const char *name,
+                           int threads, const float *x, const float *w,
+                           const float *b, const float *dy, float *out,
+                           size_t out_count, float *out2, conv_err *err) {
+  char algo[128];
+  snprintf(algo, sizeof algo, "%s=%s", cpu_op_name(op), name);
+  conv_plan_options opt = {algo, threads};
+  void *plan = NULL;
+  conv_status st = plug->plan_create(device, p, &opt, &plan, err);
+  if (st != CONV_SUCCESS) return st;
+  if (strcmp(plug->plan_algorithm(plan, op), name) != 0) {
+    printf("FAIL plan_algorithm(%s) = %s, forced %s\n", cpu_op_name(op),
+           plug->plan_algorithm(plan, op), name);
+    failures++;
+  }
+  for (size_t i = 0; i < out_count; i++) out[i] = NAN;
+  if (out2 != NULL)
+    for (int64_t i = 0; i < p->c_out; i++) out2[i] = NAN;
+  switch (op) {
+    case CONV_OP_FORWARD: st = plug->forward(plan, x, w, b, out, err); break;
+    case CONV_OP_BACKWARD_DATA: st = plug->backward_data(plan, dy, w, out, err); break;
+    case CONV_OP_BACKWARD_WEIGHT: st = plug->backward_weight(plan, x, dy, out, out2, err); break;
+    case CONV_OP_BACKWARD_BIAS: st = plug->backward_bias(plan, dy, out, err); break;
+  }
+  plug->plan_destroy(plan);
+  return st;
+}
+
+static void check_problem(const conv_problem *p, int check_threads) {
+  const int64_t cin_g = p->c_in / p->groups;
+  size_t nx = (size_t)(p->n * p->c_in * p->h * p->w);
+  size_t ny = (size_t)(p->n * p->c_out * p->h_out * p->w_out);
+  size_t nw = (size_t)(p->c_out * cin_g * p->kh * p->kw);
+  size_t nb = (size_t)p->c_out;
+  float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc(nb * 4),
+        *dy = malloc(ny * 4);
+  double *ry = malloc(ny * 8), *rdx = malloc(nx * 8), *rdw = malloc(nw * 8),
+         *rdb = malloc(nb * 8);
+  size_t big = nx > ny ? nx : ny;
+  if (nw > big) big = nw;
+  float *o1 = malloc(big * 4), *o2 = malloc(big * 4), *d1 = malloc(nb * 4),
+        *d2 = malloc(nb * 4);
+  for (size_t i = 0; i < nx; i++) x[i] = frand();
+  for (size_t i = 0; i < nw; i++) w[i] = frand();
+  for (size_t i = 0; i < nb; i++) b[i] = frand();
+  for (size_t i = 0; i < ny; i++) dy[i] = frand();
+  const float *bp = p->has_bias ? b : NULL;
+  oracle(p, x, w, bp, dy, ry, rdx, rdw, rdb);
+
+  char desc[512];
+  describe(p, desc, sizeof desc);
+  for (int op = 0; op < CPU_NUM_OPS; op++) {
+    const double *ref = op == 0 ? ry : op == 1 ? rdx : op == 2 ? rdw : rdb;
+    size_t count = op == 0 ? ny : op == 1 ? nx : op == 2 ? nw : nb;
+    for (const cpu_algo *const *a = cpu_algos_for((conv_op)op); *a != NULL; a++) {
+      if (!(*a)->applies(p, (conv_op)op, NULL, 0)) continue;
+      conv_err err = {0};
+      float *db1 = op == CONV_OP_BACKWARD_WEIGHT ? d1 : NULL;
+      conv_status st = run_one(p, (conv_op)op, (*a)->name, 2, x, w, bp, dy, o1,
+                               count, db1, &err);
+      checks++;
+      if (st != CONV_SUCCESS) {
+        printf("FAIL %s %s: status %d: %s\n  %s\n", cpu_op_name((conv_op)op),
+               (*a)->name, (int)st, err.msg, desc);
+        failures++;
+        continue;
+      }
+      int nan_seen, nan2 = 0;
+      double e = rel_err(o1, ref, count, &nan_seen);
+      if (db1 != NULL) {
+        double e2 = rel_err(d1, rdb, nb, &nan2);
+        if (e2 > e) e = e2;
+      }
+      if (e > worst[op]) worst[op] = e;
+      if (e > TOL || nan_seen || nan2) {
+        printf("FAIL %s %s: rel err %.3g%s\n  %s\n", cpu_op_name((conv_op)op),
+               (*a)->name, e, nan_seen || nan2 ? " (non-finite output)" : "", desc);
+        failures++;
+        continue;
+      }
+      /* Same bits again, and with other thread counts. */
+      int thread_counts[3] = {2, 1, 3};
+      for (int ti = 0; ti < (check_threads ? 3 : 1); ti++) {
+        float *db2 = db1 != NULL ? d2 : NULL;
+        st = run_one(p, (conv_op)op, (*a)->name, thread_counts[ti], x, w, bp, dy,
+                     o2, count, db2, &err);
+        if (st != CONV_SUCCESS || memcmp(o1, o2, count * 4) != 0 ||
+            (db2 != NULL && memcmp(d1, d2, nb * 4) != 0)) {
+          printf("FAIL %s %s: not bit-identical with %d threads (status %d)\n  %s\n",
+                 cpu_op_name((conv_op)op), (*a)->name, thread_counts[ti], (int)st,
+                 desc);
+          failures++;
+          break;
+        }
+      }
+    }
+  }
+  free(x); free(w); free(b); free(dy); free(ry); free(rdx); free(rdw);
+  free(rdb); free(o1); free(o2); free(d1); free(d2);
+}
+
+/* ------------------------------------------------------------- problems */
+
+static int finish(conv_problem *p) {
+  int64_t eh = p->h + p->pad_t + p->pad_b - p->dil_h * (p->kh - 1);
+  int64_t ew = p->w + p->pad_l + p->pad_r - p->dil_w * (p->kw - 1);
+  if (eh < 1 || ew < 1) return 0;
+  p->h_out = (eh - 1) / p->stride_h + 1;
+  p->w_out = (ew - 1) / p->stride_w + 1;
+  return 1;
+}
+
+static int64_t pad_limit(conv_padding_mode mode, int64_t size, int64_t want) {
+  if (mode == CONV_PAD_REFLECT) return want < size ? want : size - 1;
+  if (mode == CONV_PAD_CIRCULAR || mode == CONV_PAD_SYMMETRIC)
+    return want <= size ? want : size;
+  return want;
+}
+
+static void random_problem(conv_problem *p, int64_t max_size, int large) {
+  do {
+    memset(p, 0, sizeof *p);
+    p->n = irand(1, 3);
+    int kind = (int)irand(0, 5);
+    if (kind == 0) { /* depthwise */
+      p->groups = irand(1, 6);
+      p->c_in = p->groups;
+      p->c_out = p->groups * irand(1, 3);
+    } else {
+      p->groups = kind == 1 ? irand(2, 3) : 1;
+      p->c_in = p->groups * irand(1, large ? 40 : 5);
+      p->c_out = p->groups * irand(1, large ? 40 : 5);
+    }
+    p->h = irand(1, max_size);
+    p->w = irand(1, max_size);
+    p->kh = irand(1, 5);
+    p->kw = irand(1, 5);
+    if (irand(0, 4) == 0) p->kh = p->kw = 1;
+    p->stride_h = irand(0, 2) ? 1 : irand(2, 3);
+    p->stride_w = irand(0, 2) ? 1 : irand(2, 3);
+    p->dil_h = irand(0, 2) ? 1 : irand(2, 3);
+    p->dil_w = irand(0, 2) ? 1 : irand(2, 3);
+    p->padding_mode = (conv_padding_mode)irand(0, 4);
+    int64_t pmax = irand(0, 3);
+    p->pad_t = pad_limit(p->padding_mode, p->h, irand(0, pmax));
+    p->pad_b = pad_limit(p->padding_mode, p->h, irand(0, pmax));
+    p->pad_l = pad_limit(p->padding_mode, p->w, irand(0, pmax));
+    p->pad_r = pad_limit(p->padding_mode, p->w, irand(0, pmax));
+    p->has_bias = (int)irand(0, 1);
+    p->flip_kernel = irand(0, 3) == 0;
+  } while (!finish(p));
+}
+
+static conv_problem make(int64_t n, int64_t cin, int64_t cout, int64_t g,
+                         int64_t h, int64_t w, int64_t k, int64_t s,
+                         int64_t pad, conv_padding_mode mode) {
+  conv_problem p;
+  memset(&p, 0, sizeof p);
+  p.n = n; p.c_in = cin; p.c_out = cout; p.groups = g; p.h = h; p.w = w;
+  p.kh = p.kw = k; p.stride_h = p.stride_w = s; p.dil_h = p.dil_w = 1;
+  p.pad_t = p.pad_b = p.pad_l = p.pad_r = pad; p.padding_mode = mode;
+  p.has_bias = 1;
+  finish(&p);
+  return p;
+}
+
+/* ------------------------------------------------------------ API checks */
+
+static void check_api(void) {
+  conv_device_info info;
+  conv_err err = {0};
+  if (plug->device_count(backend) != 1 ||
+      plug->device_info(backend, 0, &info, &err) != CONV_SUCCESS) {
+    printf("FAIL device_info: %s\n", err.msg);
+    failures++;
+  } else {
+    printf("device: %s\n%s", info.name, info.details);
+  }
+  if (plug->device_info(backend, 1, &info, &err) != CONV_ERROR_DEVICE_NOT_FOUND) {
+    printf("FAIL device_info(1) should fail\n");
+    failures++;
+  }
+  /* CONV_ALGO parsing. */
+  conv_problem p = make(1, 4, 4, 1, 8, 8, 3, 1, 1, CONV_PAD_ZEROS);
+  struct { const char *algo; conv_status want; } cases[] = {
+      {NULL, CONV_SUCCESS},
+      {"", CONV_SUCCESS},
+      {"auto", CONV_SUCCESS},
+      {"direct", CONV_SUCCESS},
+      {"im2col_gemm", CONV_SUCCESS},
+      {"reference", CONV_SUCCESS},
+      {"fwd=direct,bwd_data=im2col_gemm, bwd_weight = reference", CONV_SUCCESS},
+      {"fwd=auto", CONV_SUCCESS},
+      {"nosuch", CONV_ERROR_INVALID_ARGUMENT},
+      {"fwd=nosuch", CONV_ERROR_INVALID_ARGUMENT},
+      {"fwd=reduce", CONV_ERROR_INVALID_ARGUMENT},
+      {"up=direct", CONV_ERROR_INVALID_ARGUMENT},
+      {"fwd=direct,oops", CONV_ERROR_INVALID_ARGUMENT},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    conv_plan_options opt = {cases[i].algo, 0};
+    void *plan = NULL;
+    err.msg[0] = '\0';
+    conv_status st = plug->plan_create(device, &p, &opt, &plan, &err);
+    if (st != cases[i].want) {
+      printf("FAIL CONV_ALGO='%s': status %d, want %d (%s)\n",
+             cases[i].algo ? cases[i].algo : "(null)", (int)st,
+             (int)cases[i].want, err.msg);
+      failures++;
+    } else if (st != CONV_SUCCESS) {
+      printf("ok CONV_ALGO='%s': %s\n", cases[i].algo, err.msg);
+    } else {
+      printf("ok CONV_ALGO='%s': fwd=%s bwd_data=%s bwd_weight=%s bwd_bias=%s ws=%zu\n",
+             cases[i].algo ? cases[i].algo : "(null)",
+             plug->plan_algorithm(plan, CONV_OP_FORWARD),
+             plug->plan_algorithm(plan, CONV_OP_BACKWARD_DATA),
+             plug->plan_algorithm(plan, CONV_OP_BACKWARD_WEIGHT),
+             plug->plan_algorithm(plan, CONV_OP_BACKWARD_BIAS),
+             plug->plan_workspace(plan));
+    }
+    if (plan != NULL) plug->plan_destroy(plan);
+  }
+  /* Memory entries. */
+  void *mem = NULL;
+  float src[5] = {1, 2, 3, 4, 5}, dst[5] = {0};
+  if (plug->mem_alloc(device, sizeof src, &mem, &err) != CONV_SUCCESS ||
+      plug->mem_write(device, mem, 0, sizeof src, src, &err) != CONV_SUCCESS ||
+      plug->mem_read(device, mem, 4, 8, dst, &err) != CONV_SUCCESS ||
+      dst[0] != 2 || dst[1] != 3) {
+    printf("FAIL mem entries\n");
+    failures++;
+  }
+  plug->mem_free(device, mem);
+}
+
+int main(int argc, char **argv) {
+  int cases = argc > 1 ? atoi(argv[1]) : 300;
+  rng_state = argc > 2 ? strtoull(argv[2], NULL, 0) : 1;
+  if (rng_state == 0) rng_state = 1;
+  int64_t max_size = argc > 3 ? atoll(argv[3]) : 13;
+  conv_err err = {0};
+  plug = conv_plugin_entry();
+  if (plug->abi_major != CONV_PLUGIN_ABI_MAJOR || strcmp(plug->name, "cpu") != 0 ||
+      plug->init(&backend, &err) != CONV_SUCCESS ||
+      plug->device_open(backend, 0, &device, &err) != CONV_SUCCESS) {
+    printf("FAIL init: %s\n", err.msg);
+    return 1;
+  }
+  check_api();
+
+  /* Shapes that reach the tiling paths (several tiles, channel and output
+   * chunks, pointwise), then random ones. */
+  conv_problem fixed[] = {
+      make(2, 64, 48, 1, 23, 29, 3, 1, 1, CONV_PAD_ZEROS),
+      make(1, 70, 33, 1, 31, 17, 3, 2, 2, CONV_PAD_REFLECT),
+      make(2, 40, 80, 1, 19, 19, 1, 1, 0, CONV_PAD_ZEROS),
+      make(1, 8, 8, 8, 37, 41, 3, 1, 1, CONV_PAD_CIRCULAR),
+      make(3, 12, 24, 12, 16, 16, 5, 2, 2, CONV_PAD_SYMMETRIC),
+      make(1, 3, 40, 1, 45, 45, 7, 2, 3, CONV_PAD_REPLICATE),
+      make(2, 96, 16, 2, 12, 12, 3, 1, 1, CONV_PAD_ZEROS),
+  };
+  int nfixed = (int)(sizeof fixed / sizeof fixed[0]);
+  for (int i = 0; i < nfixed; i++) check_problem(&fixed[i], 1);
+  for (int i = 0; i < cases; i++) {
+    conv_problem p;
+    random_problem(&p, max_size, irand(0, 9) == 0);
+    check_problem(&p, i % 4 == 0);
+  }
+  plug->device_close(device);
+  plug->fini(backend);
+  printf("%d problems (%d fixed + %d random), %d algorithm runs checked; worst "
+         "rel err fwd %.3g bwd_data %.3g bwd_weight %.3g bwd_bias %.3g; "
+         "%d failures\n",
+         nfixed + cases, nfixed, cases, checks, worst[0], worst[1], worst[2],
+         worst[3], failures);
+  return failures ? 1 : 0;
+}
