@@ -284,6 +284,15 @@ def resolve(L):
         pads = (0, 0, 0, 0)
     else:
         pads = tuple(L["pad"])
+    mode = L["padding_mode"]
+    for pad, size, axis in ((pads[0], L["h"], "height"),
+                            (pads[1], L["h"], "height"),
+                            (pads[2], L["w"], "width"),
+                            (pads[3], L["w"], "width")):
+        if (mode == "reflect" and pad >= size) or (
+                mode in ("circular", "symmetric") and pad > size):
+            raise SuiteError("padding_mode=%s: pad %d too large for input %s "
+                             "%d" % (mode, pad, axis, size))
     eh = L["h"] + pads[0] + pads[1] - dh * (kh - 1) - 1
     ew = L["w"] + pads[2] + pads[3] - dw * (kw - 1) - 1
     if eh < 0 or ew < 0:

@@ -14,6 +14,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -443,6 +444,7 @@ const char *suite_find(const char *arg, char *buf, size_t len) {
     snprintf(buf, len, "%s", arg);
     return buf;
   }
+  char full[PATH_MAX];
   if (strchr(arg, '/') != NULL) return NULL;
   const char *dirs[] = {CONV_SUITE_INSTALL_DIR, CONV_SUITE_SOURCE_DIR};
   const char *sfx[] = {"", ".suite"};
@@ -450,7 +452,10 @@ const char *suite_find(const char *arg, char *buf, size_t len) {
     if (dirs[i][0] == '\0') continue;
     for (size_t j = 0; j < 2; j++) {
       snprintf(buf, len, "%s/%s%s", dirs[i], arg, sfx[j]);
-      if (is_file(buf)) return buf;
+      if (!is_file(buf)) continue;
+      /* The source dir is "<builddir>/../tools/suites": say it plainly. */
+      if (realpath(buf, full) != NULL) snprintf(buf, len, "%s", full);
+      return buf;
     }
   }
   return NULL;

@@ -5,7 +5,7 @@
  * or asks for something the API lacks is a failure with the reason, never a
  * skip.
  */
-#include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
@@ -32,12 +32,13 @@ static int is_dir(const char *path) {
 
 /* --golden, else $CONV_GOLDEN_DIR, else the installed cases if there are
  * any, else the source tree's. */
-static const char *golden_root(const validate_opts *o) {
+static const char *golden_root(const validate_opts *o, char buf[PATH_MAX]) {
   if (o->golden_dir != NULL) return o->golden_dir;
   const char *env = getenv("CONV_GOLDEN_DIR");
   if (env != NULL && env[0] != '\0') return env;
   if (is_dir(CONV_GOLDEN_INSTALL_DIR)) return CONV_GOLDEN_INSTALL_DIR;
-  return CONV_GOLDEN_SOURCE_DIR;
+  /* The source dir is "<builddir>/../tests/golden/cases": say it plainly. */
+  return realpath(CONV_GOLDEN_SOURCE_DIR, buf) ? buf : CONV_GOLDEN_SOURCE_DIR;
 }
 
 /* One checked tensor (or a failure before any tensor could be checked). */
@@ -164,7 +165,8 @@ done:
 
 int validate_run(const validate_opts *o, validate_summary *s) {
   memset(s, 0, sizeof *s);
-  const char *root = golden_root(o);
+  char rootbuf[PATH_MAX];
+  const char *root = golden_root(o, rootbuf);
   char **names = NULL;
   size_t count = 0;
   conv_context *ctx = NULL;
