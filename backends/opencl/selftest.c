@@ -445,6 +445,16 @@ int main(int argc, char **argv) {
     setenv("CONV_OPENCL_MAX_CHUNK_BYTES", cap, 1);
     check_problem(&p, NULL, 1); /* one image does not fit: direct */
     unsetenv("CONV_OPENCL_MAX_CHUNK_BYTES");
+    /* GEMMs large enough for CLBlast's indirect (padded, tiled) kernels. */
+    conv_problem q = {0};
+    q.n = 2; q.c_in = 128; q.h = 31; q.w = 33; q.c_out = 96; q.kh = q.kw = 3;
+    q.stride_h = q.stride_w = 1; q.dil_h = q.dil_w = 1; q.groups = 1;
+    q.pad_t = q.pad_b = q.pad_l = q.pad_r = 1; q.has_bias = 1;
+    resolve(&q);
+    check_problem(&q, NULL, 1);
+    q.kh = q.kw = 1; q.pad_t = q.pad_b = q.pad_l = q.pad_r = 0; q.c_in = 512;
+    resolve(&q);
+    check_problem(&q, NULL, 1);
     printf("chunking cases done: %ld failures so far\n", n_fail);
   }
   if (timing) {
