@@ -1,0 +1,223 @@
+/* Fake backends for test_loader, one defect each, chosen by FAKE_KIND at
+ * build time (see Makefile.am). FAKE_GOOD is a complete, tiny host-memory
+ * backend whose forward writes 42 everywhere, so a test can tell that a run
+ * call reached it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv_plugin.h"
+
+#define FAKE_GOOD 1
+#define FAKE_ABI_MAJOR 2
+#define FAKE_ABI_MINOR 3
+#define FAKE_NO_ENTRY 4
+#define FAKE_NULL_FN 5
+#define FAKE_INIT_FAIL 6
+
+#ifndef FAKE_KIND
+#  error "FAKE_KIND must be defined"
+#endif
+
+#if FAKE_KIND == FAKE_GOOD
+#  define FAKE_NAME "fakegood"
+#elif FAKE_KIND == FAKE_ABI_MAJOR
+#  define FAKE_NAME "fakeabimajor"
+#elif FAKE_KIND == FAKE_ABI_MINOR
+#  define FAKE_NAME "fakeabiminor"
+#elif FAKE_KIND == FAKE_NO_ENTRY
+#  define FAKE_NAME "fakenoentry"
+#elif FAKE_KIND == FAKE_NULL_FN
+#  define FAKE_NAME "fakenullfn"
+#elif FAKE_KIND == FAKE_INIT_FAIL
+#  define FAKE_NAME "fakeinitfail"
+#endif
+
+static int fake_state;
+
+static conv_status fake_init(void **backend, conv_err *err) {
+#if FAKE_KIND == FAKE_INIT_FAIL
+  *backend = NULL;
+  return conv_err_set(err, CONV_ERROR_DEVICE,
+                      "fake driver: no such hardware (code 1234)");
+#else
+  (void)err;
+  *backend = &fake_state;
+  return CONV_SUCCESS;
+#endif
+}
+
+static void fake_fini(void *backend) { (void)backend; }
+
+static int fake_device_count(void *backend) {
+  (void)backend;
+  return 1;
+}
+
+static conv_status fake_device_info(void *backend, int index,
+                                    conv_device_info *info, conv_err *err) {
+  (void)backend;
+  if (index != 0)
+    return conv_err_set(err, CONV_ERROR_DEVICE_NOT_FOUND, "fake: no device %d",
+                        index);
+  memset(info, 0, sizeof *info);
+  strcpy(info->name, "fake device");
+  strcpy(info->details, "vendor: nobody\n");
+  return CONV_SUCCESS;
+}
+
+static conv_status fake_device_open(void *backend, int index, void **device,
+                                    conv_err *err) {
+  (void)backend;
+  if (index != 0)
+    return conv_err_set(err, CONV_ERROR_DEVICE_NOT_FOUND, "fake: no device %d",
+                        index);
+  *device = &fake_state;
+  return CONV_SUCCESS;
+}
+
+static void fake_device_close(void *device) { (void)device; }
+
+typedef struct fake_plan {
+  conv_problem p;
+} fake_plan;
+
+#if defined(__GNUC__)
+__attribute__((unused)) /* not in the table of FAKE_NULL_FN */
+#endif
+static conv_status fake_plan_create(void *device, const conv_problem *problem,
+                                    const conv_plan_options *options,
+                                    void **plan, conv_err *err) {
+  (void)device;
+  (void)options;
+  fake_plan *fp = malloc(sizeof *fp);
+  if (fp == NULL)
+    return conv_err_set(err, CONV_ERROR_OUT_OF_MEMORY, "fake: plan");
+  fp->p = *problem;
+  *plan = fp;
+  return CONV_SUCCESS;
+}
+
+static void fake_plan_destroy(void *plan) { free(plan); }
+
+static const char *fake_plan_algorithm(void *plan, conv_op op) {
+  (void)plan;
+  (void)op;
+  return "fake42";
+}
+
+static size_t fake_plan_workspace(void *plan) {
+  (void)plan;
+  return 0;
+}
+
+static void fill(float *p, size_t n, float v) {
+  for (size_t i = 0; i < n; i++) p[i] = v;
+}
+
+static conv_status fake_forward(void *plan, const void *x, const void *w,
+                                const void *b, void *y, conv_err *err) {
+  (void)x; (void)w; (void)b; (void)err;
+  const conv_problem *p = &((fake_plan *)plan)->p;
+  fill(y, (size_t)(p->n * p->c_out * p->h_out * p->w_out), 42.0f);
+  return CONV_SUCCESS;
+}
+
+static conv_status fake_backward_data(void *plan, const void *dy,
+                                      const void *w, void *dx, conv_err *err) {
+  (void)plan; (void)dy; (void)w; (void)dx;
+  return conv_err_set(err, CONV_ERROR_UNSUPPORTED, "fake: backward_data");
+}
+
+static conv_status fake_backward_weight(void *plan, const void *x,
+                                        const void *dy, void *dw, void *db,
+                                        conv_err *err) {
+  (void)plan; (void)x; (void)dy; (void)dw; (void)db;
+  return conv_err_set(err, CONV_ERROR_UNSUPPORTED, "fake: backward_weight");
+}
+
+static conv_status fake_backward_bias(void *plan, const void *dy, void *db,
+                                      conv_err *err) {
+  (void)plan; (void)dy; (void)db;
+  return conv_err_set(err, CONV_ERROR_UNSUPPORTED, "fake: backward_bias");
+}
+
+static conv_status fake_mem_alloc(void *device, size_t bytes, void **mem,
+                                  conv_err *err) {
+  (void)device;
+  *mem = malloc(bytes ? bytes : 1);
+  if (*mem == NULL)
+    return conv_err_set(err, CONV_ERROR_OUT_OF_MEMORY, "fake: %zu bytes",
+                        bytes);
+  return CONV_SUCCESS;
+}
+
+static void fake_mem_free(void *device, void *mem) {
+  (void)device;
+  free(mem);
+}
+
+static conv_status fake_mem_write(void *device, void *mem, size_t offset,
+                                  size_t bytes, const void *src,
+                                  conv_err *err) {
+  (void)device; (void)err;
+  memcpy((char *)mem + offset, src, bytes);
+  return CONV_SUCCESS;
+}
+
+static conv_status fake_mem_read(void *device, const void *mem, size_t offset,
+                                 size_t bytes, void *dst, conv_err *err) {
+  (void)device; (void)err;
+  memcpy(dst, (const char *)mem + offset, bytes);
+  return CONV_SUCCESS;
+}
+
+static const conv_plugin fake_table = {
+#if FAKE_KIND == FAKE_ABI_MAJOR
+    .abi_major = CONV_PLUGIN_ABI_MAJOR + 1,
+#else
+    .abi_major = CONV_PLUGIN_ABI_MAJOR,
+#endif
+#if FAKE_KIND == FAKE_ABI_MINOR
+    .abi_minor = CONV_PLUGIN_ABI_MINOR + 1,
+#else
+    .abi_minor = CONV_PLUGIN_ABI_MINOR,
+#endif
+    .size = sizeof(conv_plugin),
+    .name = FAKE_NAME,
+    .version = "9.9.9-fake",
+    .flags = CONV_PLUGIN_HOST_MEMORY,
+    .init = fake_init,
+    .fini = fake_fini,
+    .device_count = fake_device_count,
+    .device_info = fake_device_info,
+    .device_open = fake_device_open,
+    .device_close = fake_device_close,
+#if FAKE_KIND == FAKE_NULL_FN
+    .plan_create = NULL, /* the defect: a required entry left empty */
+#else
+    .plan_create = fake_plan_create,
+#endif
+    .plan_destroy = fake_plan_destroy,
+    .plan_algorithm = fake_plan_algorithm,
+    .plan_workspace = fake_plan_workspace,
+    .forward = fake_forward,
+    .backward_data = fake_backward_data,
+    .backward_weight = fake_backward_weight,
+    .backward_bias = fake_backward_bias,
+    .mem_alloc = fake_mem_alloc,
+    .mem_free = fake_mem_free,
+    .mem_write = fake_mem_write,
+    .mem_read = fake_mem_read,
+};
+
+#if FAKE_KIND == FAKE_NO_ENTRY
+/* The defect: the table exists but the entry symbol has another name. */
+CONV_PLUGIN_EXPORT const conv_plugin *conv_plugin_entry_misspelt(void);
+CONV_PLUGIN_EXPORT const conv_plugin *conv_plugin_entry_misspelt(void) {
+  return &fake_table;
+}
+#else
+CONV_PLUGIN_EXPORT const conv_plugin *conv_plugin_entry(void) {
+  return &fake_table;
+}
+#endif

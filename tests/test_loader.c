@@ -1,0 +1,532 @@
+/* The plugin loader's rejection paths, with fake plugins built for the
+ * tests (fake_plugin.c), plus per-context, per-thread error messages.
+ *
+ * main() copies the fakes from $CONV_TEST_FAKE_DIR (tests/.libs) into a
+ * temporary directory as conv_<name>.so, writes a text file named
+ * conv_bogus.so beside them and points $CONV_PLUGIN_PATH there; the real
+ * backends are still found in the build tree. */
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv.h"
+#include "testutil.h"
+
+static char *plugin_dir;
+
+static const struct {
+  const char *module; /* file in CONV_TEST_FAKE_DIR */
+  const char *name;   /* conv_<name>.so in plugin_dir */
+} fakes[] = {
+    {"fake_good.so", "fakegood"},
+    {"fake_abi_major.so", "fakeabimajor"},
+    {"fake_abi_minor.so", "fakeabiminor"},
+    {"fake_no_entry.so", "fakenoentry"},
+    {"fake_null_fn.so", "fakenullfn"},
+    {"fake_init_fail.so", "fakeinitfail"},
+};
+
+static int copy_file(const char *from, const char *to) {
+  FILE *in = fopen(from, "rb");
+  if (in == NULL) return 0;
+  FILE *out = fopen(to, "wb");
+  if (out == NULL) {
+    fclose(in);
+    return 0;
+  }
+  char buf[65536];
+  size_t n;
+  int ok = 1;
+  while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+    if (fwrite(buf, 1, n, out) != n) ok = 0;
+  fclose(in);
+  if (fclose(out) != 0) ok = 0;
+  return ok;
+}
+
+static void plugin_path(const char *name, char *buf, size_t len) {
+  snprintf(buf, len, "%s/conv_%s.so", plugin_dir, name);
+}
+
+static void assert_contains(const char *msg, const char *want,
+                            const char *what) {
+  ck_assert_ptr_nonnull(msg);
+  ck_assert_msg(strstr(msg, want) != NULL, "%s: message \"%s\" lacks \"%s\"",
+                what, msg, want);
+}
+
+/* Opening name must fail with status, the message naming every word in
+ * words (NULL-terminated); *ctx stays NULL. */
+static void expect_reject(const char *name, conv_status status,
+                          const char *const *words) {
+  conv_context *ctx = (conv_context *)&ctx;
+  conv_status st = conv_context_create(&ctx, name, NULL);
+  const char *msg = conv_last_error(NULL);
+  ck_assert_msg(st == status, "%s: status %s, expected %s (%s)", name,
+                conv_status_string(st), conv_status_string(status), msg);
+  ck_assert_msg(ctx == NULL, "%s: *ctx not NULL after failure", name);
+  for (const char *const *w = words; *w != NULL; w++)
+    assert_contains(msg, *w, name);
+}
+
+/* ------------------------------------------------------------ fakes */
+
+START_TEST(test_good_plugin_loads) {
+  conv_context *ctx = NULL;
+  conv_status st = conv_context_create(&ctx, "fakegood", NULL);
+  ck_assert_msg(st == CONV_SUCCESS, "fakegood: %s", conv_last_error(NULL));
+  assert_contains(conv_context_backend(ctx), "fakegood", "backend label");
+  assert_contains(conv_context_device(ctx), "fake device", "device name");
+
+  conv_desc d;
+  conv_desc_init(&d);
+  d.n = 2;
+  d.c_in = d.c_out = 1;
+  d.h = d.w = 4;
+  d.kernel[0] = d.kernel[1] = 3;
+  conv_plan *plan = NULL;
+  st = conv_plan_create(ctx, &d, &plan);
+  ck_assert_msg(st == CONV_SUCCESS, "plan: %s", conv_last_error(ctx));
+  ck_assert_str_eq(conv_plan_algorithm(plan, CONV_OP_FORWARD), "fake42");
+  float x[32] = {0}, w[9] = {0}, y[8];
+  tu_poison(y, 8);
+  ck_assert_int_eq(conv_forward(plan, x, w, NULL, y), CONV_SUCCESS);
+  for (int i = 0; i < 8; i++) ck_assert(y[i] == 42.0f);
+
+  /* A backend failure comes back with the backend's message, and the
+   * context stays usable. */
+  float dx[32];
+  st = conv_backward_data(plan, y, w, dx);
+  ck_assert_int_eq(st, CONV_ERROR_UNSUPPORTED);
+  assert_contains(conv_last_error(ctx), "fake: backward_data", "run failure");
+  tu_poison(y, 8);
+  ck_assert_int_eq(conv_forward(plan, x, w, NULL, y), CONV_SUCCESS);
+  ck_assert(y[0] == 42.0f && y[7] == 42.0f);
+  conv_plan_destroy(plan);
+  conv_context_destroy(ctx);
+
+  conv_device_info info[4];
+  size_t count = 0;
+  st = conv_device_list("fakegood", info, 4, &count);
+  ck_assert_msg(st == CONV_SUCCESS, "device list: %s", conv_last_error(NULL));
+  ck_assert_uint_eq(count, 1);
+  ck_assert_str_eq(info[0].name, "fake device");
+}
+END_TEST
+
+START_TEST(test_plugin_by_path) {
+  char path[4096];
+  plugin_path("fakegood", path, sizeof path);
+  conv_context *ctx = NULL;
+  conv_status st = conv_context_create(&ctx, path, NULL);
+  ck_assert_msg(st == CONV_SUCCESS, "%s: %s", path, conv_last_error(NULL));
+  assert_contains(conv_context_backend(ctx), "fakegood", "by path");
+  conv_context_destroy(ctx);
+
+  /* The same through $CONV_BACKEND. */
+  setenv("CONV_BACKEND", path, 1);
+  ctx = NULL;
+  st = conv_context_create(&ctx, NULL, NULL);
+  ck_assert_msg(st == CONV_SUCCESS, "CONV_BACKEND=%s: %s", path,
+                conv_last_error(NULL));
+  assert_contains(conv_context_backend(ctx), "fakegood", "CONV_BACKEND path");
+  conv_context_destroy(ctx);
+  unsetenv("CONV_BACKEND");
+
+  /* A path that does not exist. */
+  const char *words[] = {"/nonexistent/conv_nothing.so", NULL};
+  expect_reject("/nonexistent/conv_nothing.so", CONV_ERROR_BACKEND_NOT_FOUND,
+                words);
+}
+END_TEST
+
+START_TEST(test_abi_major_rejected) {
+  const char *words[] = {"fakeabimajor", "major", NULL};
+  expect_reject("fakeabimajor", CONV_ERROR_BAD_PLUGIN, words);
+}
+END_TEST
+
+START_TEST(test_abi_minor_newer_rejected) {
+  const char *words[] = {"fakeabiminor", "minor", NULL};
+  expect_reject("fakeabiminor", CONV_ERROR_BAD_PLUGIN, words);
+}
+END_TEST
+
+START_TEST(test_missing_entry_rejected) {
+  const char *words[] = {"fakenoentry", "conv_plugin_entry", NULL};
+  expect_reject("fakenoentry", CONV_ERROR_BAD_PLUGIN, words);
+}
+END_TEST
+
+START_TEST(test_null_function_rejected) {
+  const char *words[] = {"fakenullfn", "plan_create", NULL};
+  expect_reject("fakenullfn", CONV_ERROR_BAD_PLUGIN, words);
+}
+END_TEST
+
+START_TEST(test_init_failure_kept) {
+  const char *words[] = {"fakeinitfail", "no such hardware (code 1234)", NULL};
+  expect_reject("fakeinitfail", CONV_ERROR_BAD_PLUGIN, words);
+}
+END_TEST
+
+START_TEST(test_not_a_plugin) {
+  const char *words[] = {"bogus", NULL};
+  expect_reject("bogus", CONV_ERROR_BAD_PLUGIN, words);
+  /* By path too. */
+  char path[4096];
+  plugin_path("bogus", path, sizeof path);
+  expect_reject(path, CONV_ERROR_BAD_PLUGIN, words);
+}
+END_TEST
+
+START_TEST(test_unknown_backend) {
+  /* The message lists what does exist. */
+  const char *words[] = {"nosuchbackend", "cpu", "fakegood", NULL};
+  expect_reject("nosuchbackend", CONV_ERROR_BACKEND_NOT_FOUND, words);
+  setenv("CONV_BACKEND", "nosuchbackend", 1);
+  expect_reject(NULL, CONV_ERROR_BACKEND_NOT_FOUND, words);
+  unsetenv("CONV_BACKEND");
+  /* Device listing of an unknown backend fails the same way. */
+  conv_device_info info[2];
+  size_t count = 99;
+  ck_assert_int_eq(conv_device_list("nosuchbackend", info, 2, &count),
+                   CONV_ERROR_BACKEND_NOT_FOUND);
+}
+END_TEST
+
+START_TEST(test_preference_list) {
+  /* The first usable entry wins ... */
+  conv_context *ctx = NULL;
+  conv_status st =
+      conv_context_create(&ctx, "nosuchbackend,fakeabimajor,fakegood,cpu", NULL);
+  ck_assert_msg(st == CONV_SUCCESS, "%s", conv_last_error(NULL));
+  assert_contains(conv_context_backend(ctx), "fakegood", "preference list");
+  conv_context_destroy(ctx);
+  /* ... and when none is, every reason is kept. */
+  const char *words[] = {"nosuchbackend", "major", "code 1234", NULL};
+  expect_reject("nosuchbackend,fakeabimajor,fakeinitfail",
+                CONV_ERROR_BACKEND_NOT_FOUND, words);
+}
+END_TEST
+
+START_TEST(test_bad_plugins_harm_nothing) {
+  /* Touch every bad plugin first, then the real ones must still work. */
+  static const char *const bad[] = {"fakeabimajor", "fakeabiminor",
+                                    "fakenoentry", "fakenullfn",
+                                    "fakeinitfail", "bogus"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    conv_context *ctx = NULL;
+    ck_assert_int_ne(conv_context_create(&ctx, bad[i], NULL), CONV_SUCCESS);
+  }
+  conv_context *ctx = NULL;
+  conv_status st = conv_context_create(&ctx, "cpu", NULL);
+  ck_assert_msg(st == CONV_SUCCESS, "cpu: %s", conv_last_error(NULL));
+  conv_context_destroy(ctx);
+  /* The default choice never lands on a broken plugin. */
+  ctx = NULL;
+  st = conv_context_create(&ctx, NULL, NULL);
+  ck_assert_msg(st == CONV_SUCCESS, "default: %s", conv_last_error(NULL));
+  const char *label = conv_context_backend(ctx);
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    ck_assert_msg(strstr(label, bad[i]) == NULL, "default picked %s", label);
+  conv_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(test_backend_list) {
+  size_t count = 0;
+  ck_assert_int_eq(conv_backend_list(NULL, 0, &count), CONV_SUCCESS);
+  ck_assert_uint_ge(count, 8); /* cpu + 6 fakes + bogus */
+  ck_assert_int_eq(conv_backend_list(NULL, 0, NULL),
+                   CONV_ERROR_INVALID_ARGUMENT);
+  ck_assert_int_eq(conv_backend_list(NULL, 4, &count),
+                   CONV_ERROR_INVALID_ARGUMENT);
+
+  conv_backend_info infos[64];
+  memset(infos, 0, sizeof infos);
+  ck_assert_int_eq(conv_backend_list(infos, 64, &count), CONV_SUCCESS);
+  ck_assert_uint_le(count, 64);
+  static const struct {
+    const char *file, *usable_reason;
+    int usable;
+  } want[] = {
+      {"conv_fakegood.so", NULL, 1},
+      {"conv_fakeabimajor.so", "major", 0},
+      {"conv_fakeabiminor.so", "minor", 0},
+      {"conv_fakenoentry.so", "conv_plugin_entry", 0},
+      {"conv_fakenullfn.so", "plan_create", 0},
+      {"conv_fakeinitfail.so", "code 1234", 0},
+      {"conv_bogus.so", "", 0},
+  };
+  for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+    int found = 0;
+    for (size_t i = 0; i < count; i++) {
+      const char *slash = strrchr(infos[i].path, '/');
+      if (slash == NULL || strcmp(slash + 1, want[k].file) != 0) continue;
+      found = 1;
+      ck_assert_msg(infos[i].usable == want[k].usable, "%s usable=%d (%s)",
+                    want[k].file, infos[i].usable, infos[i].reason);
+      if (!want[k].usable) {
+        ck_assert_msg(infos[i].reason[0] != '\0', "%s: empty reason",
+                      want[k].file);
+        assert_contains(infos[i].reason, want[k].usable_reason, want[k].file);
+      } else {
+        ck_assert_int_eq(infos[i].device_count, 1);
+        ck_assert_str_eq(infos[i].name, "fakegood");
+        ck_assert_str_eq(infos[i].version, "9.9.9-fake");
+      }
+    }
+    ck_assert_msg(found, "%s not listed", want[k].file);
+  }
+  int cpu = 0;
+  for (size_t i = 0; i < count; i++)
+    if (strcmp(infos[i].name, "cpu") == 0 && infos[i].usable) cpu = 1;
+  ck_assert_msg(cpu, "cpu backend not listed as usable");
+  /* A small capacity still reports the full count. */
+  size_t count2 = 0;
+  ck_assert_int_eq(conv_backend_list(infos, 1, &count2), CONV_SUCCESS);
+  ck_assert_uint_eq(count2, count);
+}
+END_TEST
+
+/* ------------------------------------------------------------ errors */
+
+static void small_desc(conv_desc *d) {
+  conv_desc_init(d);
+  d->n = 1;
+  d->c_in = d->c_out = 1;
+  d->h = d->w = 3;
+  d->kernel[0] = d->kernel[1] = 1;
+}
+
+START_TEST(test_context_usable_after_error) {
+  conv_context *ctx = NULL;
+  ck_assert_int_eq(conv_context_create(&ctx, "cpu", NULL), CONV_SUCCESS);
+  ck_assert_str_eq(conv_last_error(ctx), "");
+  conv_desc d;
+  small_desc(&d);
+  d.groups = 3;
+  d.c_in = 4;
+  conv_plan *plan = NULL;
+  ck_assert_int_eq(conv_plan_create(ctx, &d, &plan),
+                   CONV_ERROR_INVALID_ARGUMENT);
+  assert_contains(conv_last_error(ctx), "groups=3 does not divide in_channels=4",
+                  "plan error");
+  /* The context still makes plans that compute. */
+  small_desc(&d);
+  d.has_bias = 1;
+  ck_assert_int_eq(conv_plan_create(ctx, &d, &plan), CONV_SUCCESS);
+  float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w[1] = {2}, b[1] = {0.5f}, y[9];
+  tu_poison(y, 9);
+  ck_assert_int_eq(conv_forward(plan, x, w, b, y), CONV_SUCCESS);
+  for (int i = 0; i < 9; i++) ck_assert(y[i] == 2 * x[i] + 0.5f);
+  conv_plan_destroy(plan);
+  conv_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(test_errors_per_context) {
+  conv_context *a = NULL, *b = NULL;
+  ck_assert_int_eq(conv_context_create(&a, "cpu", NULL), CONV_SUCCESS);
+  ck_assert_int_eq(conv_context_create(&b, "cpu", NULL), CONV_SUCCESS);
+  conv_desc d;
+  small_desc(&d);
+  d.stride[0] = 0;
+  conv_plan *plan = NULL;
+  ck_assert_int_ne(conv_plan_create(a, &d, &plan), CONV_SUCCESS);
+  assert_contains(conv_last_error(a), "stride_h=0", "context a");
+  ck_assert_str_eq(conv_last_error(b), "");
+  small_desc(&d);
+  d.dilation[1] = -4;
+  ck_assert_int_ne(conv_plan_create(b, &d, &plan), CONV_SUCCESS);
+  assert_contains(conv_last_error(b), "dilation_w=-4", "context b");
+  assert_contains(conv_last_error(a), "stride_h=0", "context a kept");
+  /* A context-free failure does not touch either context. */
+  int64_t h, w;
+  ck_assert_int_ne(conv_output_size(&d, &h, &w, NULL), CONV_SUCCESS);
+  assert_contains(conv_last_error(NULL), "dilation_w=-4", "thread");
+  assert_contains(conv_last_error(a), "stride_h=0", "context a kept");
+  conv_context_destroy(a);
+  conv_context_destroy(b);
+}
+END_TEST
+
+#define THREAD_ITERS 300
+
+typedef struct thread_arg {
+  conv_context *ctx;
+  int64_t groups, c_in;   /* a distinct bad descriptor per thread */
+  int64_t bad_stride;
+  pthread_barrier_t *barrier;
+  int failures;
+  char first_failure[512];
+} thread_arg;
+
+static void *thread_main(void *p) {
+  thread_arg *a = p;
+  char want_ctx[128], want_thread[64];
+  snprintf(want_ctx, sizeof want_ctx, "groups=%lld does not divide in_channels=%lld",
+           (long long)a->groups, (long long)a->c_in);
+  snprintf(want_thread, sizeof want_thread, "stride_w=%lld",
+           (long long)a->bad_stride);
+  for (int i = 0; i < THREAD_ITERS; i++) {
+    conv_desc d;
+    small_desc(&d);
+    d.groups = a->groups;
+    d.c_in = a->c_in;
+    d.c_out = a->groups;
+    conv_plan *plan = NULL;
+    pthread_barrier_wait(a->barrier);
+    conv_status st = conv_plan_create(a->ctx, &d, &plan);
+    small_desc(&d);
+    d.stride[1] = a->bad_stride;
+    int64_t h, w;
+    conv_status st2 = conv_output_size(&d, &h, &w, NULL);
+    pthread_barrier_wait(a->barrier); /* both threads have failed now */
+    const char *m1 = conv_last_error(a->ctx);
+    int bad = st != CONV_ERROR_INVALID_ARGUMENT || strstr(m1, want_ctx) == NULL;
+    if (bad && a->failures++ == 0)
+      snprintf(a->first_failure, sizeof a->first_failure,
+               "iteration %d: context message \"%s\", wanted \"%s\"", i, m1,
+               want_ctx);
+    const char *m2 = conv_last_error(NULL);
+    bad = st2 != CONV_ERROR_INVALID_ARGUMENT || strstr(m2, want_thread) == NULL;
+    if (bad && a->failures++ == 0)
+      snprintf(a->first_failure, sizeof a->first_failure,
+               "iteration %d: thread message \"%s\", wanted \"%s\"", i, m2,
+               want_thread);
+  }
+  return NULL;
+}
+
+START_TEST(test_errors_thread_safe) {
+  pthread_barrier_t barrier;
+  pthread_barrier_init(&barrier, NULL, 2);
+  thread_arg args[2] = {
+      {NULL, 3, 4, -3, &barrier, 0, ""},
+      {NULL, 5, 7, -5, &barrier, 0, ""},
+  };
+  for (int i = 0; i < 2; i++)
+    ck_assert_int_eq(conv_context_create(&args[i].ctx, "cpu", NULL),
+                     CONV_SUCCESS);
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++)
+    ck_assert_int_eq(pthread_create(&th[i], NULL, thread_main, &args[i]), 0);
+  for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+  for (int i = 0; i < 2; i++) {
+    ck_assert_msg(args[i].failures == 0, "thread %d: %d failures; first: %s",
+                  i, args[i].failures, args[i].first_failure);
+    conv_context_destroy(args[i].ctx);
+  }
+  pthread_barrier_destroy(&barrier);
+}
+END_TEST
+
+/* Two threads sharing one context, each with its own plan, both computing:
+ * the documented "a context may be used from several threads". */
+typedef struct share_arg {
+  conv_context *ctx;
+  float scale;
+  int ok;
+} share_arg;
+
+static void *share_main(void *p) {
+  share_arg *a = p;
+  conv_desc d;
+  small_desc(&d);
+  conv_plan *plan = NULL;
+  a->ok = 0;
+  for (int i = 0; i < 100; i++) {
+    if (conv_plan_create(a->ctx, &d, &plan) != CONV_SUCCESS) return NULL;
+    float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w[1] = {a->scale}, y[9];
+    conv_status st = conv_forward(plan, x, w, NULL, y);
+    conv_plan_destroy(plan);
+    if (st != CONV_SUCCESS) return NULL;
+    for (int k = 0; k < 9; k++)
+      if (y[k] != a->scale * x[k]) return NULL;
+  }
+  a->ok = 1;
+  return NULL;
+}
+
+START_TEST(test_context_shared_by_threads) {
+  conv_context *ctx = NULL;
+  ck_assert_int_eq(conv_context_create(&ctx, "cpu", NULL), CONV_SUCCESS);
+  share_arg args[2] = {{ctx, 2.0f, 0}, {ctx, -3.0f, 0}};
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++)
+    ck_assert_int_eq(pthread_create(&th[i], NULL, share_main, &args[i]), 0);
+  for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+  ck_assert_msg(args[0].ok && args[1].ok, "a thread failed: %s",
+                conv_last_error(ctx));
+  conv_context_destroy(ctx);
+}
+END_TEST
+
+static Suite *loader_suite(void) {
+  Suite *s = suite_create("loader");
+  TCase *tf = tcase_create("fakes");
+  tcase_set_timeout(tf, 60);
+  tcase_add_test(tf, test_good_plugin_loads);
+  tcase_add_test(tf, test_plugin_by_path);
+  tcase_add_test(tf, test_abi_major_rejected);
+  tcase_add_test(tf, test_abi_minor_newer_rejected);
+  tcase_add_test(tf, test_missing_entry_rejected);
+  tcase_add_test(tf, test_null_function_rejected);
+  tcase_add_test(tf, test_init_failure_kept);
+  tcase_add_test(tf, test_not_a_plugin);
+  tcase_add_test(tf, test_unknown_backend);
+  tcase_add_test(tf, test_preference_list);
+  tcase_add_test(tf, test_bad_plugins_harm_nothing);
+  tcase_add_test(tf, test_backend_list);
+  suite_add_tcase(s, tf);
+  TCase *te = tcase_create("errors");
+  tcase_set_timeout(te, 60);
+  tcase_add_test(te, test_context_usable_after_error);
+  tcase_add_test(te, test_errors_per_context);
+  tcase_add_test(te, test_errors_thread_safe);
+  tcase_add_test(te, test_context_shared_by_threads);
+  suite_add_tcase(s, te);
+  return s;
+}
+
+int main(void) {
+  const char *fake_dir = getenv("CONV_TEST_FAKE_DIR");
+  if (fake_dir == NULL || !*fake_dir) fake_dir = ".libs";
+  plugin_dir = tu_make_temp_dir("plugins");
+  int ok = 1;
+  for (size_t i = 0; i < sizeof fakes / sizeof fakes[0]; i++) {
+    char from[4096], to[4096];
+    snprintf(from, sizeof from, "%s/%s", fake_dir, fakes[i].module);
+    plugin_path(fakes[i].name, to, sizeof to);
+    if (!copy_file(from, to)) {
+      fprintf(stderr, "test_loader: cannot copy %s to %s\n", from, to);
+      ok = 0;
+    }
+  }
+  char bogus[4096];
+  plugin_path("bogus", bogus, sizeof bogus);
+  FILE *f = fopen(bogus, "w");
+  if (f != NULL) {
+    fputs("This is a text file, not a shared object.\n", f);
+    fclose(f);
+  } else {
+    ok = 0;
+  }
+  setenv("CONV_PLUGIN_PATH", plugin_dir, 1);
+  unsetenv("CONV_BACKEND");
+
+  int failed = 1;
+  if (ok) {
+    SRunner *sr = srunner_create(loader_suite());
+    srunner_run_all(sr, CK_ENV);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+  }
+  tu_remove_dir(plugin_dir);
+  free(plugin_dir);
+  return ok && failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
