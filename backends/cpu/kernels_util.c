@@ -19,44 +19,86 @@ int lc_isa_level(void) {
   return l;
 }
 
-void lc_plane_fill(const conv_problem *p, const float *src, lc_plane g,
-                   float *buf) {
-  const int64_t h = p->h, w = p->w;
+/* d[k] = s[k] for k < n, whole vectors (the last one overlapping). */
+static inline LC_INLINE void copy_floats(float *d, const float *s, int64_t n) {
+  if (n < LC_VL) {
+    for (int64_t k = 0; k < n; k++) d[k] = s[k];
+    return;
+  }
+  int64_t k = 0;
+  for (; k + LC_VL <= n; k += LC_VL) vstore(d + k, vload(s + k));
+  if (k < n) vstore(d + n - LC_VL, vload(s + n - LC_VL));
+}
+
+/* d[j] = s[2 * j] for j < n (even lanes of pairs of vectors). */
+static inline LC_INLINE void copy_even(float *d, const float *s, int64_t n) {
+  int64_t j = 0;
+#if defined(__clang__)
+  for (; j + LC_VL <= n; j += LC_VL) {
+    vf a = vload(s + 2 * j), b = vload(s + 2 * j + LC_VL);
+    vstore(d + j, __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16,
+                                          18, 20, 22, 24, 26, 28, 30));
+  }
+#elif defined(__GNUC__)
+  typedef int32_t vi __attribute__((vector_size(64)));
+  const vi even = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+  for (; j + LC_VL <= n; j += LC_VL) {
+    vf a = vload(s + 2 * j), b = vload(s + 2 * j + LC_VL);
+    vstore(d + j, __builtin_shuffle(a, b, even));
+  }
+#endif
+  for (; j < n; j++) d[j] = s[2 * j];
+}
+
+static inline LC_INLINE void plane_fill_body(const conv_problem *p,
+                                             const float *src, lc_plane g,
+                                             float *buf) {
+  const int64_t h = p->h, w = p->w, pl = p->pad_l;
   const int64_t hp = h + p->pad_t + p->pad_b;
-  const int64_t wp = w + p->pad_l + p->pad_r;
+  const int64_t wp = w + pl + p->pad_r;
   const conv_padding_mode mode = p->padding_mode;
   for (int64_t r = 0; r < g.rows; r++) {
     int64_t sr = r < hp ? conv_pad_source(r - p->pad_t, h, mode) : -1;
-    if (sr < 0) {
-      for (int64_t q = 0; q < g.sw; q++)
-        memset(lc_plane_row(buf, g, q, r), 0, (size_t)g.wq * sizeof(float));
-      continue;
-    }
-    const float *s = src + sr * w;
-    if (g.sw == 1) {
-      float *d = lc_plane_row(buf, g, 0, r);
-      int64_t j = 0;
-      for (; j < p->pad_l; j++) {
-        int64_t sc = conv_pad_source(j - p->pad_l, w, mode);
-        d[j] = sc < 0 ? 0.0f : s[sc];
+    for (int64_t q = 0; q < g.sw; q++) {
+      float *d = lc_plane_row(buf, g, q, r);
+      for (int64_t j = 0; j < g.wq; j += LC_VL) vstore(d + j, vzero());
+      if (sr < 0) continue;
+      const float *s = src + sr * w;
+      /* Interior: padded columns c = j * sw + q with 0 <= c - pl < w. */
+      int64_t jlo = pl > q ? (pl - q + g.sw - 1) / g.sw : 0;
+      int64_t jhi = (pl + w - q + g.sw - 1) / g.sw; /* first j past */
+      if (jhi > jlo) {
+        const float *s0 = s + jlo * g.sw + q - pl;
+        if (g.sw == 1)
+          copy_floats(d + jlo, s0, jhi - jlo);
+        else if (g.sw == 2)
+          copy_even(d + jlo, s0, jhi - jlo - 1), d[jhi - 1] = s0[2 * (jhi - 1 - jlo)];
+        else
+          for (int64_t j = jlo; j < jhi; j++) d[j] = s0[(j - jlo) * g.sw];
       }
-      memcpy(d + j, s, (size_t)w * sizeof(float));
-      for (j += w; j < wp; j++) {
-        int64_t sc = conv_pad_source(j - p->pad_l, w, mode);
-        d[j] = sc < 0 ? 0.0f : s[sc];
-      }
-      for (; j < g.wq; j++) d[j] = 0.0f;
-    } else {
-      for (int64_t q = 0; q < g.sw; q++) {
-        float *d = lc_plane_row(buf, g, q, r);
-        for (int64_t j = 0; j < g.wq; j++) {
-          int64_t c = j * g.sw + q;
-          int64_t sc = c < wp ? conv_pad_source(c - p->pad_l, w, mode) : -1;
+      /* Borders. */
+      if (mode != CONV_PAD_ZEROS) {
+        for (int64_t j = 0; j < jlo; j++) {
+          int64_t sc = conv_pad_source(j * g.sw + q - pl, w, mode);
+          d[j] = sc < 0 ? 0.0f : s[sc];
+        }
+        for (int64_t j = jhi > jlo ? jhi : jlo; j * g.sw + q < wp; j++) {
+          int64_t sc = conv_pad_source(j * g.sw + q - pl, w, mode);
           d[j] = sc < 0 ? 0.0f : s[sc];
         }
       }
     }
   }
+}
+
+LC_ISA_DISPATCH(plane_fill_isa,
+                (const conv_problem *p, const float *src, lc_plane g,
+                 float *buf),
+                (p, src, g, buf), plane_fill_body)
+
+void lc_plane_fill(const conv_problem *p, const float *src, lc_plane g,
+                   float *buf) {
+  plane_fill_isa(p, src, g, buf);
 }
 
 static inline float plane_at(const float *buf, lc_plane g, int64_t r,
@@ -76,10 +118,16 @@ void lc_plane_fold(const conv_problem *p, const float *buf, lc_plane g,
     float *d = dst + i * w;
     int64_t r = i + p->pad_t;
     if (g.sw == 1) {
-      memcpy(d, lc_plane_row((float *)buf, g, 0, r) + p->pad_l,
-             (size_t)w * sizeof(float));
+      const float *srow = lc_plane_row((float *)buf, g, 0, r) + p->pad_l;
+      for (int64_t j = 0; j < w; j++) d[j] = srow[j];
     } else {
-      for (int64_t j = 0; j < w; j++) d[j] = plane_at(buf, g, r, j + p->pad_l);
+      for (int64_t q = 0; q < g.sw; q++) {
+        const float *srow = lc_plane_row((float *)buf, g, q, r);
+        /* columns c = jj * sw + q, interior when pad_l <= c < pad_l + w */
+        int64_t jj = p->pad_l > q ? (p->pad_l - q + g.sw - 1) / g.sw : 0;
+        for (int64_t c = jj * g.sw + q; c < p->pad_l + w; c += g.sw, jj++)
+          d[c - p->pad_l] = srow[jj];
+      }
     }
   }
   if (mode == CONV_PAD_ZEROS) return;

@@ -17,8 +17,21 @@
 
 #include "cpu_internal.h"
 
+/* The vector helpers are always inlined: no vector crosses a call, so the
+ * ABI note about 64-byte vector arguments does not apply. */
+#if defined(__GNUC__) && !defined(__clang__)
+#  pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
 #define LC_VL 16 /* floats per vector */
 #define LC_INLINE __attribute__((always_inline))
+/* Fully unrolls a loop of constant trip count, so that arrays of vectors
+ * indexed by its counter stay in registers. */
+#if defined(__clang__)
+#  define LC_UNROLL _Pragma("clang loop unroll(full)")
+#else
+#  define LC_UNROLL _Pragma("GCC unroll 32")
+#endif
 
 /* A vector value, and the same type for unaligned, aliasing memory access. */
 typedef float vf __attribute__((vector_size(64)));
