@@ -6,6 +6,11 @@
  * bounded, every fread is checked, every product of dimensions is checked
  * for overflow, and every failure path frees what it allocated.
  */
+/* opendir, fnmatch, strdup and stat are POSIX, not C11. */
+#if !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE)
+#  define _POSIX_C_SOURCE 200809L
+#endif
+
 #include "golden.h"
 
 #include <ctype.h>
