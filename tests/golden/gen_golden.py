@@ -165,7 +165,7 @@ CASES = [
          x=(1, 2, 4, 7), w=(3, 2, 1, 5), padding=(0, 2), seed=10),
     case("kernel_4x2", "Non-square even 4x2 kernel, no padding.",
          x=(2, 2, 7, 5), w=(3, 2, 4, 2), seed=11),
-    case("kernel_7x1_width1", "Width-1 input (9x1) with a 3x1 kernel, padding "
+    case("kernel_3x1_width1", "Width-1 input (9x1) with a 3x1 kernel, padding "
          "(1,0).", x=(1, 2, 9, 1), w=(2, 2, 3, 1), padding=(1, 0), seed=12),
     case("valid_padding", "padding='valid' (no padding), 3x5 kernel.",
          x=(1, 3, 6, 8), w=(2, 3, 3, 5), padding="valid", seed=13),
