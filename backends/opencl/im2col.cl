@@ -1,16 +1,20 @@
 /*
  * im2col and its adjoint (col2im) for the GEMM algorithms.
  *
- * The column buffer of one image is (C*KH*KW) x (OH*OW), row r = (c, ii, jj)
+ * The column matrix of one image is (C*KH*KW) x (OH*OW), row r = (c, ii, jj)
  * in weight order, so group g's block starts at row g*(C/G)*KH*KW and the
  * GEMM reads the weight as stored. With flip_kernel row (ii, jj) holds tap
  * (KH-1-ii, KW-1-jj): the flip lives here, never in a copy of the weight.
+ *
+ * Two layouts for a chunk of nb images: layout 0 stacks the images' matrices
+ * ([n][r][p], one GEMM per image and group); layout 1 puts the images side
+ * by side ([r][n][p], a (C*KH*KW) x (nb*OH*OW) matrix), so the weight
+ * gradient is one GEMM per group whose inner dimension runs over the batch.
  */
-
 /* col (nb images) <- x[x_off ...]. Work item (p, row): p = output position,
  * row = (n*C + c)*KH*KW + ii*KW + jj. */
 __kernel void im2col(__global const float *x, long x_off, __global float *col,
-                     int nb, GEOM_PARAMS) {
+                     int nb, int layout, GEOM_PARAMS) {
   const int p = get_global_id(0);
   const int r = get_global_id(1);
   const int P = OH * OW;
@@ -26,7 +30,25 @@ __kernel void im2col(__global const float *x, long x_off, __global float *col,
   const int sw = pad_source(ow * SW - PL + j * DW, W, mode);
   float v = 0.0f;
   if (sh >= 0 && sw >= 0) v = x[x_off + ((long)t * H + sh) * W + sw];
-  col[(long)r * P + p] = v;
+  if (layout == 0) {
+    col[(long)r * P + p] = v;
+  } else {
+    const int rows = C * KH * KW;
+    const int n = r / rows;
+    col[((long)(r - n * rows) * nb + n) * P + p] = v;
+  }
+}
+
+/* dst[k][n][p] <- src[src_off + (n*K + k)*P + p] for nb images: the output
+ * gradient in the side-by-side layout. Work item (p, n*K + k). */
+__kernel void batch_transpose(__global const float *src, long src_off,
+                              __global float *dst, int nb, GEOM_PARAMS) {
+  const int p = get_global_id(0);
+  const int t = get_global_id(1);
+  const int P = OH * OW;
+  if (p >= P || t >= nb * K) return;
+  const int n = t / K, k = t % K;
+  dst[((long)k * nb + n) * P + p] = src[src_off + (long)t * P + p];
 }
 
 /* dx[dx_off ...] (nb images) <- the adjoint of im2col applied to col.

@@ -3,10 +3,13 @@
  *
  * Algorithms (per operation, chosen at plan creation, $CONV_ALGO forces):
  *   gemm_1x1     1x1 kernel, stride 1, no padding: the input is the column
- *                matrix, so each (image, group) is one GEMM through CLBlast.
+ *                matrix, so each (image, group) is one GEMM through CLBlast
+ *                (the weight gradient still lays a chunk out side by side).
  *   im2col_gemm  im2col into a workspace, batched GEMM per (image, group);
- *                backward data is GEMM then a gather col2im; the weight
- *                gradient accumulates one GEMM per image in image order.
+ *                backward data is GEMM then a gather col2im. The weight
+ *                gradient lays a chunk of images side by side ([r][n][p],
+ *                dy as [k][n][p]) and runs one GEMM per group over the
+ *                chunk, accumulating chunks in batch order.
  *   direct       one work item per output element (depthwise and small
  *                grouped convolutions, and problems too large for the
  *                workspace or for CLBlast's 32-bit offsets).
@@ -40,13 +43,14 @@ enum {
   K_BWD_DATA_DIRECT,
   K_BWD_WEIGHT_DIRECT,
   K_BIAS_GRAD,
+  K_BATCH_TRANSPOSE,
   NKERNELS
 };
 static const char *const kernel_names[NKERNELS] = {
     "im2col",          "col2im",           "bias_add",  "fwd_direct",
-    "bwd_data_direct", "bwd_weight_direct", "bias_grad"};
+    "bwd_data_direct", "bwd_weight_direct", "bias_grad", "batch_transpose"};
 /* Index of the first geometry argument of each kernel. */
-static const cl_uint kernel_geom_arg[NKERNELS] = {4, 4, 4, 6, 4, 4, 3};
+static const cl_uint kernel_geom_arg[NKERNELS] = {5, 4, 4, 6, 4, 4, 3, 4};
 
 typedef struct ocl_plan {
   ocl_device *dev;
@@ -57,7 +61,8 @@ typedef struct ocl_plan {
   cl_kernel k[NKERNELS];
   size_t kmax[NKERNELS]; /* CL_KERNEL_WORK_GROUP_SIZE */
   cl_mem col;            /* im2col workspace: chunk images */
-  size_t col_bytes;
+  cl_mem dyt;            /* weight gradient: dy of a chunk as [k][n][p] */
+  size_t col_bytes, dyt_bytes;
   int64_t chunk;   /* images per im2col chunk */
   int64_t chunk1;  /* images per gemm_1x1 batch */
   size_t nbatch;   /* capacity of the offset arrays */
@@ -257,6 +262,7 @@ void ocl_plan_destroy(void *plan) {
   for (int i = 0; i < NKERNELS; i++)
     if (pl->k[i] != NULL) clReleaseKernel(pl->k[i]);
   if (pl->col != NULL) clReleaseMemObject(pl->col);
+  if (pl->dyt != NULL) clReleaseMemObject(pl->dyt);
   free(pl->a_off);
   free(pl->b_off);
   free(pl->c_off);
@@ -316,10 +322,18 @@ conv_status ocl_plan_create(void *device, const conv_problem *problem,
                       (double)p->c_out * pl->r < (double)imax;
   const int64_t cap = chunk_cap_bytes(dev);
   const double col_image = (double)p->c_in * p->kh * p->kw * pl->np * 4.0;
-  const int64_t fit = col_image <= (double)cap ? (int64_t)(cap / col_image) : 0;
+  const double dyt_image = (double)p->c_out * pl->np * 4.0;
+  /* Images per chunk whose workspace fits the cap: the column matrix, and
+   * for the weight gradient also dy in the side-by-side layout. */
+  const int64_t fit_col =
+      col_image <= (double)cap ? (int64_t)(cap / col_image) : 0;
+  const int64_t fit_dyt =
+      dyt_image <= (double)cap ? (int64_t)(cap / dyt_image) : 0;
+  const int64_t fit_w = fit_col < fit_dyt ? fit_col : fit_dyt;
 
   for (int op = 0; op < NOPS; op++) {
     int a = forced[op];
+    const int64_t fit = op == OP_BWD_WEIGHT ? fit_w : fit_col;
     if (a == ALGO_GEMM1X1 && !is1x1) {
       st = conv_err_set(err, CONV_ERROR_UNSUPPORTED,
                         "opencl: algorithm gemm_1x1 needs a 1x1 kernel, stride 1 "
@@ -328,11 +342,15 @@ conv_status ocl_plan_create(void *device, const conv_problem *problem,
                         (long long)p->stride_h, (long long)p->stride_w);
       goto done;
     }
-    if (a == ALGO_IM2COL && fit == 0) {
+    if ((a == ALGO_IM2COL || (a == ALGO_GEMM1X1 && op == OP_BWD_WEIGHT)) &&
+        fit == 0) {
       st = conv_err_set(err, CONV_ERROR_UNSUPPORTED,
-                        "opencl: im2col_gemm needs %.0f bytes of workspace for "
-                        "one image, over the %lld-byte buffer cap",
-                        col_image, (long long)cap);
+                        "opencl: %s needs %.0f bytes of workspace for one "
+                        "image, over the %lld-byte buffer cap",
+                        algo_names[a],
+                        op == OP_BWD_WEIGHT && dyt_image > col_image
+                            ? dyt_image : col_image,
+                        (long long)cap);
       goto done;
     }
     if ((a == ALGO_IM2COL || a == ALGO_GEMM1X1) && !gemm_ok) {
@@ -344,7 +362,7 @@ conv_status ocl_plan_create(void *device, const conv_problem *problem,
     if (a == ALGO_NONE) {
       if (p->groups > 1 && cg <= DIRECT_MAX_CG)
         a = ALGO_DIRECT;
-      else if (is1x1 && gemm_ok)
+      else if (is1x1 && gemm_ok && (op != OP_BWD_WEIGHT || fit > 0))
         a = ALGO_GEMM1X1;
       else if (fit > 0 && gemm_ok)
         a = ALGO_IM2COL;
@@ -355,11 +373,17 @@ conv_status ocl_plan_create(void *device, const conv_problem *problem,
   }
 
   int need_col = 0, need_1x1 = 0;
+  const int need_dyt = pl->algo[OP_BWD_WEIGHT] == ALGO_IM2COL ||
+                       pl->algo[OP_BWD_WEIGHT] == ALGO_GEMM1X1;
   for (int op = 0; op < NOPS; op++) {
     need_col |= pl->algo[op] == ALGO_IM2COL;
-    need_1x1 |= pl->algo[op] == ALGO_GEMM1X1;
+    need_1x1 |= pl->algo[op] == ALGO_GEMM1X1 && op != OP_BWD_WEIGHT;
   }
-  pl->chunk = need_col ? (fit < p->n ? fit : p->n) : 0;
+  need_col |= need_dyt;
+  {
+    int64_t fit = need_dyt ? fit_w : fit_col;
+    pl->chunk = need_col ? (fit < p->n ? fit : p->n) : 0;
+  }
   pl->chunk1 = need_1x1 ? (p->n < 64 ? p->n : 64) : 0;
   if (pl->chunk < 1 && need_col) pl->chunk = 1;
   if (pl->chunk1 < 1 && need_1x1) pl->chunk1 = 1;
@@ -386,6 +410,15 @@ conv_status ocl_plan_create(void *device, const conv_problem *problem,
       goto done;
     }
   }
+  if (need_dyt && p->n > 0) {
+    pl->dyt_bytes = (size_t)(pl->chunk * dyt_image);
+    pl->dyt = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, pl->dyt_bytes, NULL,
+                             &e);
+    if (pl->dyt == NULL) {
+      st = cl_fail(err, "clCreateBuffer(weight-gradient workspace)", e);
+      goto done;
+    }
+  }
 
   st = ocl_device_program(dev, &program, err);
   if (st != CONV_SUCCESS) goto done;
@@ -397,6 +430,7 @@ conv_status ocl_plan_create(void *device, const conv_problem *problem,
   want[K_BWD_DATA_DIRECT] = pl->algo[OP_BWD_DATA] == ALGO_DIRECT;
   want[K_BWD_WEIGHT_DIRECT] = pl->algo[OP_BWD_WEIGHT] == ALGO_DIRECT;
   want[K_BIAS_GRAD] = 1;
+  want[K_BATCH_TRANSPOSE] = need_dyt;
   for (int kk = 0; kk < NKERNELS; kk++) {
     if (!want[kk]) continue;
     pl->k[kk] = clCreateKernel(program, kernel_names[kk], &e);
@@ -442,17 +476,21 @@ const char *ocl_plan_algorithm(void *plan, conv_op op) {
   }
 }
 
-size_t ocl_plan_workspace(void *plan) { return ((ocl_plan *)plan)->col_bytes; }
+size_t ocl_plan_workspace(void *plan) {
+  const ocl_plan *pl = plan;
+  return pl->col_bytes + pl->dyt_bytes;
+}
 
 /* ------------------------------------------------------------ operations */
 
 static conv_status run_im2col(ocl_plan *pl, cl_mem x, int64_t n0, int64_t nb,
-                              conv_err *err) {
+                              int layout, conv_err *err) {
   const conv_problem *p = &pl->p;
   ARG(pl, K_IM2COL, 0, cl_mem, x);
   ARG(pl, K_IM2COL, 1, cl_long, (cl_long)(n0 * p->c_in * (int64_t)pl->hw));
   ARG(pl, K_IM2COL, 2, cl_mem, pl->col);
   ARG(pl, K_IM2COL, 3, cl_int, (cl_int)nb);
+  ARG(pl, K_IM2COL, 4, cl_int, (cl_int)layout);
   return launch2d(pl, K_IM2COL, pl->np, (size_t)(nb * p->c_in * p->kh * p->kw),
                   err);
 }
@@ -490,7 +528,7 @@ conv_status ocl_forward(void *plan, const void *xv, const void *wv,
   for (int64_t n0 = 0; n0 < p->n; n0 += chunk) {
     const int64_t nb = p->n - n0 < chunk ? p->n - n0 : chunk;
     if (algo == ALGO_IM2COL) {
-      st = run_im2col(pl, x, n0, nb, err);
+      st = run_im2col(pl, x, n0, nb, 0, err);
       if (st != CONV_SUCCESS) return st;
     }
     size_t i = 0;
@@ -586,33 +624,35 @@ conv_status ocl_backward_weight(void *plan, const void *xv, const void *dyv,
     st = launch_groups(pl, K_BWD_WEIGHT_DIRECT, (size_t)p->c_out * pl->r, err);
     if (st != CONV_SUCCESS) return st;
   } else {
-    const int64_t chunk = algo == ALGO_IM2COL ? pl->chunk : pl->chunk1;
+    /* Per chunk: the column matrices and dy side by side over the chunk's
+     * images, then one GEMM per group, dw_g (+)= dy_g (Kg x nb*P) *
+     * col_g^T (nb*P x R), accumulating chunk after chunk in batch order. The
+     * same shapes on every run: the sum's order is fixed. */
     const int64_t G = p->groups;
-    for (int64_t n0 = 0; n0 < p->n; n0 += chunk) {
-      const int64_t nb = p->n - n0 < chunk ? p->n - n0 : chunk;
-      if (algo == ALGO_IM2COL) {
-        st = run_im2col(pl, x, n0, nb, err);
-        if (st != CONV_SUCCESS) return st;
+    for (int64_t n0 = 0; n0 < p->n; n0 += pl->chunk) {
+      const int64_t nb = p->n - n0 < pl->chunk ? p->n - n0 : pl->chunk;
+      const size_t inner = (size_t)nb * pl->np;
+      st = run_im2col(pl, x, n0, nb, 1, err);
+      if (st != CONV_SUCCESS) return st;
+      ARG(pl, K_BATCH_TRANSPOSE, 0, cl_mem, dy);
+      ARG(pl, K_BATCH_TRANSPOSE, 1, cl_long,
+          (cl_long)(n0 * p->c_out * (int64_t)pl->np));
+      ARG(pl, K_BATCH_TRANSPOSE, 2, cl_mem, pl->dyt);
+      ARG(pl, K_BATCH_TRANSPOSE, 3, cl_int, (cl_int)nb);
+      st = launch2d(pl, K_BATCH_TRANSPOSE, pl->np, (size_t)(nb * p->c_out),
+                    err);
+      if (st != CONV_SUCCESS) return st;
+      for (int64_t g = 0; g < G; g++) {
+        pl->a_off[g] = (size_t)(g * pl->kg) * inner;
+        pl->b_off[g] = (size_t)g * pl->r * inner;
+        pl->c_off[g] = (size_t)(g * pl->kg) * pl->r;
+        pl->alpha[g] = 1.0f;
+        pl->beta[g] = n0 == 0 ? 0.0f : 1.0f;
       }
-      /* One GEMM per image, in image order, accumulating into dw: the sum
-       * over the batch has a fixed order. Groups write disjoint blocks. */
-      for (int64_t n = 0; n < nb; n++) {
-        for (int64_t g = 0; g < G; g++) {
-          pl->a_off[g] = (size_t)((n0 + n) * p->c_out + g * pl->kg) * pl->np;
-          pl->b_off[g] =
-              algo == ALGO_IM2COL
-                  ? (size_t)(n * G + g) * pl->r * pl->np
-                  : (size_t)((n0 + n) * p->c_in + g * pl->cg) * pl->hw;
-          pl->c_off[g] = (size_t)(g * pl->kg) * pl->r;
-          pl->alpha[g] = 1.0f;
-          pl->beta[g] = n0 + n == 0 ? 0.0f : 1.0f;
-        }
-        st = gemm(pl, CLBlastTransposeNo, CLBlastTransposeYes, (size_t)pl->kg,
-                  pl->r, pl->np, dy, pl->np,
-                  algo == ALGO_IM2COL ? pl->col : x, pl->np, dw, pl->r,
-                  (size_t)G, err);
-        if (st != CONV_SUCCESS) return st;
-      }
+      st = gemm(pl, CLBlastTransposeNo, CLBlastTransposeYes, (size_t)pl->kg,
+                pl->r, inner, pl->dyt, inner, pl->col, inner, dw, pl->r,
+                (size_t)G, err);
+      if (st != CONV_SUCCESS) return st;
     }
   }
   if (db != NULL) {
