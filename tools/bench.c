@@ -52,8 +52,9 @@ void bench_usage(FILE *f) {
           "                      [--layer GLOB] [--json] [--dry-run]\n"
           "  --suite FILE   a suite file, or the name of an installed one\n"
           "                 (default: default.suite; see tools/suites)\n"
-          "  --threads N    sets CONV_NUM_THREADS=N before the context is made\n"
-          "  --repeat R     at most R timed runs per pass (default 50)\n"
+          "  --threads N    sets CONV_NUM_THREADS=N for this process\n"
+          "  --repeat R     at most R timed runs per pass (default 50); at\n"
+          "                 least min(3, R) after one warm-up run\n"
           "  --min-time S   stop repeating after S seconds (default 0.3)\n"
           "  --layer GLOB   only the layers whose name matches (fnmatch)\n"
           "  --dry-run      print the parsed layers and exit\n");

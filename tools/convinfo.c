@@ -221,15 +221,17 @@ static int cmd_overview(void) {
     char backend[140];
     char device[300];
     validate_summary s;
+    int skipped;
   } row;
   size_t nrows = 0, cap = 0;
   row *rows = NULL;
   int rc = EXIT_OK, any_usable = 0;
   for (size_t i = 0; i < f.nb; i++) {
-    if (!f.b[i].usable) continue;
-    any_usable = 1;
-    if (f.ndev[i] == 0) rc = EXIT_FAILED;
-    for (size_t d = 0; d < f.ndev[i]; d++) {
+    any_usable |= f.b[i].usable;
+    if (f.b[i].usable && f.ndev[i] == 0) rc = EXIT_FAILED;
+    /* A skipped backend gets one row (with its reason), not a failure. */
+    size_t nd = f.b[i].usable ? f.ndev[i] : 1;
+    for (size_t d = 0; d < nd; d++) {
       if (nrows == cap) {
         cap = cap ? 2 * cap : 8;
         row *nr = realloc(rows, cap * sizeof *nr);
@@ -241,8 +243,15 @@ static int cmd_overview(void) {
         rows = nr;
       }
       row *r = &rows[nrows++];
+      memset(r, 0, sizeof *r);
       snprintf(r->backend, sizeof r->backend, "%s %s", f.b[i].name,
                f.b[i].version);
+      if (!f.b[i].usable) {
+        r->skipped = 1;
+        snprintf(r->device, sizeof r->device, "-");
+        snprintf(r->s.note, sizeof r->s.note, "skipped: %s", f.b[i].reason);
+        continue;
+      }
       snprintf(r->device, sizeof r->device, "%zu: %s", d, f.dev[i][d].name);
       char dev_index[32];
       snprintf(dev_index, sizeof dev_index, "%zu", d);
@@ -262,11 +271,18 @@ static int cmd_overview(void) {
   if (nrows) {
     printf("\n%-20s %-40s %7s %7s  %s\n", "backend", "device", "passed",
            "failed", "note");
-    for (size_t i = 0; i < nrows; i++)
-      printf("%-20s %-40.40s %7d %7d  %s\n", rows[i].backend, rows[i].device,
-             rows[i].s.passed, rows[i].s.failed,
-             rows[i].s.setup_failed ? rows[i].s.note
-             : rows[i].s.passed == 0 ? "no golden cases ran" : "");
+    for (size_t i = 0; i < nrows; i++) {
+      const row *r = &rows[i];
+      if (r->skipped) {
+        printf("%-20s %-40.40s %7s %7s  %s\n", r->backend, r->device, "-",
+               "-", r->s.note);
+        continue;
+      }
+      printf("%-20s %-40.40s %7d %7d  %s\n", r->backend, r->device,
+             r->s.passed, r->s.failed,
+             r->s.setup_failed ? r->s.note
+             : r->s.passed == 0 ? "no golden cases ran" : "");
+    }
   }
 done:
   free(rows);

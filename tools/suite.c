@@ -100,8 +100,8 @@ static int parse_kv(char **tok, int ntok, suite_layer *out, char *err,
   for (int i = 0; i < ntok; i++) {
     char *eq = strchr(tok[i], '=');
     if (eq == NULL)
-      return fail(err, errlen, "'%s': expected key=value (the name comes first)",
-                  tok[i]);
+      return fail(err, errlen,
+                  "'%s': expected key=value (the name comes first)", tok[i]);
     *eq = '\0';
     const char *key = tok[i], *val = eq + 1;
     int64_t *scalar = NULL;
@@ -192,23 +192,21 @@ static int parse_benchdnn(const char *s, suite_layer *out, char *err,
     if (!isalpha((unsigned char)*p))
       return fail(err, errlen, "benchdnn string '%s': unexpected '%c'", s, *p);
     if (*p == 'n') { /* the name: n"quoted" or the rest of the string */
-      p++;
-      size_t len;
-      if (*p == '"') {
-        const char *q = strchr(p + 1, '"');
-        if (q == NULL)
+      const char *name = p + 1, *end;
+      if (*name == '"') {
+        end = strchr(++name, '"');
+        if (end == NULL)
           return fail(err, errlen, "benchdnn string '%s': unterminated name",
                       s);
-        len = (size_t)(q - p - 1);
-        p++;
-        if (len >= sizeof out->name) len = sizeof out->name - 1;
-        if (out->name[0] == '\0') { memcpy(out->name, p, len); out->name[len] = 0; }
-        p = q + 1;
+        p = end + 1;
       } else {
-        len = strlen(p);
-        if (len >= sizeof out->name) len = sizeof out->name - 1;
-        if (out->name[0] == '\0') { memcpy(out->name, p, len); out->name[len] = 0; }
-        p += strlen(p);
+        end = p = name + strlen(name);
+      }
+      size_t len = (size_t)(end - name);
+      if (len >= sizeof out->name) len = sizeof out->name - 1;
+      if (out->name[0] == '\0') { /* a name before the string wins */
+        memcpy(out->name, name, len);
+        out->name[len] = '\0';
       }
       continue;
     }
