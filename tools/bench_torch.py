@@ -182,16 +182,24 @@ def parse_benchdnn(s, L):
     mb = v.get("mb", 2)
     sh = v.get("sh", 1)
     dh = v.get("dh", 0)
-    iw = v.get("iw", v["ih"])
-    kw = v.get("kw", v["kh"])
-    sw = v.get("sw", sh)
-    dw = v.get("dw", dh)
-    if sh < 1 or sw < 1:
-        raise SuiteError("benchdnn string '%s': strides must be >= 1" % s)
     ph = v["ph"] if "ph" in v else (
         bd_pad(v["oh"], v["ih"], v["kh"], sh, dh) if "oh" in v else 0)
-    pw = v["pw"] if "pw" in v else (
-        bd_pad(v["ow"], iw, kw, sw, dw) if "ow" in v else ph)
+    # As benchdnn: with no w key the shape is square; otherwise the w axis
+    # stands alone (stride 1, no extra dilation, pw from ow or 0), except
+    # that iw and kw default to ih and kh.
+    square = not any(k in v for k in ("iw", "kw", "ow", "sw", "pw", "dw"))
+    iw = v.get("iw", v["ih"])
+    kw = v.get("kw", v["kh"])
+    sw = v.get("sw", sh if square else 1)
+    dw = v.get("dw", dh if square else 0)
+    if sh < 1 or sw < 1:
+        raise SuiteError("benchdnn string '%s': strides must be >= 1" % s)
+    if "pw" in v:
+        pw = v["pw"]
+    elif square:
+        pw = ph
+    else:
+        pw = bd_pad(v["ow"], iw, kw, sw, dw) if "ow" in v else 0
     if ph < 0 or pw < 0:
         raise SuiteError("benchdnn string '%s': oh/ow larger than the input "
                          "allows" % s)

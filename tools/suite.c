@@ -166,8 +166,9 @@ static int parse_kv(char **tok, int ntok, suite_layer *out, char *err,
 }
 
 /* benchdnn's problem string, e.g. g32mb8ic128ih28oc128oh28kh3ph1n"resnext".
- * As benchdnn: mb defaults to 2; w values default to the h ones; dh is the
- * extra dilation (dilation = dh + 1); a missing ph is computed from oh. */
+ * As benchdnn: mb defaults to 2, g to 1; dh is the extra dilation
+ * (dilation = dh + 1); a missing ph is computed from oh (else 0); a given
+ * oh/ow must match the computed size. */
 enum { BD_G, BD_MB, BD_IC, BD_IH, BD_IW, BD_OC, BD_OH, BD_OW, BD_KH, BD_KW,
        BD_SH, BD_SW, BD_PH, BD_PW, BD_DH, BD_DW, BD_COUNT };
 static const char *const bd_keys[BD_COUNT] = {
@@ -238,24 +239,29 @@ static int parse_benchdnn(const char *s, suite_layer *out, char *err,
   if (!have[BD_IC] || !have[BD_OC] || !have[BD_IH] || !have[BD_KH])
     return fail(err, errlen, "benchdnn string '%s': ic, oc, ih and kh are "
                 "required", s);
-  /* w from h where not given. */
-  static const int hw[][2] = {{BD_IH, BD_IW}, {BD_KH, BD_KW}, {BD_SH, BD_SW},
-                              {BD_DH, BD_DW}};
   if (!have[BD_G]) v[BD_G] = 1;
   if (!have[BD_MB]) v[BD_MB] = 2;
   if (!have[BD_SH]) v[BD_SH] = 1;
   if (!have[BD_DH]) v[BD_DH] = 0;
-  for (int i = 0; i < 4; i++)
-    if (!have[hw[i][1]]) v[hw[i][1]] = v[hw[i][0]];
-  if (v[BD_SH] < 1 || v[BD_SW] < 1)
-    return fail(err, errlen, "benchdnn string '%s': strides must be >= 1", s);
   if (!have[BD_PH])
     v[BD_PH] = have[BD_OH] ? bd_pad(v[BD_OH], v[BD_IH], v[BD_KH], v[BD_SH],
                                     v[BD_DH]) : 0;
+  /* As benchdnn: with no w key at all the shape is square (every w value
+   * is its h one); otherwise the w axis stands alone (stride 1, no extra
+   * dilation, pw from ow or 0), except that iw and kw default to ih, kh. */
+  int square = !have[BD_IW] && !have[BD_KW] && !have[BD_OW] &&
+               !have[BD_SW] && !have[BD_PW] && !have[BD_DW];
+  if (!have[BD_IW]) v[BD_IW] = v[BD_IH];
+  if (!have[BD_KW]) v[BD_KW] = v[BD_KH];
+  if (!have[BD_SW]) v[BD_SW] = square ? v[BD_SH] : 1;
+  if (!have[BD_DW]) v[BD_DW] = square ? v[BD_DH] : 0;
+  if (v[BD_SH] < 1 || v[BD_SW] < 1)
+    return fail(err, errlen, "benchdnn string '%s': strides must be >= 1", s);
   if (!have[BD_PW])
-    v[BD_PW] = have[BD_OW] ? bd_pad(v[BD_OW], v[BD_IW], v[BD_KW], v[BD_SW],
-                                    v[BD_DW])
-               : v[BD_PH];
+    v[BD_PW] = square ? v[BD_PH]
+               : have[BD_OW] ? bd_pad(v[BD_OW], v[BD_IW], v[BD_KW], v[BD_SW],
+                                      v[BD_DW])
+               : 0;
   if (v[BD_PH] < 0 || v[BD_PW] < 0)
     return fail(err, errlen, "benchdnn string '%s': oh/ow larger than the "
                 "input allows", s);
