@@ -300,36 +300,8 @@ static void run_tensors(conv_context *ctx, conv_plan *plan,
     conv_tensor_destroy(all[i]);
 }
 
-/* The algorithm names the backend accepts in CONV_ALGO. An unknown name is
- * rejected with a message that lists the known ones ("known: a, b, c");
- * that list is parsed, so algorithms added later are tested without
- * editing this file. The cpu names of backends/cpu/cpu_internal.h are
- * always included for "cpu". */
-static int algo_names(conv_context *ctx, const char *backend,
-                      char names[][64]) {
-  int n = 0;
-  if (strcmp(backend, "cpu") == 0) {
-    static const char *const cpu[] = {"im2col_gemm", "direct", "reference"};
-    for (size_t i = 0; i < sizeof cpu / sizeof cpu[0]; i++)
-      snprintf(names[n++], 64, "%s", cpu[i]);
-  }
-  conv_desc d;
-  conv_desc_init(&d);
-  d.n = d.c_in = d.c_out = 1;
-  d.h = d.w = 4;
-  d.kernel[0] = d.kernel[1] = 3;
-  setenv("CONV_ALGO", "libconv_test_no_such_algorithm", 1);
-  conv_plan *plan = NULL;
-  conv_status st = conv_plan_create(ctx, &d, &plan);
-  unsetenv("CONV_ALGO");
-  if (st == CONV_SUCCESS) {
-    conv_plan_destroy(plan);
-    return n; /* the backend ignores CONV_ALGO */
-  }
-  const char *msg = conv_last_error(ctx);
-  const char *k = strstr(msg, "known: ");
-  if (k == NULL) return n;
-  k += strlen("known: ");
+/* Adds the identifiers of a ", "-separated list starting at k to names. */
+static int parse_list(const char *k, char names[][64], int n) {
   while (*k && n < MAX_ALGOS) {
     size_t len = 0;
     while (isalnum((unsigned char)k[len]) || k[len] == '_') len++;
@@ -347,7 +319,46 @@ static int algo_names(conv_context *ctx, const char *backend,
   return n;
 }
 
+/* The algorithm names the backend accepts in CONV_ALGO: those its sources
+ * register (backends/cpu/cpu_registry.c, backends/opencl/opencl_plan.c),
+ * plus any the backend lists when it rejects an unknown name ("known: a, b"
+ * or "(a, b, c)"), so algorithms added later are tested without editing
+ * this file. */
+static int algo_names(conv_context *ctx, const char *backend,
+                      char names[][64]) {
+  int n = 0;
+  static const char *const cpu[] = {"im2col_gemm", "direct", "reference", NULL};
+  static const char *const ocl[] = {"gemm_1x1", "im2col_gemm", "direct", NULL};
+  const char *const *known = strcmp(backend, "cpu") == 0      ? cpu
+                             : strcmp(backend, "opencl") == 0 ? ocl
+                                                              : NULL;
+  for (; known != NULL && *known != NULL; known++)
+    snprintf(names[n++], 64, "%s", *known);
+  conv_desc d;
+  conv_desc_init(&d);
+  d.n = d.c_in = d.c_out = 1;
+  d.h = d.w = 4;
+  d.kernel[0] = d.kernel[1] = 3;
+  setenv("CONV_ALGO", "libconv_test_no_such_algorithm", 1);
+  conv_plan *plan = NULL;
+  conv_status st = conv_plan_create(ctx, &d, &plan);
+  unsetenv("CONV_ALGO");
+  if (st == CONV_SUCCESS) {
+    conv_plan_destroy(plan);
+    return n; /* the backend ignores CONV_ALGO */
+  }
+  const char *msg = conv_last_error(ctx);
+  const char *k = strstr(msg, "known: ");
+  if (k != NULL) n = parse_list(k + strlen("known: "), names, n);
+  for (const char *p = strchr(msg, '('); p != NULL; p = strchr(p + 1, '('))
+    if (strstr(p, ", ") != NULL && strchr(p, ')') > strstr(p, ", "))
+      n = parse_list(p + 1, names, n);
+  return n;
+}
+
 /* Case index, for every algorithm (default, then each forced one). */
+static int stat_runs, stat_unsupported;
+
 static void run_case(conv_context *ctx, const char *backend, int index,
                      char algos[][64], int n_algos) {
   case_data c;
@@ -385,8 +396,12 @@ static void run_case(conv_context *ctx, const char *backend, int index,
     conv_plan *plan = NULL;
     st = conv_plan_create(ctx, &c.d, &plan);
     unsetenv("CONV_ALGO");
-    if (a >= 0 && st == CONV_ERROR_UNSUPPORTED) continue;
+    if (a >= 0 && st == CONV_ERROR_UNSUPPORTED) {
+      stat_unsupported++;
+      continue;
+    }
     CHECK_ST(st, ctx, &wh, "conv_plan_create");
+    stat_runs++;
     if (a >= 0) {
       forced_ran++;
       /* The forced algorithm is the one the plan reports for some op
@@ -438,6 +453,14 @@ START_TEST(test_random_cases) {
   int first = chunk * CHUNK, last = first + CHUNK;
   if (last > n_cases) last = n_cases;
   for (int i = first; i < last; i++) run_case(ctx, backend, i, algos, n_algos);
+  char list[MAX_ALGOS * 66] = "";
+  for (int a = 0; a < n_algos; a++)
+    snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+             a ? "," : "", algos[a]);
+  printf("backend %s cases %d..%d: forced algorithms {%s}; %d plans run "
+         "(default + forced), %d forced combinations unsupported\n",
+         backend, first, last - 1, list, stat_runs, stat_unsupported);
+  fflush(stdout);
   conv_context_destroy(ctx);
 }
 END_TEST
