@@ -31,6 +31,8 @@
 /* The partition aims at this many tasks (fixed, not the thread count, so
  * results never depend on the thread count). */
 #define MIN_TASKS 16
+/* Floats of partial weight gradients bwd_weight may keep. */
+#define PARTIAL_BUDGET ((int64_t)8 * 1024 * 1024)
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -42,8 +44,10 @@ typedef struct geometry {
   int64_t pt, ntiles;  /* output positions per tile, tiles per image */
   int64_t rows, nrows; /* bwd_data: channels per chunk; bwd_weight: k rows */
   int64_t mc, nm;      /* output channels per chunk, chunks per group */
+  int64_t nb;          /* bwd_weight: chunks of the reduction */
   int64_t tasks;
   size_t slice;        /* column buffer bytes per thread */
+  size_t partial;      /* bwd_weight: bytes of partial dw, after the slices */
 } geometry;
 
 static int64_t tile_for(int64_t rows, int64_t p) {
@@ -67,7 +71,7 @@ static void geometry_of(const conv_problem *p, conv_op op, geometry *g) {
   const int64_t images_groups = p->n * p->groups;
   switch (op) {
     case CONV_OP_FORWARD:
-      g->pt = tile_for(g->k, g->p);
+      g->pt = tile_for(g->k + g->cout_g, g->p); /* columns and y tile */
       g->ntiles = ceil_div(g->p, g->pt);
       g->mc = g->cout_g;
       while (images_groups * g->ntiles * ceil_div(g->cout_g, g->mc) < MIN_TASKS &&
@@ -92,23 +96,30 @@ static void geometry_of(const conv_problem *p, conv_op op, geometry *g) {
       }
       g->slice = g->pointwise ? 0 : (size_t)(g->rows * g->khw * g->pt) * sizeof(float);
       break;
-    case CONV_OP_BACKWARD_WEIGHT:
-      /* Chunks of dw columns (k rows of the lowered input) and of output
-       * channels; each task reduces over all images and positions. */
-      g->rows = min64(g->k, 512);
-      while (p->groups * ceil_div(g->k, g->rows) < MIN_TASKS && g->rows > 32)
-        g->rows = ceil_div(g->rows, 2);
+    case CONV_OP_BACKWARD_WEIGHT: {
+      /* Chunks of dw columns (k rows of the lowered input, at most 512, so
+       * the GEMMs stay large), and, where that gives too few tasks, chunks
+       * of the reduction over (image, tile) steps: chunk 0 writes dw, chunk
+       * j > 0 a partial dw in the workspace, summed in chunk order at the
+       * end. */
+      const int64_t nr = ceil_div(g->k, 512);
+      g->rows = ceil_div(g->k, nr);
       g->nrows = ceil_div(g->k, g->rows);
       g->mc = g->cout_g;
-      while (p->groups * g->nrows * ceil_div(g->cout_g, g->mc) < MIN_TASKS &&
-             g->mc >= 32)
-        g->mc = ceil_div(g->mc, 2);
-      g->nm = ceil_div(g->cout_g, g->mc);
-      g->pt = g->pointwise ? g->p : tile_for(g->rows, g->p);
+      g->nm = 1;
+      g->pt = tile_for(g->rows, g->p);
       g->ntiles = ceil_div(g->p, g->pt);
-      g->tasks = p->groups * g->nrows * g->nm;
+      const int64_t steps = p->n * g->ntiles;
+      const int64_t base = p->groups * g->nrows;
+      const int64_t dw_count = p->c_out * g->k;
+      g->nb = 1;
+      if (base < MIN_TASKS) g->nb = min64(steps, ceil_div(MIN_TASKS, base));
+      g->nb = max64(1, min64(g->nb, 1 + PARTIAL_BUDGET / max64(dw_count, 1)));
+      g->tasks = base * g->nb;
       g->slice = g->pointwise ? 0 : (size_t)(g->rows * g->pt) * sizeof(float);
+      g->partial = (size_t)(g->nb - 1) * (size_t)dw_count * sizeof(float);
       break;
+    }
     default:
       break;
   }
@@ -143,7 +154,8 @@ static int im2col_score(const conv_problem *p, conv_op op,
 static size_t im2col_workspace(const conv_problem *p, conv_op op, int threads) {
   geometry g;
   geometry_of(p, op, &g);
-  return cpu_mul_size(cpu_align_up(g.slice), (size_t)threads);
+  return cpu_add_size(cpu_mul_size(cpu_align_up(g.slice), (size_t)threads),
+                      g.partial);
 }
 
 /* ------------------------------------------------------ lowering kernels */
@@ -329,22 +341,27 @@ static void im2col_backward_weight(const cpu_run *r, const cpu_tensors *t) {
   const cpu_maps *m = r->state;
   geometry g;
   geometry_of(p, CONV_OP_BACKWARD_WEIGHT, &g);
-#pragma omp parallel for num_threads(r->threads) schedule(dynamic, 1)
-  for (int64_t task = 0; task < g.tasks; task++) {
-    const int64_t mi = task % g.nm;
-    const int64_t ri = (task / g.nm) % g.nrows;
-    const int64_t gi = task / (g.nm * g.nrows);
-    const int64_t k0 = ri * g.rows, k1 = min64(k0 + g.rows, g.k);
-    const int64_t m0 = mi * g.mc, m1 = min64(m0 + g.mc, g.cout_g);
-    const int64_t co0 = gi * g.cout_g + m0;
-    float *dw = t->dw + (size_t)co0 * (size_t)g.k + (size_t)k0;
-    float *cols = g.pointwise ? NULL : cpu_ws_slice(r, g.slice, cpu_thread_id());
-    int first = 1;
-    for (int64_t n = 0; n < p->n; n++) {
-      const float *x =
-          t->x + (size_t)(n * p->c_in + gi * g.cin_g) * (size_t)g.hw;
-      const float *dy = t->dy + (size_t)(n * p->c_out + co0) * (size_t)g.p;
-      for (int64_t tile = 0; tile < g.ntiles; tile++) {
+  const int64_t steps = p->n * g.ntiles;
+  const size_t dw_count = (size_t)(p->c_out * g.k);
+  float *partial = (float *)((char *)r->ws + cpu_align_up(g.slice) * (size_t)r->threads);
+#pragma omp parallel num_threads(r->threads)
+  {
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < g.tasks; task++) {
+      const int64_t ri = task % g.nrows;
+      const int64_t gi = (task / g.nrows) % p->groups;
+      const int64_t chunk = task / (g.nrows * p->groups);
+      const int64_t k0 = ri * g.rows, k1 = min64(k0 + g.rows, g.k);
+      const int64_t co0 = gi * g.cout_g;
+      float *dst = chunk == 0 ? t->dw : partial + (size_t)(chunk - 1) * dw_count;
+      float *dw = dst + (size_t)co0 * (size_t)g.k + (size_t)k0;
+      float *cols = g.pointwise ? NULL : cpu_ws_slice(r, g.slice, cpu_thread_id());
+      const int64_t s0 = steps * chunk / g.nb, s1 = steps * (chunk + 1) / g.nb;
+      for (int64_t step = s0; step < s1; step++) {
+        const int64_t n = step / g.ntiles, tile = step % g.ntiles;
+        const float *x =
+            t->x + (size_t)(n * p->c_in + gi * g.cin_g) * (size_t)g.hw;
+        const float *dy = t->dy + (size_t)(n * p->c_out + co0) * (size_t)g.p;
         const int64_t p0 = tile * g.pt, p1 = min64(p0 + g.pt, g.p);
         const float *bmat;
         int64_t ldb;
@@ -356,9 +373,17 @@ static void im2col_backward_weight(const cpu_run *r, const cpu_tensors *t) {
           bmat = cols;
           ldb = p1 - p0;
         }
-        cpu_sgemm(0, 1, m1 - m0, k1 - k0, p1 - p0, 1.0f, dy + p0, g.p, bmat,
-                  ldb, first ? 0.0f : 1.0f, dw, g.k);
-        first = 0;
+        cpu_sgemm(0, 1, g.cout_g, k1 - k0, p1 - p0, 1.0f, dy + p0, g.p, bmat,
+                  ldb, step == s0 ? 0.0f : 1.0f, dw, g.k);
+      }
+    }
+    /* dw += partial chunks, in chunk order. */
+    if (g.nb > 1) {
+#pragma omp for schedule(static)
+      for (size_t i = 0; i < dw_count; i++) {
+        float acc = t->dw[i];
+        for (int64_t j = 0; j < g.nb - 1; j++) acc += partial[(size_t)j * dw_count + i];
+        t->dw[i] = acc;
       }
     }
   }
