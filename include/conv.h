@@ -272,6 +272,65 @@ CONV_API conv_status conv_backward_bias_tensor(conv_plan *plan,
                                                const conv_tensor *dy,
                                                conv_tensor *db);
 
+/* ----------------------------------------------------------- max pooling */
+
+/* torch.nn.MaxPool2d on NCHW float32: x (N, C, H, W) -> y (N, C, H_out, W_out)
+ *   H_out = floor_or_ceil((H + 2*pad_h - dilation_h*(kH-1) - 1) / stride_h) + 1
+ * with ceil_mode, and then, as in PyTorch, minus one if the last window would
+ * start at or past H + pad_h (it must start inside the input or the left
+ * padding). Padded positions never win. NaN propagates: a window holding NaN
+ * gives NaN. Ties go to the first maximum in scan order (row by row), as in
+ * PyTorch's CPU code; backward routes each dy to that element (and to the
+ * last NaN of a window holding NaN, again as PyTorch's CPU code does). */
+typedef struct conv_pool_desc {
+  int64_t n, c, h, w;     /* input shape; n may be 0 */
+  int64_t kernel[2];      /* kH, kW (>= 1) */
+  int64_t stride[2];      /* 0 means "= kernel" (PyTorch's default) */
+  int64_t pad[2];         /* pad_h, pad_w: both sides; <= kernel/2 */
+  int64_t dilation[2];    /* >= 1 */
+  int ceil_mode;          /* 0 or 1 */
+} conv_pool_desc;
+
+/* PyTorch's defaults: stride = kernel, pad 0, dilation 1, floor mode;
+ * shapes and kernel 0 (to be set). */
+CONV_API void conv_pool_desc_init(conv_pool_desc *desc);
+
+/* Checks *desc and computes H_out and W_out. Statuses as conv_output_size. */
+CONV_API conv_status conv_pool_output_size(const conv_pool_desc *desc,
+                                           int64_t *h_out, int64_t *w_out);
+
+typedef struct conv_pool_plan conv_pool_plan;
+
+/* Makes a pooling plan on ctx. Returns CONV_SUCCESS,
+ * CONV_ERROR_INVALID_ARGUMENT, CONV_ERROR_SIZE_OVERFLOW,
+ * CONV_ERROR_UNSUPPORTED (a backend without pooling), CONV_ERROR_DEVICE or
+ * CONV_ERROR_OUT_OF_MEMORY. */
+CONV_API conv_status conv_pool_plan_create(conv_context *ctx,
+                                           const conv_pool_desc *desc,
+                                           conv_pool_plan **plan);
+CONV_API void conv_pool_plan_destroy(conv_pool_plan *plan);
+CONV_API void conv_pool_plan_output_size(const conv_pool_plan *plan,
+                                         int64_t *h_out, int64_t *w_out);
+
+/* y = maxpool(x). indices (N, C, H_out, W_out) int64, may be NULL: the flat
+ * index h * W + w of the chosen element in its (n, c) plane, as PyTorch's
+ * return_indices. */
+CONV_API conv_status conv_maxpool_forward(conv_pool_plan *plan, const float *x,
+                                          float *y, int64_t *indices);
+/* dx from x and dy: each dy element is added to the element its window
+ * chose (recomputed from x by the forward rule); dx is overwritten. */
+CONV_API conv_status conv_maxpool_backward(conv_pool_plan *plan,
+                                           const float *x, const float *dy,
+                                           float *dx);
+/* The same on device tensors. */
+CONV_API conv_status conv_maxpool_forward_tensor(conv_pool_plan *plan,
+                                                 const conv_tensor *x,
+                                                 conv_tensor *y);
+CONV_API conv_status conv_maxpool_backward_tensor(conv_pool_plan *plan,
+                                                  const conv_tensor *x,
+                                                  const conv_tensor *dy,
+                                                  conv_tensor *dx);
+
 #ifdef __cplusplus
 }
 #endif

@@ -36,7 +36,7 @@ extern "C" {
 #endif
 
 #define CONV_PLUGIN_ABI_MAJOR 1
-#define CONV_PLUGIN_ABI_MINOR 0
+#define CONV_PLUGIN_ABI_MINOR 1
 #define CONV_PLUGIN_ENTRY "conv_plugin_entry"
 
 #if defined(__GNUC__)
@@ -111,6 +111,18 @@ typedef struct conv_plan_options {
   int num_threads;
 } conv_plan_options;
 
+/* A checked, resolved max-pooling problem (see conv_pool_desc): stride is
+ * resolved (never 0), h_out/w_out computed; n >= 1 when a backend sees it. */
+typedef struct conv_pool_problem {
+  int64_t n, c, h, w;
+  int64_t kh, kw;
+  int64_t stride_h, stride_w;
+  int64_t pad_h, pad_w;
+  int64_t dil_h, dil_w;
+  int64_t h_out, w_out;
+  int ceil_mode;
+} conv_pool_problem;
+
 /* The table's flags. */
 enum {
   /* Buffers are plain host memory: a buffer handle is a float pointer, and
@@ -172,6 +184,19 @@ typedef struct conv_plugin {
                            size_t bytes, const void *src, conv_err *err);
   conv_status (*mem_read)(void *device, const void *mem, size_t offset,
                           size_t bytes, void *dst, conv_err *err);
+
+  /* ABI 1.1: max pooling. Optional as a group: a backend leaves all four
+   * NULL (the host answers CONV_ERROR_UNSUPPORTED) or fills all four.
+   * indices (int64 per output element, a buffer of mem_alloc or a host
+   * pointer) may be NULL. maxpool_backward overwrites dx. */
+  conv_status (*pool_plan_create)(void *device, const conv_pool_problem *problem,
+                                  const conv_plan_options *options, void **plan,
+                                  conv_err *err);
+  void (*pool_plan_destroy)(void *plan);
+  conv_status (*maxpool_forward)(void *plan, const void *x, void *y,
+                                 void *indices, conv_err *err);
+  conv_status (*maxpool_backward)(void *plan, const void *x, const void *dy,
+                                  void *dx, conv_err *err);
 } conv_plugin;
 
 /* The one symbol a plugin exports. */

@@ -56,6 +56,11 @@ CONV_INTERNAL conv_status conv_desc_resolve(const conv_desc *desc,
                                             conv_problem *problem, char *msg,
                                             size_t msglen);
 
+/* Checks a pooling descriptor and fills the resolved problem. */
+CONV_INTERNAL conv_status conv_pool_resolve(const conv_pool_desc *desc,
+                                            conv_pool_problem *problem,
+                                            char *msg, size_t msglen);
+
 /* Element counts of the tensors of a resolved problem. */
 typedef struct conv_sizes {
   size_t x, w, b, y;

@@ -137,6 +137,17 @@ CONV_INTERNAL int conv_plugin_table_check(const conv_plugin *src,
       return 0;
     }
   }
+  /* Pooling (ABI 1.1) is optional, but all or nothing. */
+  const int pool_entries = (dst->pool_plan_create != NULL) +
+                           (dst->pool_plan_destroy != NULL) +
+                           (dst->maxpool_forward != NULL) +
+                           (dst->maxpool_backward != NULL);
+  if (pool_entries != 0 && pool_entries != 4) {
+    snprintf(why, whylen,
+             "pooling entries are partly filled (%d of 4): fill all or none",
+             pool_entries);
+    return 0;
+  }
   return 1;
 }
 
