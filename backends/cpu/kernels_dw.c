@@ -366,7 +366,7 @@ static void dw_backward_weight(const cpu_run *r, const cpu_tensors *t) {
       }
     }
   }
-  if (t->db != NULL) cpu_bias_grad(p, t->dy, t->db, r->threads);
+  if (t->db != NULL) lc_bias_grad(p, t->dy, t->db, r->threads);
 }
 
 static conv_status dw_run(const cpu_run *r, const cpu_tensors *t,

@@ -148,3 +148,42 @@ void lc_plane_fold(const conv_problem *p, const float *buf, lc_plane g,
     }
   }
 }
+
+/* ------------------------------------------------------------ bias grad */
+
+/* Sum of one plane: four vector accumulators, then a fixed-order fold. */
+static inline LC_INLINE double plane_sum_body(const float *s, int64_t n) {
+  vf a0 = vzero(), a1 = vzero(), a2 = vzero(), a3 = vzero();
+  int64_t i = 0;
+  for (; i + 4 * LC_VL <= n; i += 4 * LC_VL) {
+    a0 += vload(s + i);
+    a1 += vload(s + i + LC_VL);
+    a2 += vload(s + i + 2 * LC_VL);
+    a3 += vload(s + i + 3 * LC_VL);
+  }
+  for (; i + LC_VL <= n; i += LC_VL) a0 += vload(s + i);
+  double tail = 0.0;
+  for (; i < n; i++) tail += s[i];
+  return (double)vsum((a0 + a1) + (a2 + a3)) + tail;
+}
+
+static inline LC_INLINE void bias_grad_body(const conv_problem *p,
+                                            const float *dy, float *db,
+                                            int64_t co) {
+  const size_t plane = (size_t)(p->h_out * p->w_out);
+  double acc = 0.0;
+  for (int64_t n = 0; n < p->n; n++)
+    acc += plane_sum_body(dy + ((size_t)n * (size_t)p->c_out + (size_t)co) * plane,
+                          (int64_t)plane);
+  db[co] = (float)acc;
+}
+
+LC_ISA_DISPATCH(bias_grad_isa,
+                (const conv_problem *p, const float *dy, float *db, int64_t co),
+                (p, dy, db, co), bias_grad_body)
+
+void lc_bias_grad(const conv_problem *p, const float *dy, float *db,
+                  int threads) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t co = 0; co < p->c_out; co++) bias_grad_isa(p, dy, db, co);
+}

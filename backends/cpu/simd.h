@@ -149,6 +149,11 @@ void lc_plane_fill(const conv_problem *p, const float *src, lc_plane g,
 void lc_plane_fold(const conv_problem *p, const float *buf, lc_plane g,
                    float *dst);
 
+/* db[co] = sum of dy over n, h, w: vector partial sums per plane, planes
+ * added in order in double; deterministic, parallel over channels. */
+void lc_bias_grad(const conv_problem *p, const float *dy, float *db,
+                  int threads);
+
 /* Weight index for kernel offset t along an axis of size k (flip-aware). */
 static inline int64_t lc_widx(int64_t t, int64_t k, int flip) {
   return flip ? k - 1 - t : t;

@@ -1,0 +1,604 @@
+/*
+ * direct_vec: direct convolution for few channels per group (small c_in like
+ * the first layer of a network, or grouped layers like ResNeXt's), where
+ * im2col + GEMM has too little depth to pay for its copies.
+ *
+ * Forward: one task per (image, group). The task copies its c_in/groups
+ * input planes into phase-split padded buffers (simd.h; every padding mode,
+ * stride and dilation), then computes blocks of CB output channels by V
+ * vectors of 16 output columns of one row, held in registers: each loaded
+ * input vector feeds CB FMAs, each weight broadcast V.
+ * Backward-data (stride 1): the same kernel on dy with the weight transposed
+ * and rotated, into the gradient of the padded input, then folded back
+ * through the padding (lc_plane_fold).
+ * Backward-weight: one task per (image chunk, group) writes a partial dw;
+ * partials are added in task order, so results do not depend on threads.
+ */
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "simd.h"
+
+#define VEC_MAX_CPG 64  /* channels per group, in and out */
+#define VEC_MAX_TAPS 121
+#define VEC_WG_CHUNKS 32 /* at most this many image chunks in bwd_weight */
+
+static int vec_applies(const conv_problem *p, conv_op op, char *why,
+                       size_t why_len) {
+  int64_t cig = p->c_in / p->groups, cog = p->c_out / p->groups;
+  if (op == CONV_OP_BACKWARD_BIAS) {
+    snprintf(why, why_len, "backward-bias is a plain reduction");
+    return 0;
+  }
+  if (cig > VEC_MAX_CPG || cog > VEC_MAX_CPG) {
+    snprintf(why, why_len,
+             "%lld input / %lld output channels per group exceed %d",
+             (long long)cig, (long long)cog, VEC_MAX_CPG);
+    return 0;
+  }
+  if (p->kh * p->kw > VEC_MAX_TAPS) {
+    snprintf(why, why_len, "kernel %lldx%lld has more than %d taps",
+             (long long)p->kh, (long long)p->kw, VEC_MAX_TAPS);
+    return 0;
+  }
+  if (op == CONV_OP_BACKWARD_DATA && (p->stride_h != 1 || p->stride_w != 1)) {
+    snprintf(why, why_len, "backward-data needs stride 1 (stride %lldx%lld)",
+             (long long)p->stride_h, (long long)p->stride_w);
+    return 0;
+  }
+  return 1;
+}
+
+/* Wins where channels per group are few: c_in/groups <= 4 (first layers,
+ * ResNeXt's 4-channel groups), or small on both sides. */
+static int vec_score(const conv_problem *p, conv_op op,
+                     const cpu_features *cpu) {
+  int64_t cig = p->c_in / p->groups, cog = p->c_out / p->groups;
+  (void)cpu;
+  if (op == CONV_OP_BACKWARD_DATA) {
+    /* dy has c_out channels: the inner depth is c_out/groups. */
+    int64_t t = cig;
+    cig = cog;
+    cog = t;
+  }
+  if (cig <= 4 && cog <= 32) return 250;
+  if (cig <= 8 && cog <= 8) return 250;
+  return 50;
+}
+
+/* ------------------------------------------------------- the kernel */
+
+typedef struct vec_geom {
+  const conv_problem *p; /* the (forward-shaped) problem computed */
+  lc_plane g;            /* input plane buffer layout */
+  int64_t cig, cog;      /* channels per group */
+  int64_t cb, nblk;      /* output channels per block, blocks */
+  int64_t taps;
+} vec_geom;
+
+/* Output blocks of CB channels by V vectors; V chosen to waste the fewest
+ * lanes. */
+static int vec_pick_v(int64_t w_out) {
+  int64_t nvec = (w_out + LC_VL - 1) / LC_VL;
+  if (nvec <= 3) return (int)nvec;
+  int64_t w2 = (nvec + 1) / 2 * 2, w3 = (nvec + 2) / 3 * 3;
+  return w3 <= w2 ? 3 : 2;
+}
+
+static int64_t vec_pick_cb(int64_t cog) {
+  return cog >= 6 ? 8 : cog >= 3 ? 4 : cog;
+}
+
+static vec_geom vec_geom_for(const conv_problem *p) {
+  vec_geom v;
+  v.p = p;
+  v.g = lc_plane_for(p, 1, 3 * LC_VL * 2);
+  v.cig = p->c_in / p->groups;
+  v.cog = p->c_out / p->groups;
+  v.cb = vec_pick_cb(v.cog);
+  v.nblk = (v.cog + v.cb - 1) / v.cb;
+  v.taps = p->kh * p->kw;
+  return v;
+}
+
+/* Packs the weights of group grp (w: c_out x cig x kh x kw, taps in kernel
+ * offset order, flip applied) as wpk[blk][ci][t][cb], zero-padded. With
+ * transpose set, w is read as the weight of the backward-data problem:
+ * w[ci_fwd = out channel][co_fwd = in channel], rotated 180 degrees. */
+static void vec_pack(const vec_geom *v, const float *w, int64_t grp,
+                     int transpose, const conv_problem *orig, float *wpk) {
+  const int64_t kh = v->p->kh, kw = v->p->kw, taps = v->taps;
+  for (int64_t b = 0; b < v->nblk; b++)
+    for (int64_t ci = 0; ci < v->cig; ci++)
+      for (int64_t t = 0; t < taps; t++)
+        for (int64_t c = 0; c < v->cb; c++) {
+          int64_t co = b * v->cb + c;
+          float val = 0.0f;
+          if (co < v->cog) {
+            int64_t i = t / kw, j = t % kw;
+            if (!transpose) {
+              int64_t a = lc_widx(i, kh, v->p->flip_kernel);
+              int64_t e = lc_widx(j, kw, v->p->flip_kernel);
+              val = w[(((grp * v->cog + co) * v->cig + ci) * kh + a) * kw + e];
+            } else {
+              /* forward weight W[g*cog_f + ci][co][.][.]: the forward
+               * problem has cog_f = v->cig, cig_f = v->cog. */
+              int64_t a = lc_widx(kh - 1 - i, kh, orig->flip_kernel);
+              int64_t e = lc_widx(kw - 1 - j, kw, orig->flip_kernel);
+              val = w[(((grp * v->cig + ci) * v->cog + co) * kh + a) * kw + e];
+            }
+          }
+          wpk[((b * v->cig + ci) * taps + t) * v->cb + c] = val;
+        }
+}
+
+/* One block: out[c][oh][ow..] for CB channels, V vectors, one row. */
+static inline LC_INLINE void vec_fwd_rows(const vec_geom *v, const float *xb,
+                                          size_t xplane, const float *wpk,
+                                          const int64_t *tofs,
+                                          const float *bias, float *out,
+                                          size_t oplane, int64_t ostride,
+                                          int64_t oh_count, int64_t ow_count,
+                                          const int CB, const int V) {
+  const int64_t taps = v->taps, cig = v->cig;
+  const int64_t rs = v->p->stride_h * v->g.wq;
+  for (int64_t oh = 0; oh < oh_count; oh++) {
+    for (int64_t ow = 0; ow < ow_count; ow += V * LC_VL) {
+      vf acc[8][3];
+      LC_UNROLL
+      for (int c = 0; c < CB; c++)
+        LC_UNROLL
+        for (int u = 0; u < V; u++) acc[c][u] = vsplat(bias[c]);
+      const float *wp = wpk;
+      for (int64_t ci = 0; ci < cig; ci++) {
+        const float *base = xb + ci * xplane + oh * rs + ow;
+        for (int64_t t = 0; t < taps; t++, wp += CB) {
+          const float *src = base + tofs[t];
+          vf xv[3];
+          LC_UNROLL
+          for (int u = 0; u < V; u++) xv[u] = vload(src + u * LC_VL);
+          LC_UNROLL
+          for (int c = 0; c < CB; c++) {
+            vf wv = vsplat(wp[c]);
+            LC_UNROLL
+            for (int u = 0; u < V; u++) acc[c][u] += wv * xv[u];
+          }
+        }
+      }
+      LC_UNROLL
+      for (int c = 0; c < CB; c++) {
+        float *o = out + c * oplane + oh * ostride + ow;
+        LC_UNROLL
+        for (int u = 0; u < V; u++)
+          if (ow + u * LC_VL < ow_count)
+            vstore_n(o + u * LC_VL, acc[c][u], ow_count - ow - u * LC_VL);
+      }
+    }
+  }
+}
+
+/* All blocks of one task. Output channel c of block b goes to
+ * out + (b * CB + c) * oplane; channels past cog are not stored. */
+static inline LC_INLINE void vec_fwd_task_body(const vec_geom *v,
+                                               const float *xb,
+                                               const float *wpk,
+                                               const int64_t *tofs,
+                                               const float *bias, float *out,
+                                               size_t oplane, int64_t ostride,
+                                               int64_t oh_count,
+                                               int64_t ow_count) {
+  const int64_t nvec = (ow_count + LC_VL - 1) / LC_VL;
+  const int V = vec_pick_v(ow_count);
+  const size_t xplane = lc_plane_floats(v->g);
+  for (int64_t b = 0; b < v->nblk; b++) {
+    const float *wb = wpk + b * v->cig * v->taps * v->cb;
+    float bb[8];
+    float tmp_unused;
+    (void)tmp_unused;
+    int64_t nc = v->cog - b * v->cb < v->cb ? v->cog - b * v->cb : v->cb;
+    for (int64_t c = 0; c < 8; c++) bb[c] = c < nc && bias ? bias[b * v->cb + c] : 0.0f;
+    float *ob = out + b * v->cb * oplane;
+    if (nc == v->cb) {
+#define VEC_CASE(CB_, V_)                                                     \
+  if (v->cb == CB_ && V == V_) {                                              \
+    vec_fwd_rows(v, xb, xplane, wb, tofs, bb, ob, oplane, ostride, oh_count, \
+                 ow_count, CB_, V_);                                          \
+    continue;                                                                 \
+  }
+      VEC_CASE(8, 3) VEC_CASE(8, 2) VEC_CASE(8, 1)
+      VEC_CASE(4, 3) VEC_CASE(4, 2) VEC_CASE(4, 1)
+      VEC_CASE(2, 3) VEC_CASE(2, 2) VEC_CASE(2, 1)
+      VEC_CASE(1, 3) VEC_CASE(1, 2) VEC_CASE(1, 1)
+#undef VEC_CASE
+    }
+    /* A partial last block: one channel at a time. */
+    for (int64_t c = 0; c < nc; c++) {
+      float wtmp[VEC_MAX_CPG * VEC_MAX_TAPS];
+      for (int64_t k = 0; k < v->cig * v->taps; k++) wtmp[k] = wb[k * v->cb + c];
+      if (V == 3)
+        vec_fwd_rows(v, xb, xplane, wtmp, tofs, bb + c, ob + c * oplane, oplane,
+                     ostride, oh_count, ow_count, 1, 3);
+      else if (V == 2)
+        vec_fwd_rows(v, xb, xplane, wtmp, tofs, bb + c, ob + c * oplane, oplane,
+                     ostride, oh_count, ow_count, 1, 2);
+      else
+        vec_fwd_rows(v, xb, xplane, wtmp, tofs, bb + c, ob + c * oplane, oplane,
+                     ostride, oh_count, ow_count, 1, 1);
+    }
+    (void)nvec;
+  }
+}
+
+LC_ISA_DISPATCH(vec_fwd_task,
+                (const vec_geom *v, const float *xb, const float *wpk,
+                 const int64_t *tofs, const float *bias, float *out,
+                 size_t oplane, int64_t ostride, int64_t oh_count,
+                 int64_t ow_count),
+                (v, xb, wpk, tofs, bias, out, oplane, ostride, oh_count,
+                 ow_count),
+                vec_fwd_task_body)
+
+static void vec_tap_offsets(const vec_geom *v, int64_t *tofs) {
+  const conv_problem *p = v->p;
+  for (int64_t t = 0; t < v->taps; t++) {
+    int64_t i = t / p->kw, j = t % p->kw;
+    int64_t q = (j * p->dil_w) % p->stride_w;
+    tofs[t] = (q * v->g.rows + i * p->dil_h) * v->g.wq +
+              (j * p->dil_w) / p->stride_w;
+  }
+}
+
+/* ------------------------------------------------------ workspace */
+
+/* The backward-data problem: dy as input, padded by the full kernel
+ * extent, stride 1, zero padding, c_in and c_out swapped; its output is the
+ * gradient of the padded input. */
+static conv_problem vec_bwd_problem(const conv_problem *p) {
+  conv_problem q = *p;
+  q.c_in = p->c_out;
+  q.c_out = p->c_in;
+  q.h = p->h_out;
+  q.w = p->w_out;
+  q.pad_t = q.pad_b = (p->kh - 1) * p->dil_h;
+  q.pad_l = q.pad_r = (p->kw - 1) * p->dil_w;
+  q.padding_mode = CONV_PAD_ZEROS;
+  q.flip_kernel = 0;
+  q.has_bias = 0;
+  q.h_out = p->h_out + (p->kh - 1) * p->dil_h;
+  q.w_out = p->w_out + (p->kw - 1) * p->dil_w;
+  return q;
+}
+
+static size_t vec_wg_acc_floats(const vec_geom *v);
+
+typedef struct vec_ws {
+  size_t wpk, xbuf, obuf, dyb; /* floats */
+  size_t slice;                /* bytes per thread */
+  size_t shared;               /* bytes before the slices */
+} vec_ws;
+
+static vec_ws vec_ws_for(const conv_problem *p, conv_op op) {
+  vec_ws s;
+  memset(&s, 0, sizeof s);
+  if (op == CONV_OP_BACKWARD_DATA) {
+    conv_problem q = vec_bwd_problem(p);
+    vec_geom v = vec_geom_for(&q);
+    s.wpk = (size_t)(v.nblk * v.cb * v.cig * v.taps);
+    s.xbuf = cpu_mul_size((size_t)v.cig, lc_plane_floats(v.g));
+    /* the padded-input gradient, cig_fwd planes of hp x wp */
+    s.obuf = cpu_mul_size((size_t)(v.nblk * v.cb),
+                          (size_t)(q.h_out * q.w_out));
+  } else {
+    vec_geom v = vec_geom_for(p);
+    s.wpk = (size_t)(v.nblk * v.cb * v.cig * v.taps);
+    s.xbuf = cpu_mul_size((size_t)v.cig, lc_plane_floats(v.g));
+    if (op == CONV_OP_BACKWARD_WEIGHT) {
+      s.dyb = cpu_mul_size((size_t)v.cog,
+                           (size_t)(p->h_out * lc_round_up(p->w_out, LC_VL)));
+      s.dyb = cpu_add_size(s.dyb, vec_wg_acc_floats(&v));
+    }
+  }
+  size_t f = cpu_add_size(cpu_add_size(s.wpk, s.xbuf), cpu_add_size(s.obuf, s.dyb));
+  s.slice = cpu_align_up(cpu_mul_size(f, sizeof(float)));
+  s.shared = 0;
+  if (op == CONV_OP_BACKWARD_WEIGHT) {
+    /* partial dw per task */
+    int64_t chunks = p->n < VEC_WG_CHUNKS ? p->n : VEC_WG_CHUNKS;
+    size_t dwsize = (size_t)(p->c_out * (p->c_in / p->groups) * p->kh * p->kw);
+    s.shared = cpu_align_up(cpu_mul_size(cpu_mul_size((size_t)chunks, dwsize),
+                                         sizeof(float)));
+  }
+  return s;
+}
+
+static size_t vec_workspace(const conv_problem *p, conv_op op, int threads) {
+  vec_ws s = vec_ws_for(p, op);
+  return cpu_add_size(s.shared, cpu_mul_size(s.slice, (size_t)threads));
+}
+
+static float *vec_slice(const cpu_run *r, const vec_ws *s, int t) {
+  return (float *)((char *)r->ws + s->shared + s->slice * (size_t)t);
+}
+
+/* ------------------------------------------------------------ forward */
+
+static void vec_forward(const cpu_run *r, const cpu_tensors *t) {
+  const conv_problem *p = r->p;
+  const vec_geom v = vec_geom_for(p);
+  const vec_ws s = vec_ws_for(p, r->op);
+  const int64_t tasks = p->n * p->groups;
+  const size_t in_plane = (size_t)(p->h * p->w);
+  const size_t out_plane = (size_t)(p->h_out * p->w_out);
+  int64_t tofs[VEC_MAX_TAPS];
+  vec_tap_offsets(&v, tofs);
+#pragma omp parallel num_threads(r->threads)
+  {
+    float *wpk = vec_slice(r, &s, omp_get_thread_num());
+    float *xb = wpk + s.wpk;
+    int64_t last_g = -1;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < tasks; task++) {
+      int64_t n = task / p->groups, grp = task % p->groups;
+      if (grp != last_g) {
+        vec_pack(&v, t->w, grp, 0, p, wpk);
+        last_g = grp;
+      }
+      for (int64_t ci = 0; ci < v.cig; ci++)
+        lc_plane_fill(p, t->x + (size_t)(n * p->c_in + grp * v.cig + ci) * in_plane,
+                      v.g, xb + (size_t)ci * lc_plane_floats(v.g));
+      vec_fwd_task(&v, xb, wpk, tofs, t->b ? t->b + grp * v.cog : NULL,
+                   t->y + (size_t)(n * p->c_out + grp * v.cog) * out_plane,
+                   out_plane, p->w_out, p->h_out, p->w_out);
+    }
+  }
+}
+
+/* ------------------------------------------------------- backward data */
+
+static void vec_backward_data(const cpu_run *r, const cpu_tensors *t) {
+  const conv_problem *p = r->p;
+  const conv_problem q = vec_bwd_problem(p);
+  const vec_geom v = vec_geom_for(&q);
+  const vec_ws s = vec_ws_for(p, r->op);
+  const int64_t tasks = p->n * p->groups;
+  const size_t in_plane = (size_t)(p->h * p->w);
+  const size_t dy_plane = (size_t)(p->h_out * p->w_out);
+  const size_t g_plane = (size_t)(q.h_out * q.w_out);
+  /* The padded-input gradient as a plane layout for lc_plane_fold: one
+   * phase, rows hp, row length w_out of q (= wp). */
+  lc_plane og;
+  og.sw = 1;
+  og.rows = q.h_out;
+  og.wq = q.w_out;
+  int64_t tofs[VEC_MAX_TAPS];
+  vec_tap_offsets(&v, tofs);
+#pragma omp parallel num_threads(r->threads)
+  {
+    float *wpk = vec_slice(r, &s, omp_get_thread_num());
+    float *xb = wpk + s.wpk;
+    float *ob = xb + s.xbuf;
+    int64_t last_g = -1;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < tasks; task++) {
+      int64_t n = task / p->groups, grp = task % p->groups;
+      if (grp != last_g) {
+        vec_pack(&v, t->w, grp, 1, p, wpk);
+        last_g = grp;
+      }
+      for (int64_t c = 0; c < v.cig; c++)
+        lc_plane_fill(&q, t->dy + (size_t)(n * p->c_out + grp * v.cig + c) * dy_plane,
+                      v.g, xb + (size_t)c * lc_plane_floats(v.g));
+      vec_fwd_task(&v, xb, wpk, tofs, NULL, ob, g_plane, q.w_out, q.h_out,
+                   q.w_out);
+      for (int64_t c = 0; c < v.cog; c++)
+        lc_plane_fold(p, ob + (size_t)c * g_plane, og,
+                      t->dx + (size_t)(n * p->c_in + grp * v.cog + c) * in_plane);
+    }
+  }
+}
+
+/* ----------------------------------------------------- backward weight */
+
+#define WG_MAX 8
+
+/* acc[c][k] += sum over rows [oh0, oh1) of dy[c] * x at tap k, for CB
+ * output channels (dy planes at dys[c], rows of ds floats) and NT taps
+ * (offsets tofs[k] into the x plane buffer xb). The accumulators are
+ * vectors in memory (va, CB x NT), so that the rows can be walked in chunks
+ * that stay in cache across blocks. */
+static inline LC_INLINE void vec_wg_block(const conv_problem *p, lc_plane g,
+                                          const float *xb,
+                                          const float *const *dys, int64_t ds,
+                                          const int64_t *tofs, float *va,
+                                          int64_t oh0, int64_t oh1,
+                                          const int CB, const int NT) {
+  const int64_t rs = p->stride_h * g.wq;
+  vf acc[WG_MAX][WG_MAX];
+  LC_UNROLL
+  for (int c = 0; c < CB; c++)
+    LC_UNROLL
+    for (int k = 0; k < NT; k++) acc[c][k] = vload(va + (c * NT + k) * LC_VL);
+  for (int64_t oh = oh0; oh < oh1; oh++) {
+    const float *xr = xb + oh * rs;
+    for (int64_t ow = 0; ow < p->w_out; ow += LC_VL) {
+      vf d[WG_MAX], xv[WG_MAX];
+      LC_UNROLL
+      for (int c = 0; c < CB; c++) d[c] = vload(dys[c] + oh * ds + ow);
+      LC_UNROLL
+      for (int k = 0; k < NT; k++) xv[k] = vload(xr + tofs[k] + ow);
+      LC_UNROLL
+      for (int c = 0; c < CB; c++)
+        LC_UNROLL
+        for (int k = 0; k < NT; k++) acc[c][k] += d[c] * xv[k];
+    }
+  }
+  LC_UNROLL
+  for (int c = 0; c < CB; c++)
+    LC_UNROLL
+    for (int k = 0; k < NT; k++) vstore(va + (c * NT + k) * LC_VL, acc[c][k]);
+}
+
+static void vec_wg_pick(const vec_geom *v, int *cb, int *nt) {
+  if (v->cog >= 6) {
+    *cb = 8;
+    *nt = 3;
+  } else {
+    *cb = 4;
+    *nt = 5;
+  }
+}
+
+/* Floats of vector accumulators an image needs (all blocks). */
+static size_t vec_wg_acc_floats(const vec_geom *v) {
+  int cb, nt;
+  vec_wg_pick(v, &cb, &nt);
+  size_t blocks = (size_t)((v->cog + cb - 1) / cb) * (size_t)v->cig *
+                  (size_t)((v->taps + nt - 1) / nt);
+  return blocks * (size_t)(cb * nt * LC_VL);
+}
+
+/* One image of one group: adds its dw contribution to part (cog x cig x
+ * taps, taps in kernel offset order). Blocks of CB channels by NT taps;
+ * partial blocks repeat their last channel/tap and drop those sums. */
+static inline LC_INLINE void vec_wg_image_cn(const vec_geom *v,
+                                             const float *xb,
+                                             const float *dyb, int64_t ds,
+                                             const int64_t *tofs, float *part,
+                                             float *va, const int CB,
+                                             const int NT) {
+  const conv_problem *p = v->p;
+  const size_t xplane = lc_plane_floats(v->g);
+  const size_t dplane = (size_t)(p->h_out * ds);
+  const int64_t taps = v->taps;
+  const int64_t ostride = v->cig * taps;
+  const int64_t ncb = (v->cog + CB - 1) / CB, nkb = (taps + NT - 1) / NT;
+  const size_t nva = (size_t)(ncb * v->cig * nkb) * (size_t)(CB * NT * LC_VL);
+  for (size_t e = 0; e < nva; e += LC_VL) vstore(va + e, vzero());
+  /* Rows in chunks of about 128 KiB of dy and x. */
+  int64_t row_bytes = (v->cog * ds + v->cig * v->g.wq * p->stride_h) * 4;
+  int64_t rc = (128 * 1024) / (row_bytes > 0 ? row_bytes : 1);
+  if (rc < 1) rc = 1;
+  for (int64_t oh0 = 0; oh0 < p->h_out; oh0 += rc) {
+    int64_t oh1 = oh0 + rc < p->h_out ? oh0 + rc : p->h_out;
+    float *vb = va;
+    for (int64_t c0 = 0; c0 < v->cog; c0 += CB) {
+      int64_t nc = v->cog - c0 < CB ? v->cog - c0 : CB;
+      const float *dys[WG_MAX];
+      for (int c = 0; c < CB; c++)
+        dys[c] = dyb + (size_t)(c0 + (c < nc ? c : nc - 1)) * dplane;
+      for (int64_t ci = 0; ci < v->cig; ci++) {
+        for (int64_t k0 = 0; k0 < taps; k0 += NT, vb += CB * NT * LC_VL) {
+          int64_t nk = taps - k0 < NT ? taps - k0 : NT;
+          int64_t to[WG_MAX];
+          for (int k = 0; k < NT; k++) to[k] = tofs[k0 + (k < nk ? k : nk - 1)];
+          vec_wg_block(p, v->g, xb + ci * xplane, dys, ds, to, vb, oh0, oh1,
+                       CB, NT);
+        }
+      }
+    }
+  }
+  /* Fold the vector sums into part. */
+  float *vb = va;
+  for (int64_t c0 = 0; c0 < v->cog; c0 += CB) {
+    int64_t nc = v->cog - c0 < CB ? v->cog - c0 : CB;
+    for (int64_t ci = 0; ci < v->cig; ci++) {
+      for (int64_t k0 = 0; k0 < taps; k0 += NT, vb += CB * NT * LC_VL) {
+        int64_t nk = taps - k0 < NT ? taps - k0 : NT;
+        float *out = part + (c0 * v->cig + ci) * taps + k0;
+        for (int64_t c = 0; c < nc; c++)
+          for (int64_t k = 0; k < nk; k++)
+            out[c * ostride + k] += vsum(vload(vb + (c * NT + k) * LC_VL));
+      }
+    }
+  }
+}
+
+static inline LC_INLINE void vec_wg_image_body(const vec_geom *v,
+                                               const float *xb,
+                                               const float *dyb, int64_t ds,
+                                               const int64_t *tofs,
+                                               float *part, float *va) {
+  if (v->cog >= 6)
+    vec_wg_image_cn(v, xb, dyb, ds, tofs, part, va, 8, 3);
+  else
+    vec_wg_image_cn(v, xb, dyb, ds, tofs, part, va, 4, 5);
+}
+
+LC_ISA_DISPATCH(vec_wg_image,
+                (const vec_geom *v, const float *xb, const float *dyb,
+                 int64_t ds, const int64_t *tofs, float *part, float *va),
+                (v, xb, dyb, ds, tofs, part, va), vec_wg_image_body)
+
+static void vec_backward_weight(const cpu_run *r, const cpu_tensors *t) {
+  const conv_problem *p = r->p;
+  const vec_geom v = vec_geom_for(p);
+  const vec_ws s = vec_ws_for(p, r->op);
+  const int64_t chunks = p->n < VEC_WG_CHUNKS ? p->n : VEC_WG_CHUNKS;
+  const int64_t per = (p->n + chunks - 1) / chunks;
+  const int64_t tasks = chunks * p->groups;
+  const size_t in_plane = (size_t)(p->h * p->w);
+  const size_t out_plane = (size_t)(p->h_out * p->w_out);
+  const int64_t ds = lc_round_up(p->w_out, LC_VL);
+  const size_t gsize = (size_t)(v.cog * v.cig * v.taps);
+  const size_t dwsize = gsize * (size_t)p->groups;
+  float *parts = (float *)r->ws;
+  int64_t tofs[VEC_MAX_TAPS];
+  vec_tap_offsets(&v, tofs);
+#pragma omp parallel num_threads(r->threads)
+  {
+    float *xb = vec_slice(r, &s, omp_get_thread_num()) + s.wpk;
+    float *dyb = xb + s.xbuf;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < tasks; task++) {
+      int64_t ch = task / p->groups, grp = task % p->groups;
+      float *part = parts + (size_t)ch * dwsize + (size_t)grp * gsize;
+      memset(part, 0, gsize * sizeof(float));
+      for (int64_t n = ch * per; n < (ch + 1) * per && n < p->n; n++) {
+        for (int64_t ci = 0; ci < v.cig; ci++)
+          lc_plane_fill(p, t->x + (size_t)(n * p->c_in + grp * v.cig + ci) * in_plane,
+                        v.g, xb + (size_t)ci * lc_plane_floats(v.g));
+        for (int64_t c = 0; c < v.cog; c++) {
+          const float *src = t->dy + (size_t)(n * p->c_out + grp * v.cog + c) * out_plane;
+          float *dst = dyb + (size_t)c * (size_t)(p->h_out * ds);
+          for (int64_t oh = 0; oh < p->h_out; oh++) {
+            memcpy(dst + oh * ds, src + oh * p->w_out, (size_t)p->w_out * sizeof(float));
+            for (int64_t k = p->w_out; k < ds; k++) dst[oh * ds + k] = 0.0f;
+          }
+        }
+        vec_wg_image(&v, xb, dyb, ds, tofs, part,
+                     dyb + (size_t)v.cog * (size_t)(p->h_out * ds));
+      }
+    }
+    /* Sum the chunks in order, in double; write dw with flip applied. */
+#pragma omp for schedule(static)
+    for (int64_t e = 0; e < (int64_t)dwsize; e++) {
+      double acc = 0.0;
+      for (int64_t ch = 0; ch < chunks; ch++) acc += parts[(size_t)ch * dwsize + (size_t)e];
+      int64_t k = e % v.taps, rest = e / v.taps;
+      int64_t i = k / p->kw, j = k % p->kw;
+      t->dw[rest * v.taps + lc_widx(i, p->kh, p->flip_kernel) * p->kw +
+            lc_widx(j, p->kw, p->flip_kernel)] = (float)acc;
+    }
+  }
+  if (t->db != NULL) lc_bias_grad(p, t->dy, t->db, r->threads);
+}
+
+static conv_status vec_run(const cpu_run *r, const cpu_tensors *t,
+                           conv_err *err) {
+  switch (r->op) {
+    case CONV_OP_FORWARD: vec_forward(r, t); break;
+    case CONV_OP_BACKWARD_DATA: vec_backward_data(r, t); break;
+    case CONV_OP_BACKWARD_WEIGHT: vec_backward_weight(r, t); break;
+    default:
+      return conv_err_set(err, CONV_ERROR_UNSUPPORTED,
+                          "direct_vec: op %d is not served", (int)r->op);
+  }
+  return CONV_SUCCESS;
+}
+
+const cpu_algo cpu_algo_direct_vec = {
+    "direct_vec", vec_applies, vec_score, vec_workspace, NULL, NULL, vec_run,
+};
