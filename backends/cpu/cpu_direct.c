@@ -35,12 +35,12 @@ static int direct_score(const conv_problem *p, conv_op op,
   return 20;
 }
 
+static size_t bwd_weight_slice(const conv_problem *p);
+
 static size_t direct_workspace(const conv_problem *p, conv_op op,
                                int threads) {
   if (op != CONV_OP_BACKWARD_WEIGHT) return 0;
-  size_t slice = cpu_align_up(
-      cpu_mul_size(cpu_mul_size((size_t)p->kh, (size_t)p->kw), sizeof(double)));
-  return cpu_mul_size(slice, (size_t)threads);
+  return cpu_mul_size(cpu_align_up(bwd_weight_slice(p)), (size_t)threads);
 }
 
 /* ---------------------------------------------------------------- forward */
@@ -122,6 +122,84 @@ static void fwd_plane(const conv_problem *p, const cpu_maps *m,
   }
 }
 
+/* A row of zeros standing for a zero-padded input row, so the fused 3x3
+ * kernels below need no test per row. */
+#define ZERO_ROW 4096
+static const float zero_row[ZERO_ROW];
+
+/* The common interior of the three column taps of a 3-wide kernel. */
+static void common3(const cpu_maps *m, int64_t *lo, int64_t *hi) {
+  int64_t l = m->col_lo[0], h = m->col_hi[0];
+  for (int b = 1; b < 3; b++) {
+    if (m->col_lo[b] > l) l = m->col_lo[b];
+    if (m->col_hi[b] < h) h = m->col_hi[b];
+  }
+  *lo = l;
+  *hi = h > l ? h : l;
+}
+
+/* fwd_plane for 3x3 kernels with stride_w 1 or 2 and w <= ZERO_ROW: all
+ * nine taps of an input channel in one pass over the output row. */
+CPU_TARGET_CLONES
+static void fwd_plane_3x3(const conv_problem *p, const cpu_maps *m,
+                          const float *restrict x, const float *restrict w,
+                          float bias, float *restrict y) {
+  const int64_t cin_g = p->c_in / p->groups;
+  const int64_t h_out = p->h_out, w_out = p->w_out;
+  const int64_t sw = p->stride_w, wi = p->w;
+  const size_t hw = (size_t)p->h * (size_t)wi;
+  const int64_t o0 = m->col_off[0], o1 = m->col_off[1], o2 = m->col_off[2];
+  int64_t lo, hi;
+  common3(m, &lo, &hi);
+  for (int64_t oh = 0; oh < h_out; oh++) {
+    float *restrict yr = y + oh * w_out;
+    for (int64_t ow = 0; ow < w_out; ow++) yr[ow] = bias;
+    for (int64_t c = 0; c < cin_g; c++) {
+      const float *xc = x + (size_t)c * hw;
+      const float *wc = w + c * 9;
+      const float *rows[3];
+      for (int a = 0; a < 3; a++) {
+        const int64_t r = m->row[a * h_out + oh];
+        rows[a] = r < 0 ? zero_row : xc + r * wi;
+      }
+      const float *restrict x0 = rows[0], *restrict x1 = rows[1],
+                            *restrict x2 = rows[2];
+      const float w00 = wc[0], w01 = wc[1], w02 = wc[2], w10 = wc[3],
+                  w11 = wc[4], w12 = wc[5], w20 = wc[6], w21 = wc[7],
+                  w22 = wc[8];
+      if (sw == 1) {
+#pragma omp simd
+        for (int64_t ow = lo; ow < hi; ow++)
+          yr[ow] += w00 * x0[ow + o0] + w01 * x0[ow + o1] + w02 * x0[ow + o2] +
+                    w10 * x1[ow + o0] + w11 * x1[ow + o1] + w12 * x1[ow + o2] +
+                    w20 * x2[ow + o0] + w21 * x2[ow + o1] + w22 * x2[ow + o2];
+      } else {
+#pragma omp simd
+        for (int64_t ow = lo; ow < hi; ow++) {
+          const int64_t i = ow * 2;
+          yr[ow] += w00 * x0[i + o0] + w01 * x0[i + o1] + w02 * x0[i + o2] +
+                    w10 * x1[i + o0] + w11 * x1[i + o1] + w12 * x1[i + o2] +
+                    w20 * x2[i + o0] + w21 * x2[i + o1] + w22 * x2[i + o2];
+        }
+      }
+      for (int64_t ow = 0; ow < w_out; ow++) {
+        if (ow == lo) ow = hi;
+        if (ow >= w_out) break;
+        for (int a = 0; a < 3; a++)
+          for (int b = 0; b < 3; b++) {
+            const int64_t sc = m->col[b * w_out + ow];
+            if (sc >= 0) yr[ow] += wc[a * 3 + b] * rows[a][sc];
+          }
+      }
+    }
+  }
+}
+
+static int use_fwd_3x3(const conv_problem *p) {
+  return p->kh == 3 && p->kw == 3 && (p->stride_w == 1 || p->stride_w == 2) &&
+         p->w <= ZERO_ROW;
+}
+
 static void direct_forward(const cpu_run *r, const cpu_tensors *t) {
   const conv_problem *p = r->p;
   const cpu_maps *m = r->state;
@@ -129,12 +207,18 @@ static void direct_forward(const cpu_run *r, const cpu_tensors *t) {
   const int64_t planes = p->n * p->c_out;
   const size_t hw = (size_t)(p->h * p->w), ohw = (size_t)(p->h_out * p->w_out);
   const size_t wsz = (size_t)(cin_g * p->kh * p->kw);
+  const int fused = use_fwd_3x3(p);
 #pragma omp parallel for num_threads(r->threads) schedule(dynamic, 1)
   for (int64_t nc = 0; nc < planes; nc++) {
     const int64_t n = nc / p->c_out, co = nc % p->c_out, g = co / cout_g;
-    fwd_plane(p, m, t->x + (size_t)(n * p->c_in + g * cin_g) * hw,
-              t->w + (size_t)co * wsz, t->b != NULL ? t->b[co] : 0.0f,
-              t->y + (size_t)nc * ohw);
+    const float *x = t->x + (size_t)(n * p->c_in + g * cin_g) * hw;
+    const float *w = t->w + (size_t)co * wsz;
+    const float bias = t->b != NULL ? t->b[co] : 0.0f;
+    float *y = t->y + (size_t)nc * ohw;
+    if (fused)
+      fwd_plane_3x3(p, m, x, w, bias, y);
+    else
+      fwd_plane(p, m, x, w, bias, y);
   }
 }
 
@@ -152,6 +236,22 @@ static void bwd_data_plane(const conv_problem *p, const cpu_maps *m,
   const int64_t sw = p->stride_w, wi = p->w;
   const size_t hw = (size_t)p->h * (size_t)wi;
   const size_t ohw = (size_t)h_out * (size_t)w_out;
+  /* kw == 3, stride 1: input columns s in [s_lo, s_hi) get all three taps
+   * from interior output columns s - off[b]. */
+  const int fuse3 = kw == 3 && sw == 1;
+  int64_t s_lo = 0, s_hi = 0, o0 = 0, o1 = 0, o2 = 0;
+  if (fuse3) {
+    o0 = m->col_off[0];
+    o1 = m->col_off[1];
+    o2 = m->col_off[2];
+    s_lo = m->col_lo[0] + o0;
+    s_hi = m->col_hi[0] + o0;
+    for (int b = 1; b < 3; b++) {
+      if (m->col_lo[b] + m->col_off[b] > s_lo) s_lo = m->col_lo[b] + m->col_off[b];
+      if (m->col_hi[b] + m->col_off[b] < s_hi) s_hi = m->col_hi[b] + m->col_off[b];
+    }
+    if (s_hi < s_lo) s_hi = s_lo;
+  }
   memset(dx, 0, hw * sizeof *dx);
   for (int64_t o = 0; o < cout_g; o++) {
     const float *dyo = dy + (size_t)o * ohw;
@@ -163,6 +263,31 @@ static void bwd_data_plane(const conv_problem *p, const cpu_maps *m,
         if (r < 0) continue;
         float *restrict dxr = dx + r * wi;
         const float *wr = wo + a * kw;
+        if (fuse3) {
+          /* Gather form over input columns s: the three taps that land on
+           * s from the interior, then the rest tap by tap. */
+          const float w0 = wr[0], w1 = wr[1], w2 = wr[2];
+#pragma omp simd
+          for (int64_t sc = s_lo; sc < s_hi; sc++)
+            dxr[sc] += w0 * dyr[sc - o0] + w1 * dyr[sc - o1] + w2 * dyr[sc - o2];
+          for (int64_t b = 0; b < 3; b++) {
+            const float wv = wr[b];
+            const int64_t lo = m->col_lo[b], hi = m->col_hi[b];
+            const int64_t off = m->col_off[b];
+            const int64_t *col = m->col + b * w_out;
+            for (int64_t ow = 0; ow < lo; ow++)
+              if (col[ow] >= 0) dxr[col[ow]] += wv * dyr[ow];
+            /* interior columns whose target lies outside [s_lo, s_hi) */
+            const int64_t e1 = s_lo - off < hi ? s_lo - off : hi;
+            for (int64_t ow = lo; ow < e1; ow++) dxr[ow + off] += wv * dyr[ow];
+            const int64_t s2 = s_hi - off > lo ? s_hi - off : lo;
+            for (int64_t ow = s2 > e1 ? s2 : e1; ow < hi; ow++)
+              dxr[ow + off] += wv * dyr[ow];
+            for (int64_t ow = hi; ow < w_out; ow++)
+              if (col[ow] >= 0) dxr[col[ow]] += wv * dyr[ow];
+          }
+          continue;
+        }
         for (int64_t b = 0; b < kw; b++) {
           const float wv = wr[b];
           const int64_t lo = m->col_lo[b], hi = m->col_hi[b];
@@ -205,14 +330,114 @@ static void direct_backward_data(const cpu_run *r, const cpu_tensors *t) {
 
 /* -------------------------------------------------------- backward weight */
 
+/* Backward weight keeps, per thread, one float row of partial sums per tap
+ * (kh * kw * w_out floats) when that is at most ROW_ACC_MAX floats: the
+ * products are added element-wise (vectorised, no horizontal sum per row)
+ * and each tap's row is summed in float64 at the end. Larger problems fall
+ * back to one dot product per row and tap, summed in float64. */
+#define ROW_ACC_MAX ((int64_t)256 * 1024)
+
+static int use_row_acc(const conv_problem *p) {
+  return p->kh * p->kw * p->w_out <= ROW_ACC_MAX;
+}
+
+static size_t bwd_weight_slice(const conv_problem *p) {
+  if (use_row_acc(p))
+    return cpu_mul_size(cpu_mul_size((size_t)p->kh, (size_t)p->kw),
+                        cpu_mul_size((size_t)p->w_out, sizeof(float)));
+  return cpu_mul_size(cpu_mul_size((size_t)p->kh, (size_t)p->kw), sizeof(double));
+}
+
 /* dw[co, c] (kh * kw floats) = sum over images, rows and columns of
  * dy[n, co] times the shifted x[n, g * cin_g + c]. x and dy point at image
- * 0's planes; acc is kh * kw doubles of scratch. Per row and tap a float dot
- * product, summed into float64. */
+ * 0's planes; acc is bwd_weight_slice() bytes of scratch. */
 CPU_TARGET_CLONES
-static void bwd_weight_pair(const conv_problem *p, const cpu_maps *m,
-                            const float *restrict x, const float *restrict dy,
-                            float *restrict dw, double *restrict acc) {
+static void bwd_weight_pair_rows(const conv_problem *p, const cpu_maps *m,
+                                 const float *restrict x,
+                                 const float *restrict dy,
+                                 float *restrict dw, float *restrict acc) {
+  const int64_t h_out = p->h_out, w_out = p->w_out, kh = p->kh, kw = p->kw;
+  const int64_t sw = p->stride_w, wi = p->w;
+  const size_t hw = (size_t)p->h * (size_t)wi;
+  const size_t ohw = (size_t)h_out * (size_t)w_out;
+  const int fuse3 = kw == 3 && sw == 1;
+  int64_t lo3 = 0, hi3 = 0;
+  if (fuse3) common3(m, &lo3, &hi3);
+  const int64_t o0 = m->col_off[0];
+  const int64_t o1 = kw > 1 ? m->col_off[1] : 0;
+  const int64_t o2 = kw > 2 ? m->col_off[2] : 0;
+  memset(acc, 0, (size_t)(kh * kw * w_out) * sizeof *acc);
+  for (int64_t n = 0; n < p->n; n++) {
+    const float *xn = x + (size_t)n * (size_t)p->c_in * hw;
+    const float *dyn = dy + (size_t)n * (size_t)p->c_out * ohw;
+    for (int64_t oh = 0; oh < h_out; oh++) {
+      const float *restrict dyr = dyn + oh * w_out;
+      for (int64_t a = 0; a < kh; a++) {
+        const int64_t r = m->row[a * h_out + oh];
+        if (r < 0) continue;
+        const float *restrict xr = xn + r * wi;
+        float *restrict acc_a = acc + a * kw * w_out;
+        if (fuse3) {
+          float *restrict t0 = acc_a, *restrict t1 = acc_a + w_out,
+                          *restrict t2 = acc_a + 2 * w_out;
+#pragma omp simd
+          for (int64_t ow = lo3; ow < hi3; ow++) {
+            const float d = dyr[ow];
+            t0[ow] += d * xr[ow + o0];
+            t1[ow] += d * xr[ow + o1];
+            t2[ow] += d * xr[ow + o2];
+          }
+          for (int64_t ow = 0; ow < w_out; ow++) {
+            if (ow == lo3) ow = hi3;
+            if (ow >= w_out) break;
+            for (int b = 0; b < 3; b++) {
+              const int64_t sc = m->col[b * w_out + ow];
+              if (sc >= 0) acc_a[b * w_out + ow] += dyr[ow] * xr[sc];
+            }
+          }
+          continue;
+        }
+        for (int64_t b = 0; b < kw; b++) {
+          const int64_t lo = m->col_lo[b], hi = m->col_hi[b];
+          const int64_t off = m->col_off[b];
+          const int64_t *col = m->col + b * w_out;
+          float *restrict tb = acc_a + b * w_out;
+          for (int64_t ow = 0; ow < lo; ow++)
+            if (col[ow] >= 0) tb[ow] += dyr[ow] * xr[col[ow]];
+          if (sw == 1) {
+#pragma omp simd
+            for (int64_t ow = lo; ow < hi; ow++) tb[ow] += dyr[ow] * xr[ow + off];
+          } else {
+            for (int64_t ow = lo; ow < hi; ow++) tb[ow] += dyr[ow] * xr[ow * sw + off];
+          }
+          for (int64_t ow = hi; ow < w_out; ow++)
+            if (col[ow] >= 0) tb[ow] += dyr[ow] * xr[col[ow]];
+        }
+      }
+    }
+  }
+  for (int64_t i = 0; i < kh * kw; i++) {
+    const float *t = acc + i * w_out;
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    int64_t ow = 0;
+    for (; ow + 4 <= w_out; ow += 4) {
+      s0 += t[ow];
+      s1 += t[ow + 1];
+      s2 += t[ow + 2];
+      s3 += t[ow + 3];
+    }
+    for (; ow < w_out; ow++) s0 += t[ow];
+    dw[i] = (float)((s0 + s1) + (s2 + s3));
+  }
+}
+
+/* The fallback for wide rows: a float dot product per row and tap, summed
+ * in float64 (acc: kh * kw doubles). */
+CPU_TARGET_CLONES
+static void bwd_weight_pair_dot(const conv_problem *p, const cpu_maps *m,
+                                const float *restrict x,
+                                const float *restrict dy,
+                                float *restrict dw, double *restrict acc) {
   const int64_t h_out = p->h_out, w_out = p->w_out, kh = p->kh, kw = p->kw;
   const int64_t sw = p->stride_w, wi = p->w;
   const size_t hw = (size_t)p->h * (size_t)wi;
@@ -258,13 +483,18 @@ static void direct_backward_weight(const cpu_run *r, const cpu_tensors *t) {
   const int64_t pairs = p->c_out * cin_g;
   const size_t hw = (size_t)(p->h * p->w), ohw = (size_t)(p->h_out * p->w_out);
   const size_t khw = (size_t)(p->kh * p->kw);
-  const size_t slice = khw * sizeof(double);
+  const size_t slice = bwd_weight_slice(p);
+  const int rows = use_row_acc(p);
 #pragma omp parallel for num_threads(r->threads) schedule(dynamic, 1)
   for (int64_t pc = 0; pc < pairs; pc++) {
     const int64_t co = pc / cin_g, c = pc % cin_g, g = co / cout_g;
-    bwd_weight_pair(p, m, t->x + (size_t)(g * cin_g + c) * hw,
-                    t->dy + (size_t)co * ohw, t->dw + (size_t)pc * khw,
-                    cpu_ws_slice(r, slice, cpu_thread_id()));
+    const float *x = t->x + (size_t)(g * cin_g + c) * hw;
+    const float *dy = t->dy + (size_t)co * ohw;
+    void *scratch = cpu_ws_slice(r, slice, cpu_thread_id());
+    if (rows)
+      bwd_weight_pair_rows(p, m, x, dy, t->dw + (size_t)pc * khw, scratch);
+    else
+      bwd_weight_pair_dot(p, m, x, dy, t->dw + (size_t)pc * khw, scratch);
   }
 }
 
