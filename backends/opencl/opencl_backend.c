@@ -530,6 +530,10 @@ static const conv_plugin ocl_plugin = {
     .mem_free = ocl_mem_free,
     .mem_write = ocl_mem_write,
     .mem_read = ocl_mem_read,
+    .pool_plan_create = ocl_pool_plan_create,
+    .pool_plan_destroy = ocl_pool_plan_destroy,
+    .maxpool_forward = ocl_maxpool_forward,
+    .maxpool_backward = ocl_maxpool_backward,
 };
 
 CONV_PLUGIN_EXPORT const conv_plugin *conv_plugin_entry(void) {

@@ -66,4 +66,13 @@ conv_status ocl_backward_weight(void *plan, const void *x, const void *dy,
 conv_status ocl_backward_bias(void *plan, const void *dy, void *db,
                               conv_err *err);
 
+conv_status ocl_pool_plan_create(void *device, const conv_pool_problem *problem,
+                                 const conv_plan_options *options, void **plan,
+                                 conv_err *err);
+void ocl_pool_plan_destroy(void *plan);
+conv_status ocl_maxpool_forward(void *plan, const void *x, void *y,
+                                void *indices, conv_err *err);
+conv_status ocl_maxpool_backward(void *plan, const void *x, const void *dy,
+                                 void *dx, conv_err *err);
+
 #endif /* CONV_OPENCL_INTERNAL_H */

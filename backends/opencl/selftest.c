@@ -309,6 +309,115 @@ static void random_problem(conv_problem *p, int index) {
   } while (!resolve(p));
 }
 
+/* ------------------------------------------------------------- pooling */
+
+static int64_t ref_pool_argmax(const conv_pool_problem *p, const float *xp, int64_t oh,
+                               int64_t ow, float *value, int *empty) {
+  int64_t h0 = oh * p->stride_h - p->pad_h, w0 = ow * p->stride_w - p->pad_w;
+  int64_t h1 = h0 + (p->kh - 1) * p->dil_h + 1, w1 = w0 + (p->kw - 1) * p->dil_w + 1;
+  if (h1 > p->h) h1 = p->h;
+  if (w1 > p->w) w1 = p->w;
+  while (h0 < 0) h0 += p->dil_h;
+  while (w0 < 0) w0 += p->dil_w;
+  int64_t best = h0 * p->w + w0;
+  float m = -INFINITY;
+  *empty = h0 >= h1 || w0 >= w1;
+  for (int64_t ih = h0; ih < h1; ih += p->dil_h)
+    for (int64_t iw = w0; iw < w1; iw += p->dil_w) {
+      float v = xp[ih * p->w + iw];
+      if (v > m || isnan(v)) { m = v; best = ih * p->w + iw; }
+    }
+  *value = m;
+  return best;
+}
+
+static int same_float(float a, float b) { return (isnan(a) && isnan(b)) || a == b; }
+
+/* Returns 0 if maxpool forward (values, indices) and backward match the
+ * rules exactly. */
+static int check_pool(const conv_pool_problem *p) {
+  conv_err e = {0};
+  conv_plan_options opt = {NULL, 0};
+  void *plan;
+  if (T->pool_plan_create == NULL) return 0;
+  if (T->pool_plan_create(dev, p, &opt, &plan, &e) != CONV_SUCCESS) {
+    fprintf(stderr, "FAIL pool_plan_create: %s\n", e.msg);
+    n_fail++;
+    return 1;
+  }
+  size_t nx = (size_t)(p->n * p->c * p->h * p->w), ny = (size_t)(p->n * p->c * p->h_out * p->w_out);
+  buf x, y, dy, dx, idx;
+  buf_make(&x, nx); buf_make(&y, ny); buf_make(&dy, ny); buf_make(&dx, nx);
+  buf_make(&idx, 2 * ny); /* int64 per element */
+  for (size_t i = 0; i < nx; i++) {
+    int r = rint_in(0, 40);
+    x.host[i] = r == 0 ? NAN : r == 1 ? -INFINITY : (float)rint_in(-4, 4) * 0.5f; /* ties */
+  }
+  conv_err we = {0};
+  if (T->mem_write(dev, x.mem, 0, nx * sizeof(float), x.host, &we)) die("mem_write", &we);
+  buf_random(&dy);
+  int bad = 0;
+  for (int rep = 0; rep < 2 && !bad; rep++) {
+    buf_poison(&y); buf_poison(&dx); buf_poison(&idx);
+    if (T->maxpool_forward(plan, x.mem, y.mem, idx.mem, &e) != CONV_SUCCESS ||
+        T->maxpool_backward(plan, x.mem, dy.mem, dx.mem, &e) != CONV_SUCCESS) {
+      fprintf(stderr, "FAIL maxpool: %s\n", e.msg);
+      bad = 1;
+      break;
+    }
+    n_runs += 2;
+    buf_get(&y); buf_get(&dx); buf_get(&idx);
+    const int64_t *gi = (const int64_t *)idx.host;
+    float *rdx = calloc(nx, sizeof(float));
+    for (int64_t pc = 0; pc < p->n * p->c; pc++)
+      for (int64_t oh = 0; oh < p->h_out; oh++)
+        for (int64_t ow = 0; ow < p->w_out; ow++) {
+          float v;
+          int empty;
+          size_t q = (size_t)((pc * p->h_out + oh) * p->w_out + ow);
+          int64_t k = ref_pool_argmax(p, x.host + pc * p->h * p->w, oh, ow, &v, &empty);
+          if (!same_float(v, y.host[q]) || gi[q] != k) bad = 1;
+          if (!empty) rdx[pc * p->h * p->w + k] += dy.host[q];
+        }
+    for (size_t i = 0; i < nx; i++)
+      if (!same_float(rdx[i], dx.host[i])) bad = 1;
+    free(rdx);
+  }
+  if (bad)
+    fprintf(stderr, "FAIL maxpool n=%lld c=%lld %lldx%lld k=%lldx%lld s=%lldx%lld p=%lldx%lld "
+            "d=%lldx%lld ceil=%d: not identical to the rules\n", (long long)p->n, (long long)p->c,
+            (long long)p->h, (long long)p->w, (long long)p->kh, (long long)p->kw,
+            (long long)p->stride_h, (long long)p->stride_w, (long long)p->pad_h,
+            (long long)p->pad_w, (long long)p->dil_h, (long long)p->dil_w, p->ceil_mode);
+  buf_free(&x); buf_free(&y); buf_free(&dy); buf_free(&dx); buf_free(&idx);
+  T->pool_plan_destroy(plan);
+  n_fail += bad;
+  return bad;
+}
+
+static int64_t pool_out(int64_t size, int64_t k, int64_t s, int64_t pad, int64_t d, int ceil_mode) {
+  int64_t span = size + 2 * pad - d * (k - 1) - 1;
+  if (span < 0) return 0;
+  int64_t o = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+  if (ceil_mode && (o - 1) * s >= size + pad) o--;
+  return o;
+}
+
+static void random_pool(conv_problem *unused, conv_pool_problem *p) {
+  (void)unused;
+  do {
+    memset(p, 0, sizeof *p);
+    p->n = rint_in(1, 3); p->c = rint_in(1, 5); p->h = rint_in(1, 19); p->w = rint_in(1, 19);
+    p->kh = rint_in(1, 4); p->kw = rint_in(1, 4);
+    p->stride_h = rint_in(1, 3); p->stride_w = rint_in(1, 3);
+    p->pad_h = rint_in(0, (int)(p->kh / 2)); p->pad_w = rint_in(0, (int)(p->kw / 2));
+    p->dil_h = rint_in(1, 3); p->dil_w = rint_in(1, 3);
+    p->ceil_mode = rint_in(0, 1);
+    p->h_out = pool_out(p->h, p->kh, p->stride_h, p->pad_h, p->dil_h, p->ceil_mode);
+    p->w_out = pool_out(p->w, p->kw, p->stride_w, p->pad_w, p->dil_w, p->ceil_mode);
+  } while (p->h_out < 1 || p->w_out < 1);
+}
+
 /* ------------------------------------------------------------- timing */
 
 static void time_layer(int64_t n, int64_t c, int64_t hw, int64_t k, int64_t ker, int64_t stride,
@@ -423,6 +532,15 @@ int main(int argc, char **argv) {
       if (resolve(&p))
         for (int a = 0; a < 3; a++) check_problem(&p, algos[a], verbose);
     }
+    long pool_fail = n_fail;
+    for (int c = 0; c < cases; c++) {
+      conv_pool_problem pp;
+      random_pool(NULL, &pp);
+      check_pool(&pp);
+    }
+    if (T->pool_plan_create != NULL)
+      printf("maxpool: %d random cases, %ld failures (values, indices and dx compared "
+             "bit for bit)\n", cases, n_fail - pool_fail);
     printf("random + edge cases: %ld runs, %ld failures, worst relative error: fwd %.2g, "
            "bwd_data %.2g, bwd_weight %.2g, bias %.2g (%.1f s)\n",
            n_runs, n_fail, worst_err[0], worst_err[1], worst_err[2], worst_err[3], now() - t0);
