@@ -40,6 +40,8 @@ int main(int argc, char **argv) {
       {"dw3x3 N8 C144 56x56", 8, 144, 144, 144, 56, 56, 3, 1, 1},
       {"conv1x1 N8 64->256 56x56", 8, 64, 256, 1, 56, 56, 1, 1, 0},
       {"conv7x7s2 N8 3->64 224x224", 8, 3, 64, 1, 224, 224, 7, 2, 3},
+      {"conv3x3 N1 512->512 7x7", 1, 512, 512, 1, 7, 7, 3, 1, 1},
+      {"conv3x3s2 N2 128->256 28x28", 2, 128, 256, 1, 28, 28, 3, 2, 1},
   };
   const conv_plugin *plug = conv_plugin_entry();
   void *backend, *device;

@@ -26,8 +26,8 @@
 
 #include "cpu_internal.h"
 
-/* Floats of column buffer per thread: about half of a Zen 4 / Skylake-SP L2. */
-#define COL_BUDGET ((int64_t)128 * 1024)
+/* Floats of column buffer per thread: about a Zen 4 / Skylake-SP L2. */
+#define COL_BUDGET ((int64_t)256 * 1024)
 /* The partition aims at this many tasks (fixed, not the thread count, so
  * results never depend on the thread count). */
 #define MIN_TASKS 16
@@ -54,7 +54,9 @@ static int64_t tile_for(int64_t rows, int64_t p) {
   int64_t pt = COL_BUDGET / max64(rows, 1);
   if (pt >= p) return p;
   pt = pt / 16 * 16;
-  return max64(pt, 16);
+  /* Narrower tiles would starve the GEMM; the budget is soft. */
+  pt = max64(pt, 128);
+  return pt >= p ? p : pt;
 }
 
 static void geometry_of(const conv_problem *p, conv_op op, geometry *g) {
@@ -75,7 +77,7 @@ static void geometry_of(const conv_problem *p, conv_op op, geometry *g) {
       g->ntiles = ceil_div(g->p, g->pt);
       g->mc = g->cout_g;
       while (images_groups * g->ntiles * ceil_div(g->cout_g, g->mc) < MIN_TASKS &&
-             g->mc >= 64)
+             g->mc >= 128)
         g->mc = ceil_div(g->mc, 2);
       g->nm = ceil_div(g->cout_g, g->mc);
       g->tasks = images_groups * g->ntiles * g->nm;
