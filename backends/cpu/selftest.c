@@ -375,6 +375,10 @@ int main(int argc, char **argv) {
       make(3, 12, 24, 12, 16, 16, 5, 2, 2, CONV_PAD_SYMMETRIC),
       make(1, 3, 40, 1, 45, 45, 7, 2, 3, CONV_PAD_REPLICATE),
       make(2, 96, 16, 2, 12, 12, 3, 1, 1, CONV_PAD_ZEROS),
+      make(16, 32, 4, 1, 36, 36, 3, 1, 1, CONV_PAD_REFLECT),
+      make(1, 16, 200, 1, 9, 9, 3, 1, 1, CONV_PAD_ZEROS),
+      make(1, 2, 2, 1, 3, 30001, 3, 1, 1, CONV_PAD_SYMMETRIC),
+      make(1, 2, 4, 2, 3, 5000, 3, 2, 1, CONV_PAD_ZEROS),
   };
   int nfixed = (int)(sizeof fixed / sizeof fixed[0]);
   for (int i = 0; i < nfixed; i++) check_problem(&fixed[i], 1);
