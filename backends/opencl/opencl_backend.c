@@ -390,6 +390,10 @@ static conv_status ocl_device_open(void *backend, int index, void **device,
     st = cl_fail(err, "clGetDeviceInfo(CL_DEVICE_MAX_MEM_ALLOC_SIZE)", e);
     goto done;
   }
+  if (clGetDeviceInfo(dev->id, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof dev->units,
+                      &dev->units, NULL) != CL_SUCCESS ||
+      dev->units == 0)
+    dev->units = 1;
   *device = dev;
   dev = NULL;
 done:

@@ -38,6 +38,7 @@ typedef struct ocl_device {
   cl_context ctx;
   cl_command_queue queue; /* in-order, shared by every plan of the device */
   cl_ulong max_alloc;     /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
+  cl_uint units;          /* CL_DEVICE_MAX_COMPUTE_UNITS */
   pthread_mutex_t lock;   /* guards program */
   cl_program program;     /* built on the first plan, then reused */
 } ocl_device;

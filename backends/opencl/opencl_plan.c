@@ -44,13 +44,15 @@ enum {
   K_BWD_WEIGHT_DIRECT,
   K_BIAS_GRAD,
   K_BATCH_TRANSPOSE,
+  K_SUM_SLICES,
   NKERNELS
 };
 static const char *const kernel_names[NKERNELS] = {
     "im2col",          "col2im",           "bias_add",  "fwd_direct",
-    "bwd_data_direct", "bwd_weight_direct", "bias_grad", "batch_transpose"};
+    "bwd_data_direct", "bwd_weight_direct", "bias_grad", "batch_transpose",
+    "sum_slices"};
 /* Index of the first geometry argument of each kernel. */
-static const cl_uint kernel_geom_arg[NKERNELS] = {5, 4, 4, 6, 4, 4, 3, 4};
+static const cl_uint kernel_geom_arg[NKERNELS] = {5, 4, 4, 6, 4, 4, 3, 4, 5};
 
 typedef struct ocl_plan {
   ocl_device *dev;
@@ -62,7 +64,9 @@ typedef struct ocl_plan {
   size_t kmax[NKERNELS]; /* CL_KERNEL_WORK_GROUP_SIZE */
   cl_mem col;            /* im2col workspace: chunk images */
   cl_mem dyt;            /* weight gradient: dy of a chunk as [k][n][p] */
-  size_t col_bytes, dyt_bytes;
+  cl_mem part;           /* weight gradient: split-K partial products */
+  size_t col_bytes, dyt_bytes, part_bytes;
+  int64_t slices;        /* split-K slices of the weight gradient (1: none) */
   int64_t chunk;   /* images per im2col chunk */
   int64_t chunk1;  /* images per gemm_1x1 batch */
   size_t nbatch;   /* capacity of the offset arrays */
@@ -263,6 +267,7 @@ void ocl_plan_destroy(void *plan) {
     if (pl->k[i] != NULL) clReleaseKernel(pl->k[i]);
   if (pl->col != NULL) clReleaseMemObject(pl->col);
   if (pl->dyt != NULL) clReleaseMemObject(pl->dyt);
+  if (pl->part != NULL) clReleaseMemObject(pl->part);
   free(pl->a_off);
   free(pl->b_off);
   free(pl->c_off);
@@ -387,8 +392,30 @@ conv_status ocl_plan_create(void *device, const conv_problem *problem,
   pl->chunk1 = need_1x1 ? (p->n < 64 ? p->n : 64) : 0;
   if (pl->chunk < 1 && need_col) pl->chunk = 1;
   if (pl->chunk1 < 1 && need_1x1) pl->chunk1 = 1;
+  /* Split-K for the weight gradient: its GEMMs are thin (Kg x R outputs)
+   * with a long inner dimension (images x positions); CLBlast parallelises
+   * over output tiles only, so the inner dimension is cut into slices whose
+   * partial products are summed in slice order by sum_slices. Aim for a few
+   * work-groups per compute unit, slices of at least 256. */
+  pl->slices = 1;
+  if (need_dyt && p->n > 0) {
+    const double tiles = (double)((kg + 63) / 64) *
+                         (double)((pl->r + 63) / 64) * (double)p->groups;
+    const double inner = (double)pl->chunk * (double)pl->np;
+    double s = 4.0 * dev->units / tiles;
+    if (s > inner / 256.0) s = inner / 256.0;
+    if (s > 64.0) s = 64.0;
+    const double part_slice = (double)p->c_out * pl->r * 4.0;
+    if (s * part_slice > (double)cap) s = (double)cap / part_slice;
+    /* $CONV_OPENCL_WGRAD_SLICES forces the count (for tests). */
+    const char *env = getenv("CONV_OPENCL_WGRAD_SLICES");
+    if (env != NULL && atoi(env) > 0) s = atoi(env) > 64 ? 64 : atoi(env);
+    if (s * part_slice > (double)cap) s = (double)cap / part_slice;
+    if (s >= 2.0) pl->slices = (int64_t)s;
+  }
   {
     int64_t most = pl->chunk > pl->chunk1 ? pl->chunk : pl->chunk1;
+    if (most < pl->slices) most = pl->slices;
     pl->nbatch = (size_t)((most > 0 ? most : 1) * p->groups);
   }
   pl->a_off = calloc(pl->nbatch, sizeof *pl->a_off);
@@ -407,6 +434,15 @@ conv_status ocl_plan_create(void *device, const conv_problem *problem,
                              &e);
     if (pl->col == NULL) {
       st = cl_fail(err, "clCreateBuffer(im2col workspace)", e);
+      goto done;
+    }
+  }
+  if (pl->slices > 1) {
+    pl->part_bytes = (size_t)pl->slices * (size_t)p->c_out * pl->r * 4;
+    pl->part = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, pl->part_bytes,
+                              NULL, &e);
+    if (pl->part == NULL) {
+      st = cl_fail(err, "clCreateBuffer(split-K workspace)", e);
       goto done;
     }
   }
@@ -431,6 +467,7 @@ conv_status ocl_plan_create(void *device, const conv_problem *problem,
   want[K_BWD_WEIGHT_DIRECT] = pl->algo[OP_BWD_WEIGHT] == ALGO_DIRECT;
   want[K_BIAS_GRAD] = 1;
   want[K_BATCH_TRANSPOSE] = need_dyt;
+  want[K_SUM_SLICES] = pl->slices > 1;
   for (int kk = 0; kk < NKERNELS; kk++) {
     if (!want[kk]) continue;
     pl->k[kk] = clCreateKernel(program, kernel_names[kk], &e);
@@ -455,6 +492,7 @@ conv_status ocl_plan_create(void *device, const conv_problem *problem,
       goto done;
     }
     if (pl->kmax[kk] == 0) pl->kmax[kk] = 1;
+    if (kk == K_SUM_SLICES) continue; /* takes no geometry */
     st = set_geometry(pl, kk, err);
     if (st != CONV_SUCCESS) goto done;
   }
@@ -478,7 +516,7 @@ const char *ocl_plan_algorithm(void *plan, conv_op op) {
 
 size_t ocl_plan_workspace(void *plan) {
   const ocl_plan *pl = plan;
-  return pl->col_bytes + pl->dyt_bytes;
+  return pl->col_bytes + pl->dyt_bytes + pl->part_bytes;
 }
 
 /* ------------------------------------------------------------ operations */
@@ -642,16 +680,51 @@ conv_status ocl_backward_weight(void *plan, const void *xv, const void *dyv,
       st = launch2d(pl, K_BATCH_TRANSPOSE, pl->np, (size_t)(nb * p->c_out),
                     err);
       if (st != CONV_SUCCESS) return st;
-      for (int64_t g = 0; g < G; g++) {
-        pl->a_off[g] = (size_t)(g * pl->kg) * inner;
-        pl->b_off[g] = (size_t)g * pl->r * inner;
-        pl->c_off[g] = (size_t)(g * pl->kg) * pl->r;
-        pl->alpha[g] = 1.0f;
-        pl->beta[g] = n0 == 0 ? 0.0f : 1.0f;
+      if (pl->slices <= 1) {
+        for (int64_t g = 0; g < G; g++) {
+          pl->a_off[g] = (size_t)(g * pl->kg) * inner;
+          pl->b_off[g] = (size_t)g * pl->r * inner;
+          pl->c_off[g] = (size_t)(g * pl->kg) * pl->r;
+          pl->alpha[g] = 1.0f;
+          pl->beta[g] = n0 == 0 ? 0.0f : 1.0f;
+        }
+        st = gemm(pl, CLBlastTransposeNo, CLBlastTransposeYes, (size_t)pl->kg,
+                  pl->r, inner, pl->dyt, inner, pl->col, inner, dw, pl->r,
+                  (size_t)G, err);
+        if (st != CONV_SUCCESS) return st;
+        continue;
       }
-      st = gemm(pl, CLBlastTransposeNo, CLBlastTransposeYes, (size_t)pl->kg,
-                pl->r, inner, pl->dyt, inner, pl->col, inner, dw, pl->r,
-                (size_t)G, err);
+      /* Split-K: slices of len inner positions (the last one shorter, as
+       * its own GEMM) into part[s], then summed in slice order. */
+      const size_t len = (inner + (size_t)pl->slices - 1) / (size_t)pl->slices;
+      const size_t full = inner / len, rest = inner - full * len;
+      const size_t kr = (size_t)p->c_out * pl->r;
+      for (int pass = 0; pass < 2; pass++) {
+        const size_t s0 = pass == 0 ? 0 : full;
+        const size_t ns = pass == 0 ? full : (rest > 0 ? 1 : 0);
+        const size_t k = pass == 0 ? len : rest;
+        size_t i = 0;
+        for (size_t sl = s0; sl < s0 + ns; sl++) {
+          for (int64_t g = 0; g < G; g++, i++) {
+            pl->a_off[i] = (size_t)(g * pl->kg) * inner + sl * len;
+            pl->b_off[i] = (size_t)g * pl->r * inner + sl * len;
+            pl->c_off[i] = sl * kr + (size_t)(g * pl->kg) * pl->r;
+            pl->alpha[i] = 1.0f;
+            pl->beta[i] = 0.0f;
+          }
+        }
+        if (i == 0) continue;
+        st = gemm(pl, CLBlastTransposeNo, CLBlastTransposeYes, (size_t)pl->kg,
+                  pl->r, k, pl->dyt, inner, pl->col, inner, pl->part, pl->r,
+                  i, err);
+        if (st != CONV_SUCCESS) return st;
+      }
+      ARG(pl, K_SUM_SLICES, 0, cl_mem, pl->part);
+      ARG(pl, K_SUM_SLICES, 1, cl_mem, dw);
+      ARG(pl, K_SUM_SLICES, 2, cl_int, (cl_int)(full + (rest > 0)));
+      ARG(pl, K_SUM_SLICES, 3, cl_int, (cl_int)kr);
+      ARG(pl, K_SUM_SLICES, 4, cl_int, n0 > 0);
+      st = launch2d(pl, K_SUM_SLICES, kr, 1, err);
       if (st != CONV_SUCCESS) return st;
     }
   }

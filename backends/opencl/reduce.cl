@@ -34,3 +34,14 @@ void bias_grad(__global const float *dy, __global float *db, int N,
   }
   if (lid == 0) db[k] = red[0];
 }
+
+/* dw[e] = (accumulate ? dw[e] : 0) + part[0][e] + part[1][e] + ... in slice
+ * order: the fixed-order sum of a split-K weight gradient. Work item e. */
+__kernel void sum_slices(__global const float *part, __global float *dw,
+                         int slices, int count, int accumulate) {
+  const int e = get_global_id(0);
+  if (e >= count) return;
+  float acc = accumulate ? dw[e] : 0.0f;
+  for (int s = 0; s < slices; s++) acc += part[(long)s * count + e];
+  dw[e] = acc;
+}

@@ -532,6 +532,16 @@ int main(int argc, char **argv) {
       if (resolve(&p))
         for (int a = 0; a < 3; a++) check_problem(&p, algos[a], verbose);
     }
+    /* The weight gradient's split-K path (on a small device the plan
+     * rarely picks it): the same kind of problems with slices forced. */
+    setenv("CONV_OPENCL_WGRAD_SLICES", "5", 1);
+    for (int c = 0; c < cases / 4; c++) {
+      conv_problem p;
+      random_problem(&p, c);
+      check_problem(&p, "bwd_weight=im2col_gemm", verbose);
+      if (p.kh == 1 && p.kw == 1) check_problem(&p, "bwd_weight=gemm_1x1", verbose);
+    }
+    unsetenv("CONV_OPENCL_WGRAD_SLICES");
     long pool_fail = n_fail;
     for (int c = 0; c < cases; c++) {
       conv_pool_problem pp;
