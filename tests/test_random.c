@@ -519,6 +519,59 @@ START_TEST(test_cross_backend) {
 }
 END_TEST
 
+/* The generator covers every option within the cases run: each feature
+ * below appears in at least one of the n_cases descriptors. */
+START_TEST(test_generator_coverage) {
+  enum {
+    F_N0, F_N3, F_DENSE, F_GROUPED, F_DEPTHWISE, F_STRIDE, F_DILATION,
+    F_EXPLICIT_ASYM, F_SAME, F_SAME_EVEN, F_VALID, F_FULL, F_ZEROS, F_REFLECT,
+    F_REPLICATE, F_CIRCULAR, F_SYMMETRIC, F_FLIP, F_FLIP_SAME_EVEN, F_BIAS,
+    F_NO_BIAS, F_EVEN_KERNEL, F_PRIME_SIZE, F_OUT_1, F_K_GT_INPUT, F_COUNT
+  };
+  static const char *const names[F_COUNT] = {
+      "n=0", "n=3", "dense", "grouped", "depthwise", "stride>1", "dilation>1",
+      "asymmetric explicit pads", "same", "same with an even kernel", "valid",
+      "full", "zeros", "reflect", "replicate", "circular", "symmetric", "flip",
+      "flip with same and an even kernel", "bias", "no bias", "even kernel",
+      "prime size >= 11", "output extent 1", "kernel extent > input"};
+  int seen[F_COUNT] = {0};
+  for (int i = 0; i < n_cases; i++) {
+    conv_desc d;
+    ref_geom g;
+    random_desc(base_seed * 1000003u + (uint64_t)i, &d, &g);
+    seen[F_N0] |= d.n == 0;
+    seen[F_N3] |= d.n == 3;
+    seen[F_DENSE] |= d.groups == 1;
+    seen[F_GROUPED] |= d.groups > 1 && d.c_in != d.groups;
+    seen[F_DEPTHWISE] |= d.groups > 1 && d.c_in == d.groups;
+    seen[F_STRIDE] |= d.stride[0] > 1 || d.stride[1] > 1;
+    seen[F_DILATION] |= d.dilation[0] > 1 || d.dilation[1] > 1;
+    seen[F_EXPLICIT_ASYM] |= d.padding == CONV_PADDING_EXPLICIT &&
+                             (d.pad[0] != d.pad[1] || d.pad[2] != d.pad[3]);
+    int even = d.kernel[0] % 2 == 0 || d.kernel[1] % 2 == 0;
+    seen[F_SAME] |= d.padding == CONV_PADDING_SAME;
+    seen[F_SAME_EVEN] |= d.padding == CONV_PADDING_SAME && even;
+    seen[F_VALID] |= d.padding == CONV_PADDING_VALID;
+    seen[F_FULL] |= d.padding == CONV_PADDING_FULL;
+    seen[F_ZEROS + (int)d.padding_mode] = 1;
+    seen[F_FLIP] |= d.flip_kernel;
+    seen[F_FLIP_SAME_EVEN] |=
+        d.flip_kernel && d.padding == CONV_PADDING_SAME && even;
+    seen[F_BIAS] |= d.has_bias;
+    seen[F_NO_BIAS] |= !d.has_bias;
+    seen[F_EVEN_KERNEL] |= even;
+    seen[F_PRIME_SIZE] |= d.h == 11 || d.h == 13 || d.h == 17 || d.w == 11 ||
+                          d.w == 13 || d.w == 17;
+    seen[F_OUT_1] |= g.h_out == 1 || g.w_out == 1;
+    seen[F_K_GT_INPUT] |= d.dilation[0] * (d.kernel[0] - 1) + 1 > d.h ||
+                          d.dilation[1] * (d.kernel[1] - 1) + 1 > d.w;
+  }
+  for (int f = 0; f < F_COUNT; f++)
+    ck_assert_msg(seen[f], "no case with %s among the %d cases (seed %llu)",
+                  names[f], n_cases, (unsigned long long)base_seed);
+}
+END_TEST
+
 /* The reference itself on a case small enough to check by hand:
  * arange(9) as 3x3, kernel [[0,1],[2,3]] -> [[19,25],[37,43]]. */
 START_TEST(test_reference_sanity) {
@@ -566,6 +619,8 @@ int main(void) {
   Suite *s = suite_create("random");
   TCase *tr = tcase_create("reference");
   tcase_add_test(tr, test_reference_sanity);
+  /* Fewer cases (a quick run) may legitimately miss a feature. */
+  if (n_cases >= 200) tcase_add_test(tr, test_generator_coverage);
   suite_add_tcase(s, tr);
   if (n_backends == 0) {
     fprintf(stderr, "test_random: no usable backend\n");
