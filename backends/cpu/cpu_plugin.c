@@ -114,16 +114,17 @@ static void cpu_plan_destroy(void *plan) {
 static conv_status cpu_plan_create(void *device, const conv_problem *problem,
                                    const conv_plan_options *options,
                                    void **plan, conv_err *err) {
-  cpu_device *d = device;
   conv_status st;
   cpu_plan *pl = calloc(1, sizeof *pl);
   if (pl == NULL)
     return conv_err_set(err, CONV_ERROR_OUT_OF_MEMORY,
                         "cpu: plan_create: %zu bytes: out of memory", sizeof *pl);
   pl->p = *problem;
+  /* 0: the cores this process may use now (the affinity may have changed
+   * since init). */
   pl->threads = options != NULL && options->num_threads > 0
                     ? options->num_threads
-                    : d->backend->threads;
+                    : cpu_available_threads();
 
   st = cpu_choose_algos(&pl->p, options != NULL ? options->algo : NULL,
                         pl->algo, err);
