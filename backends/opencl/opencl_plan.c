@@ -9,11 +9,20 @@
  *                backward data is GEMM then a gather col2im. The weight
  *                gradient lays a chunk of images side by side ([r][n][p],
  *                dy as [k][n][p]) and runs one GEMM per group over the
- *                chunk, accumulating chunks in batch order.
+ *                chunk, accumulating chunks in batch order; on a device with
+ *                many compute units the inner dimension is split into
+ *                slices (split-K) whose partial products sum_slices adds in
+ *                slice order.
  *   direct       one work item per output element (depthwise and small
  *                grouped convolutions, and problems too large for the
  *                workspace or for CLBlast's 32-bit offsets).
  * The bias gradient is a fixed-order work-group reduction ("reduce").
+ * Max pooling (ABI 1.1) is at the end of this file.
+ *
+ * Workspace: the im2col buffer, and for the weight gradient dy rearranged
+ * and the split-K partials, each sized for a chunk of images so that no
+ * buffer passes CL_DEVICE_MAX_MEM_ALLOC_SIZE or 256 MiB
+ * ($CONV_OPENCL_MAX_CHUNK_BYTES lowers the cap, for tests).
  *
  * Everything is deterministic: no atomics, every sum in a fixed order, and
  * the same GEMM shapes on every run of a plan.
