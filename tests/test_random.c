@@ -429,6 +429,26 @@ static void run_case(conv_context *ctx, const char *backend, int index,
       CHECK_ST(st, ctx, &wh, "conv_backward_weight (db NULL)");
       check_same_bits(host.dw, again.dw, c.nw, &wh, "dw without db");
     }
+    /* The thread count changes no bit (checked on every 4th case; the
+     * plan takes $CONV_NUM_THREADS when it is made). */
+    if (index % 4 == 0) {
+      static const char *const threads[] = {"1", "3"};
+      for (int t = 0; t < 2; t++) {
+        setenv("CONV_NUM_THREADS", threads[t], 1);
+        if (a >= 0) setenv("CONV_ALGO", algos[a], 1);
+        conv_plan *plan_t = NULL;
+        st = conv_plan_create(ctx, &c.d, &plan_t);
+        unsetenv("CONV_NUM_THREADS");
+        unsetenv("CONV_ALGO");
+        CHECK_ST(st, ctx, &wh, "conv_plan_create (CONV_NUM_THREADS)");
+        run_host(ctx, plan_t, &c, &again, &wh);
+        char what[64];
+        snprintf(what, sizeof what, "CONV_NUM_THREADS=%s vs default",
+                 threads[t]);
+        compare_bits(&c, &host, &again, &wh, what);
+        conv_plan_destroy(plan_t);
+      }
+    }
     conv_plan_destroy(plan);
   }
   ck_assert_msg(n_algos == 0 || forced_ran > 0,
