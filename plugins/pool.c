@@ -30,9 +30,11 @@ CONV_API void conv_pool_desc_init(conv_pool_desc *desc) {
 /* One axis of PyTorch's pooling output size rule. */
 static int64_t pool_out(int64_t size, int64_t k, int64_t pad, int64_t stride,
                         int64_t dil, int ceil_mode) {
-  int64_t span = size + 2 * pad - dil * (k - 1) - 1;
-  if (span < 0) return 0;
-  int64_t out = (span + (ceil_mode ? stride - 1 : 0)) / stride + 1;
+  /* Rounded toward minus infinity, as PyTorch's div_rtn: in ceil mode the
+   * dilated kernel may overhang the bottom/right padding by up to stride-1
+   * (kernel 3, stride 2 on a 2x2 input gives 1x1). */
+  int64_t num = size + 2 * pad - dil * (k - 1) - 1 + (ceil_mode ? stride - 1 : 0);
+  int64_t out = (num >= 0 ? num / stride : -((-num + stride - 1) / stride)) + 1;
   /* The last window must start inside the input or the left padding. */
   if (ceil_mode && (out - 1) * stride >= size + pad) out--;
   return out;

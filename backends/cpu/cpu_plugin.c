@@ -266,6 +266,16 @@ static conv_status cpu_mem_read(void *device, const void *mem, size_t offset,
 
 /* ------------------------------------------------------------------ table */
 
+/* Max pooling (cpu_pool.c). */
+conv_status cpu_pool_plan_create(void *device, const conv_pool_problem *problem,
+                                 const conv_plan_options *options, void **plan,
+                                 conv_err *err);
+void cpu_pool_plan_destroy(void *plan);
+conv_status cpu_maxpool_forward(void *plan, const void *x, void *y,
+                                void *indices, conv_err *err);
+conv_status cpu_maxpool_backward(void *plan, const void *x, const void *dy,
+                                 void *dx, conv_err *err);
+
 static const conv_plugin cpu_plugin_table = {
     .abi_major = CONV_PLUGIN_ABI_MAJOR,
     .abi_minor = CONV_PLUGIN_ABI_MINOR,
@@ -291,6 +301,10 @@ static const conv_plugin cpu_plugin_table = {
     .mem_free = cpu_mem_free,
     .mem_write = cpu_mem_write,
     .mem_read = cpu_mem_read,
+    .pool_plan_create = cpu_pool_plan_create,
+    .pool_plan_destroy = cpu_pool_plan_destroy,
+    .maxpool_forward = cpu_maxpool_forward,
+    .maxpool_backward = cpu_maxpool_backward,
 };
 
 CONV_PLUGIN_EXPORT const conv_plugin *conv_plugin_entry(void) {
