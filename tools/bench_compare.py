@@ -4,7 +4,8 @@
 For each layer of a suite it runs `convinfo bench --layer NAME --json` and
 then the PyTorch peer (bench_torch.py) on the same layer, alternately, for
 --rounds rounds, so that machine noise hits both alike; each side's figure
-is the median over rounds of its per-run medians. Then it prints, per layer
+is the median over rounds of its per-run medians (--stat min: the fastest
+run seen, steadier when the machine is busy). Then it prints, per layer
 and pass, our GFLOP/s, PyTorch's and the ratio ours/PyTorch, the geometric
 mean and the minimum of the ratio per pass, and the plan workspace.
 
@@ -106,6 +107,10 @@ def main(argv=None):
                     help="seconds per pass and round (default 0.3)")
     ap.add_argument("--rounds", type=bench_torch.positive, default=1,
                     help="alternate ours/PyTorch this many times per layer")
+    ap.add_argument("--stat", choices=("median", "min"), default="median",
+                    help="per side: the median over rounds of each run's "
+                    "median (default), or the fastest run seen (steadier "
+                    "on a busy machine)")
     ap.add_argument("--layer", help="only layers whose name matches (glob)")
     ap.add_argument("--json", action="store_true",
                     help="print the collected figures as JSON")
@@ -171,15 +176,17 @@ def main(argv=None):
                         info["errors"].append("%s %s: %s"
                                               % (side, p, pr.get("error")))
                         continue
-                    ms[side][p].append(pr["ms"])
+                    ms[side][p].append(pr["min_ms"] if args.stat == "min"
+                                       else pr["ms"])
                     if side == "ours":
                         info["algorithms"][p] = pr.get("algorithm")
         row = {"name": name, "flops": info["flops"],
                "workspace_bytes": info["workspace_bytes"],
                "errors": sorted(set(info["errors"])), "passes": {}}
+        combine = min if args.stat == "min" else statistics.median
         for p in PASSES:
-            o = statistics.median(ms["ours"][p]) if ms["ours"][p] else None
-            t = statistics.median(ms["torch"][p]) if ms["torch"][p] else None
+            o = combine(ms["ours"][p]) if ms["ours"][p] else None
+            t = combine(ms["torch"][p]) if ms["torch"][p] else None
             fl = info["flops"]
             og = fl / (o * 1e-3) / 1e9 if o and fl is not None else None
             tg = fl / (t * 1e-3) / 1e9 if t and fl is not None else None
@@ -206,7 +213,7 @@ def main(argv=None):
 
     if args.json:
         json.dump({"suite": suite, "threads": args.threads,
-                   "rounds": args.rounds, "ours": head.get("ours"),
+                   "rounds": args.rounds, "stat": args.stat, "ours": head.get("ours"),
                    "torch": head.get("torch"), "layers": rows,
                    "summary": summary}, sys.stdout, indent=2)
         print()
@@ -217,8 +224,11 @@ def main(argv=None):
                                              o.get("threads")))
     print("PyTorch: %s on %s, threads %s" % (t.get("backend"), t.get("device"),
                                              t.get("threads")))
-    print("suite:   %s  (%d round%s; ratio = ours / PyTorch GFLOP/s, > 1 is "
-          "faster)\n" % (suite, args.rounds, "" if args.rounds == 1 else "s"))
+    print("suite:   %s\ntiming:  %s of %d round%s; ratio = ours / PyTorch "
+          "GFLOP/s (> 1: libconv is faster)\n"
+          % (suite, "median of medians" if args.stat == "median"
+             else "fastest run", args.rounds,
+             "" if args.rounds == 1 else "s"))
     print("%-16s %-10s %9s %9s %9s %9s %7s  %-14s %10s"
           % ("layer", "pass", "ours_ms", "torch_ms", "ours_GF/s", "torch_GF/s",
              "ratio", "algorithm", "workspace"))

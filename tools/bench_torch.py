@@ -375,7 +375,7 @@ def time_pass(fn, repeat, min_time):
         dt = time.perf_counter() - t0
         times.append(dt)
         spent += dt
-    return statistics.median(times) * 1e3, len(times)
+    return statistics.median(times) * 1e3, min(times) * 1e3, len(times)
 
 
 def make_passes(torch, L):
@@ -461,13 +461,15 @@ def bench_layer(torch, L, args):
             sys.stderr.write("\r\033[K%s %s" % (L["name"], name))
             sys.stderr.flush()
         try:
-            ms, runs = time_pass(fn, args.repeat, args.min_time)
+            ms, min_ms, runs = time_pass(fn, args.repeat, args.min_time)
         except RuntimeError as e:
-            res["passes"][name] = dict(ms=None, gflops=None, runs=0,
-                                       algorithm="aten", error=str(e))
+            res["passes"][name] = dict(ms=None, min_ms=None, gflops=None,
+                                       runs=0, algorithm="aten",
+                                       error=str(e))
             continue
         res["passes"][name] = dict(
-            ms=ms, gflops=fl / (ms * 1e-3) / 1e9 if ms > 0 else 0.0,
+            ms=ms, min_ms=min_ms,
+            gflops=fl / (ms * 1e-3) / 1e9 if ms > 0 else 0.0,
             runs=runs, algorithm="aten", error=None)
     return res
 
