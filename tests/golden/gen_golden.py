@@ -23,6 +23,7 @@ import sys
 import warnings
 
 import numpy as np
+import scipy.signal
 import torch
 import torch.nn.functional as F
 
@@ -37,7 +38,7 @@ MODES = ("zeros", "reflect", "replicate", "circular")
 
 def case(name, desc, x, w=None, bias=True, stride=1, padding=0, dilation=1,
          groups=1, padding_mode="zeros", dy="random", seed=0, expect=None,
-         op="conv2d"):
+         op="conv2d", flip_kernel=0, kernel=None, ceil_mode=0):
     """One golden case.
 
     x, w: a shape tuple (filled with seeded random float32) or an explicit
@@ -45,11 +46,15 @@ def case(name, desc, x, w=None, bias=True, stride=1, padding=0, dilation=1,
     padding: int, (ph, pw), (t, b, l, r), "same" or "valid".
     dy: "random", "ones" or explicit values.
     expect: {"y"|"dx"|"dw"|"db": array} asserted exactly (seed examples).
+    flip_kernel=1: true convolution, referenced by scipy.signal.convolve2d
+    (padding "full"|"same"|"valid", padding_mode zeros|circular|symmetric).
+    op="maxpool2d": kernel=(KH, KW), padding (PH, PW), ceil_mode; no w.
     """
     return dict(name=name, desc=desc, x=x, w=w, bias=bias, stride=stride,
                 padding=padding, dilation=dilation, groups=groups,
                 padding_mode=padding_mode, dy=dy, seed=seed,
-                expect=expect or {}, op=op)
+                expect=expect or {}, op=op, flip_kernel=flip_kernel,
+                kernel=kernel, ceil_mode=ceil_mode)
 
 
 def pair(v):
@@ -292,6 +297,109 @@ CASES = [
 ]
 
 
+# ------------------------------------------------- true convolution (SciPy)
+
+LAPLACIAN = [[0, 1, 0], [1, -4, 1], [0, 1, 0]]
+# Columns 0-3 hold 3, columns 4-7 hold 0: true convolution flips
+# [[-1,0,1]]*3 into the correlation kernel [[1,0,-1]]*3, so the edge gives +9.
+STEP_8X8 = [[3.0 if c < 4 else 0.0 for c in range(8)] for _ in range(8)]
+SCIPY_BOUNDARY = {"zeros": "fill", "circular": "wrap", "symmetric": "symm"}
+
+CASES += [
+    case("scipy_seed_laplacian_same",
+         "Seed: scipy.signal.convolve2d([[1,2,3],[4,5,6],[7,8,9]], Laplacian "
+         "[[0,1,0],[1,-4,1],[0,1,0]], mode='same') = "
+         "[[2,1,-4],[-3,0,-7],[-16,-11,-22]] (true convolution, zero fill).",
+         x=nchw(np.arange(1, 10).reshape(3, 3)), w=nchw(LAPLACIAN),
+         bias=False, padding="same", flip_kernel=1, dy="ones",
+         expect={"y": nchw([[2, 1, -4], [-3, 0, -7], [-16, -11, -22]])}),
+    case("scipy_seed_step_valid",
+         "Seed: an 8x8 step image (columns 0-3 are 3, columns 4-7 are 0) "
+         "convolved (true convolution, mode='valid') with [[-1,0,1]]*3: every "
+         "6x6 output row is [0,0,9,9,0,0]. The lecture's image was not found; "
+         "this one reproduces the output (with 0s left and 3s right the flip "
+         "gives -9).", x=nchw(STEP_8X8), w=nchw([[-1, 0, 1]] * 3),
+         bias=False, padding="valid", flip_kernel=1, dy="ones",
+         expect={"y": nchw([[0, 0, 9, 9, 0, 0]] * 6)}),
+    case("scipy_seed_1d_numpy_full",
+         "Seed: 1-D signal as H=1: numpy.convolve([1,2,3],[0,1,0.5]) "
+         "(mode 'full') = [0,1,2.5,4,1.5].", x=nchw([[1, 2, 3]]),
+         w=nchw([[0, 1, 0.5]]), bias=False, padding="full", flip_kernel=1,
+         dy="ones", expect={"y": nchw([[0, 1, 2.5, 4, 1.5]])}),
+    case("scipy_1d_same_symm", "1-D (H=1) true convolution, mode 'same', "
+         "symmetric boundary, even kernel of 4 taps, N=2.",
+         x=(2, 1, 1, 9), w=(1, 1, 1, 4), bias=False, padding="same",
+         flip_kernel=1, padding_mode="symmetric", seed=60),
+]
+_SEED = 61
+for _mode in ("full", "same", "valid"):
+    for _pm in ("zeros", "circular", "symmetric"):
+        for _kind, _k in (("odd", (3, 5)), ("even", (4, 2))):
+            # Two input and two output channels (each output sums the
+            # channels' convolve2d), bias on the odd kernels.
+            CASES.append(case(
+                "scipy_%s_%s_%s" % (_mode, SCIPY_BOUNDARY[_pm], _kind),
+                "scipy.signal.convolve2d(mode='%s', boundary='%s') with an "
+                "%s %dx%d kernel: flip_kernel=1, padding=%s, padding_mode=%s."
+                % (_mode, SCIPY_BOUNDARY[_pm], _kind, _k[0], _k[1], _mode,
+                   _pm),
+                x=(2, 2, 6, 7), w=(2, 2) + _k, bias=_kind == "odd",
+                padding=_mode, flip_kernel=1, padding_mode=_pm, seed=_SEED))
+            _SEED += 1
+
+
+# ------------------------------------------------------- max pooling
+
+def _pool_x(shape, seed, lo=-2, hi=2, nan=0.0, neginf=0.0):
+    """Small integers (many ties), some NaN / -inf, as float32."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(lo, hi + 1, size=shape).astype(np.float32)
+    u = rng.random(shape)
+    a[u < nan] = np.nan
+    a[(u >= nan) & (u < nan + neginf)] = -np.inf
+    return a
+
+
+CASES += [
+    case("pool_seed_k2s2", "Seed: MaxPool2d(2, stride 2): (32,7,128,128) -> "
+         "(32,7,64,64); stored with N=2 and 16x16 planes (test_pool asserts "
+         "the full shape).", x=(2, 7, 16, 16), op="maxpool2d", kernel=(2, 2),
+         stride=2, seed=100),
+    case("pool_ties", "Kernel 3, stride 1 on integers -2..2: many ties (the "
+         "first maximum in row order wins), overlapping windows add dy.",
+         x=_pool_x((1, 2, 7, 8), 101), op="maxpool2d", kernel=(3, 3),
+         stride=1, seed=101),
+    case("pool_nan", "NaN and -inf in the input: a window holding NaN gives "
+         "NaN and routes dy to its last NaN (PyTorch's CPU rule).",
+         x=_pool_x((2, 2, 6, 7), 102, nan=0.12, neginf=0.1), op="maxpool2d",
+         kernel=(2, 3), stride=1, seed=102),
+    case("pool_ceil_mode", "ceil_mode with padding 1: kernel 3, stride 2, "
+         "7x9 input gives 4x5 (the last window starts inside the input).",
+         x=(1, 3, 7, 9), op="maxpool2d", kernel=(3, 3), stride=2,
+         padding=(1, 1), ceil_mode=1, seed=103),
+    case("pool_ceil_drop_last", "ceil_mode where the last window would start "
+         "in the right padding and is dropped: W=4, kernel 2, stride 3, "
+         "pad 1.", x=(1, 2, 5, 4), op="maxpool2d", kernel=(2, 2),
+         stride=3, padding=(1, 1), ceil_mode=1, seed=104),
+    case("pool_padding", "Padding (1,2) with kernel (3,4), stride (2,3): "
+         "padded positions never win.", x=(2, 2, 8, 9), op="maxpool2d",
+         kernel=(3, 4), stride=(2, 3), padding=(1, 2), seed=105),
+    case("pool_dilation", "Dilation (2,3), kernel 3, stride 1, padding 1.",
+         x=(1, 2, 9, 10), op="maxpool2d", kernel=(3, 3), stride=1,
+         padding=(1, 1), dilation=(2, 3), seed=106),
+    case("pool_all_neg_inf", "All -inf with padding 1 and ceil_mode: every "
+         "window gives -inf and chooses its first in-input element.",
+         x=np.full((1, 1, 5, 5), -np.inf, np.float32), op="maxpool2d",
+         kernel=(3, 3), stride=2, padding=(1, 1), ceil_mode=1, seed=107),
+    case("pool_negative_pad_wins_not", "All inputs negative with padding: "
+         "the padding (never a candidate) must not give 0.",
+         x=_pool_x((1, 2, 6, 6), 108, lo=-9, hi=-1), op="maxpool2d",
+         kernel=(2, 2), stride=2, padding=(1, 1), seed=108),
+    case("pool_batch_empty", "N=0: empty batch, empty y, dy and dx.",
+         x=(0, 3, 6, 6), op="maxpool2d", kernel=(2, 2), stride=2, seed=109),
+]
+
+
 # ----------------------------------------------------------- reference
 
 def resolve_pads(spec, k, dil):
@@ -299,11 +407,16 @@ def resolve_pads(spec, k, dil):
     p = spec["padding"]
     if p == "valid":
         return (0, 0, 0, 0)
+    if p == "full":
+        return (dil[0] * (k[0] - 1),) * 2 + (dil[1] * (k[1] - 1),) * 2
     if p == "same":
         out = []
         for kk, dd in zip(k, dil):
             total = dd * (kk - 1)
-            out += [total // 2, total - total // 2]
+            # True convolution centres like SciPy: the odd one top/left.
+            first = total - total // 2 if spec.get("flip_kernel") \
+                else total // 2
+            out += [first, total - first]
         return tuple(out)
     if isinstance(p, int):
         return (p, p, p, p)
@@ -357,7 +470,90 @@ def conv2d_reference(spec, x, w, b, dy):
     return out
 
 
-REFERENCES = {"conv2d": conv2d_reference}
+def pad_index(size, before, after, mode):
+    """Source index of each padded position along one axis (-1: a zero),
+    by numpy.pad, independently of libconv's conv_pad_source()."""
+    idx = np.arange(size)
+    if mode == "zeros":
+        return np.pad(idx, (before, after), mode="constant",
+                      constant_values=-1)
+    return np.pad(idx, (before, after),
+                  mode={"circular": "wrap", "symmetric": "symmetric"}[mode])
+
+
+def true_conv_reference(spec, x, w, b, dy):
+    """flip_kernel=1: y from scipy.signal.convolve2d in float64 (each output
+    channel sums its input channels); dx, dw, db by PyTorch autograd of the
+    same thing (pad by index gather, conv2d with the flipped kernel); the two
+    y must agree to 1e-12."""
+    assert spec["groups"] == 1 and pair(spec["stride"]) == (1, 1) and \
+        pair(spec["dilation"]) == (1, 1), spec["name"]
+    mode = spec["padding_mode"]
+    n, c, h, wd = x.shape
+    t, bo, l, r = resolve_pads(spec, w.shape[2:], (1, 1))
+    ih = pad_index(h, t, bo, mode)
+    iw = pad_index(wd, l, r, mode)
+    xt = torch.from_numpy(x.astype(np.float64)).requires_grad_(True)
+    wt = torch.from_numpy(w.astype(np.float64)).requires_grad_(True)
+    bt = None
+    if b is not None:
+        bt = torch.from_numpy(b.astype(np.float64)).requires_grad_(True)
+    # Index -1 reads the appended zero row / column.
+    xz = torch.cat([xt, torch.zeros(n, c, 1, wd, dtype=torch.float64)], 2)
+    xz = torch.cat([xz, torch.zeros(n, c, h + 1, 1, dtype=torch.float64)], 3)
+    xp = xz[:, :, torch.from_numpy(ih)][:, :, :, torch.from_numpy(iw)]
+    yt = F.conv2d(xp, torch.flip(wt, (2, 3)), bt)
+    ys = np.zeros(tuple(yt.shape))
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    for i in range(n):
+        for o in range(w.shape[0]):
+            for ci in range(c):
+                ys[i, o] += scipy.signal.convolve2d(
+                    x64[i, ci], w64[o, ci], mode=spec["padding"],
+                    boundary=SCIPY_BOUNDARY[mode])
+            if b is not None:
+                ys[i, o] += float(b[o])
+    if not np.allclose(ys, yt.detach().numpy(), rtol=1e-12, atol=1e-12):
+        sys.exit("gen_golden: %s: scipy and torch disagree" % spec["name"])
+    dyt = torch.from_numpy(dy.astype(np.float64))
+    yt.backward(dyt)
+    out = {"y": ys, "dx": xt.grad.numpy(), "dw": wt.grad.numpy()}
+    if bt is not None:
+        out["db"] = bt.grad.numpy()
+    return out
+
+
+def conv2d_any(spec, x, w, b, dy):
+    if spec["flip_kernel"]:
+        return true_conv_reference(spec, x, w, b, dy)
+    return conv2d_reference(spec, x, w, b, dy)
+
+
+def pool_args(spec):
+    return dict(kernel_size=tuple(spec["kernel"]), stride=pair(spec["stride"]),
+                padding=pair(spec["padding"]),
+                dilation=pair(spec["dilation"]),
+                ceil_mode=bool(spec["ceil_mode"]))
+
+
+def maxpool_reference(spec, x, w, b, dy):
+    """y and dx by F.max_pool2d + autograd in float64; y and the indices
+    must equal the float32 run's (same comparisons either way)."""
+    xt = torch.from_numpy(x.astype(np.float64)).requires_grad_(True)
+    yt, it = F.max_pool2d(xt, return_indices=True, **pool_args(spec))
+    y32, i32 = F.max_pool2d(torch.from_numpy(x), return_indices=True,
+                            **pool_args(spec))
+    if not (torch.equal(it, i32) and np.array_equal(
+            yt.detach().numpy(), y32.numpy().astype(np.float64),
+            equal_nan=True)):
+        sys.exit("gen_golden: %s: float32 and float64 pooling differ"
+                 % spec["name"])
+    yt.backward(torch.from_numpy(dy.astype(np.float64)))
+    dx = xt.grad.numpy() if xt.grad is not None else np.zeros(x.shape)
+    return {"y": yt.detach().numpy(), "dx": dx}
+
+
+REFERENCES = {"conv2d": conv2d_any, "maxpool2d": maxpool_reference}
 
 
 # ------------------------------------------------------------ writing
@@ -380,6 +576,14 @@ def fmt_param(v):
 
 def params_text(spec):
     lines = ["# " + spec["desc"]]
+    if spec["op"] == "maxpool2d":
+        lines += ["op=maxpool2d",
+                  "kernel=" + fmt_param(pair(spec["kernel"])),
+                  "stride=" + fmt_param(pair(spec["stride"])),
+                  "padding=" + fmt_param(pair(spec["padding"])),
+                  "dilation=" + fmt_param(pair(spec["dilation"])),
+                  "ceil_mode=%d" % spec["ceil_mode"]]
+        return "\n".join(lines) + "\n"
     if spec["op"] != "conv2d":
         lines.append("op=" + spec["op"])
     lines += ["stride=" + fmt_param(pair(spec["stride"])),
@@ -387,15 +591,20 @@ def params_text(spec):
               "dilation=" + fmt_param(pair(spec["dilation"])),
               "groups=%d" % spec["groups"],
               "padding_mode=" + spec["padding_mode"]]
+    if spec["flip_kernel"]:
+        lines.append("flip_kernel=1")
     return "\n".join(lines) + "\n"
 
 
 def build(spec):
     rng = np.random.default_rng(spec["seed"])
     x = make_array(spec["x"], rng)
-    w = make_array(spec["w"], rng, 0.5)
+    pool = spec["op"] == "maxpool2d"
+    w = None if pool else make_array(spec["w"], rng, 0.5)
     b = None
-    if spec["bias"] is True:
+    if pool:
+        pass
+    elif spec["bias"] is True:
         b = f32(rng.standard_normal(w.shape[0]))
     elif spec["bias"] is not False:
         b = f32(spec["bias"])
@@ -408,7 +617,9 @@ def build(spec):
     else:
         dy = f32(spec["dy"])
     ref = REFERENCES[spec["op"]](spec, x, w, b, dy)
-    arrays = {"x": x, "w": w, "dy": dy}
+    arrays = {"x": x, "dy": dy}
+    if w is not None:
+        arrays["w"] = w
     if b is not None:
         arrays["b"] = b
     for key, val in ref.items():
@@ -423,6 +634,9 @@ def build(spec):
 
 
 def forward_shape(spec, x, w):
+    if spec["op"] == "maxpool2d":
+        return tuple(F.max_pool2d(torch.from_numpy(x.astype(np.float64)),
+                                  **pool_args(spec)).shape)
     n, _, h, wd = x.shape
     t, b, l, r = resolve_pads(spec, w.shape[2:], pair(spec["dilation"]))
     sh, sw = pair(spec["stride"])

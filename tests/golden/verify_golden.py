@@ -52,8 +52,12 @@ def pads_of(p, kh, kw, dh, dw):
     v = p["padding"]
     if v == "valid":
         return 0, 0, 0, 0
+    th, tw = dh * (kh - 1), dw * (kw - 1)
+    if v == "full":
+        return th, th, tw, tw
+    if v == "same" and p["flip_kernel"] == "1":  # SciPy: odd one top/left
+        return th - th // 2, th // 2, tw - tw // 2, tw // 2
     if v == "same":
-        th, tw = dh * (kh - 1), dw * (kw - 1)
         return th // 2, th - th // 2, tw // 2, tw - tw // 2
     parts = [int(q) for q in v.split(",")]
     if len(parts) == 1:
@@ -64,6 +68,12 @@ def pads_of(p, kh, kw, dh, dw):
 
 
 def naive(p, x, w, b, dy):
+    if p["flip_kernel"] == "1":  # true convolution: correlate with w rotated
+        got = naive(dict(p, flip_kernel="0", padding=",".join(
+            str(v) for v in pads_of(p, *w.shape[2:], *ints(p["dilation"], 2)))),
+            x, w[:, :, ::-1, ::-1], b, dy)
+        got["dw"] = got["dw"][:, :, ::-1, ::-1]
+        return got
     n, cin, h, wd = x.shape
     cout, cg, kh, kw = w.shape
     sh, sw = ints(p["stride"], 2)
@@ -124,6 +134,9 @@ def main():
         if not os.path.isfile(os.path.join(d, "params")):
             continue
         p = read_params(os.path.join(d, "params"))
+        if p.get("op", "conv2d") != "conv2d":
+            print("%-28s skipped (op=%s)" % (name, p["op"]))
+            continue
         arr = {}
         for k in ("x", "w", "b", "y", "dy", "dx", "dw", "db"):
             f = os.path.join(d, k + ".npy")
