@@ -25,6 +25,8 @@
 #include "simd.h"
 
 #define WG_T_TARGET 192 /* tiles per chunk, roughly */
+#define WG_MR 8          /* GEMM micro-tile: output channels */
+#define WG_NR 32         /* GEMM micro-tile: tiles (two vectors) */
 
 /* The forward-shaped problem Winograd computes. */
 typedef struct wino_prob {
@@ -33,6 +35,9 @@ typedef struct wino_prob {
   conv_padding_mode mode;
   int64_t th, tw;   /* tile rows / columns per image */
   int64_t rc, t;    /* tile rows per chunk, tiles per chunk (rc * tw) */
+  int64_t ts;       /* row stride of V and M: t rounded up to WG_NR */
+  int64_t ncob;     /* blocks of WG_MR output channels */
+  int fast;         /* 1: own AVX-512 GEMM on packed U; 0: cpu_sgemm */
   int64_t wq;       /* floats per staged input row */
 } wino_prob;
 
@@ -65,8 +70,13 @@ static int wino_score(const conv_problem *p, conv_op op,
                       const cpu_features *cpu) {
   (void)op;
   (void)cpu;
-  /* Pays off once the GEMMs dominate the transforms. */
-  if (p->c_in >= 32 && p->c_out >= 32) return 320;
+  /* Pays off once the GEMMs dominate the transforms, and while the
+   * transformed weights (4x the weights) are reused by enough tiles. */
+  int64_t ho = op == CONV_OP_FORWARD ? p->h_out : p->h;
+  int64_t wo = op == CONV_OP_FORWARD ? p->w_out : p->w;
+  int64_t c_out = op == CONV_OP_FORWARD ? p->c_out : p->c_in;
+  int64_t tiles = p->n * ((ho + 3) / 4) * ((wo + 3) / 4);
+  if (p->c_in >= 32 && p->c_out >= 32 && 2 * tiles >= c_out) return 320;
   return 10;
 }
 
@@ -105,6 +115,9 @@ static wino_prob wino_prob_for(const conv_problem *p, conv_op op) {
   if (w.rc < 1) w.rc = 1;
   if (w.rc > w.n * w.th) w.rc = w.n * w.th;
   w.t = w.rc * w.tw;
+  w.ts = lc_round_up(w.t, WG_NR);
+  w.ncob = (w.c_out + WG_MR - 1) / WG_MR;
+  w.fast = lc_isa_level() >= 2;
   /* staged rows: 16-tile blocks read 4 * 16 + 2 columns */
   w.wq = lc_round_up(w.tw, 16) * 4 + 2 * LC_VL;
   return w;
@@ -116,9 +129,9 @@ typedef struct wino_ws {
 
 static wino_ws wino_ws_for(const wino_prob *w) {
   wino_ws s;
-  s.u = cpu_mul_size(36, cpu_mul_size((size_t)w->c_out, (size_t)w->c_in));
-  s.v = cpu_mul_size(36, cpu_mul_size((size_t)w->c_in, (size_t)w->t));
-  s.m = cpu_mul_size(36, cpu_mul_size((size_t)w->c_out, (size_t)w->t));
+  s.u = cpu_mul_size(36, cpu_mul_size((size_t)(w->ncob * WG_MR), (size_t)w->c_in));
+  s.v = cpu_mul_size(36, cpu_mul_size((size_t)w->c_in, (size_t)w->ts));
+  s.m = cpu_mul_size(36, cpu_mul_size((size_t)w->c_out, (size_t)w->ts));
   s.stage = (size_t)(6 * w->wq + 8 * LC_VL * 6);
   return s;
 }
@@ -133,25 +146,92 @@ static size_t wino_workspace(const conv_problem *p, conv_op op, int threads) {
 
 /* --------------------------------------------------------- transforms */
 
-/* U[e][co][ci] from 3x3 taps g (kernel offset order). */
-static void wino_weight_tile(const float g[9], float *u, size_t estride) {
-  static const double G[6][3] = {{1.0 / 4, 0, 0},
-                                 {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                 {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                 {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                 {1.0 / 24, -1.0 / 12, 1.0 / 6},
-                                 {0, 0, 1}};
-  double tmp[6][3];
-  for (int i = 0; i < 6; i++)
-    for (int j = 0; j < 3; j++)
-      tmp[i][j] = G[i][0] * g[0 * 3 + j] + G[i][1] * g[1 * 3 + j] +
-                  G[i][2] * g[2 * 3 + j];
-  for (int i = 0; i < 6; i++)
-    for (int j = 0; j < 6; j++)
-      u[(size_t)(i * 6 + j) * estride] =
-          (float)(tmp[i][0] * G[j][0] + tmp[i][1] * G[j][1] +
-                  tmp[i][2] * G[j][2]);
+/* U for output channel co and input channels ci0 .. ci0 + cnt - 1 (cnt <=
+ * 16), vectorised over ci. g[k][lane]: tap k of each pair. U is stored
+ * packed for the GEMM (fast: U[e][co / MR][ci][co % MR]) or row-major
+ * (U[e][co][ci]). */
+static inline LC_INLINE void wino_weight_body(const wino_prob *w,
+                                              const float *gt, int64_t co,
+                                              int64_t ci0, int64_t cnt,
+                                              float *u) {
+  vf g[9], t[6][3];
+  LC_UNROLL
+  for (int k = 0; k < 9; k++) g[k] = vload(gt + k * LC_VL);
+  LC_UNROLL
+  for (int j = 0; j < 3; j++) {
+    vf a = g[j], b = g[3 + j], c = g[6 + j];
+    t[0][j] = 0.25f * a;
+    t[1][j] = (-1.0f / 6) * (a + b + c);
+    t[2][j] = (-1.0f / 6) * (a - b + c);
+    t[3][j] = (1.0f / 24) * a + (1.0f / 12) * b + (1.0f / 6) * c;
+    t[4][j] = (1.0f / 24) * a - (1.0f / 12) * b + (1.0f / 6) * c;
+    t[5][j] = c;
+  }
+  const size_t es = (size_t)(w->ncob * WG_MR) * (size_t)w->c_in;
+  LC_UNROLL
+  for (int i = 0; i < 6; i++) {
+    vf a = t[i][0], b = t[i][1], c = t[i][2], o[6];
+    o[0] = 0.25f * a;
+    o[1] = (-1.0f / 6) * (a + b + c);
+    o[2] = (-1.0f / 6) * (a - b + c);
+    o[3] = (1.0f / 24) * a + (1.0f / 12) * b + (1.0f / 6) * c;
+    o[4] = (1.0f / 24) * a - (1.0f / 12) * b + (1.0f / 6) * c;
+    o[5] = c;
+    LC_UNROLL
+    for (int j = 0; j < 6; j++) {
+      float *ue = u + (size_t)(i * 6 + j) * es;
+      if (w->fast) {
+        /* lanes are (ci0 + l / 8, co + l % 8): two rows of a packed block */
+        vstore_n(ue + ((size_t)(co / WG_MR) * (size_t)w->c_in + (size_t)ci0) * WG_MR,
+                 o[j], cnt);
+      } else {
+        vstore_n(ue + (size_t)co * (size_t)w->c_in + (size_t)ci0, o[j], cnt);
+      }
+    }
+  }
 }
+
+LC_ISA_DISPATCH(wino_weight,
+                (const wino_prob *w, const float *gt, int64_t co, int64_t ci0,
+                 int64_t cnt, float *u),
+                (w, gt, co, ci0, cnt, u), wino_weight_body)
+
+/* M[co][t] = sum_ci U[co][ci] V[ci][t] for one transformed element: U packed
+ * as [co / MR][ci][co % MR], V and M rows of stride ts; tiles tb * NR ..
+ * tb * NR + NR - 1 (columns past the chunk are computed and ignored). */
+static inline LC_INLINE void wino_gemm_body(const float *up, const float *v,
+                                            float *m, int64_t k_dim,
+                                            int64_t c_out, int64_t ncob,
+                                            int64_t ts) {
+  for (int64_t cb = 0; cb < ncob; cb++) {
+    const float *a = up + cb * k_dim * WG_MR;
+    vf acc[WG_MR][2];
+    LC_UNROLL
+    for (int i = 0; i < WG_MR; i++) acc[i][0] = acc[i][1] = vzero();
+    for (int64_t k = 0; k < k_dim; k++) {
+      vf v0 = vload(v + k * ts), v1 = vload(v + k * ts + LC_VL);
+      LC_UNROLL
+      for (int i = 0; i < WG_MR; i++) {
+        vf ui = vsplat(a[k * WG_MR + i]);
+        acc[i][0] += ui * v0;
+        acc[i][1] += ui * v1;
+      }
+    }
+    LC_UNROLL
+    for (int i = 0; i < WG_MR; i++) {
+      int64_t co = cb * WG_MR + i;
+      if (co < c_out) {
+        vstore(m + co * ts, acc[i][0]);
+        vstore(m + co * ts + LC_VL, acc[i][1]);
+      }
+    }
+  }
+}
+
+LC_ISA_DISPATCH(wino_gemm,
+                (const float *up, const float *v, float *m, int64_t k_dim,
+                 int64_t c_out, int64_t ncob, int64_t ts),
+                (up, v, m, k_dim, c_out, ncob, ts), wino_gemm_body)
 
 /* B^T applied to six vectors (in place semantics: out[k]). */
 static inline LC_INLINE void wino_bt(const vf d[6], vf o[6]) {
@@ -355,17 +435,48 @@ static void wino_run_prob(const cpu_run *r, const wino_prob *w,
   const size_t in_plane = (size_t)(w->h * w->w);
   const size_t out_plane = (size_t)(w->h_out * w->w_out);
   const int64_t rows = w->n * w->th;
-  const size_t vt = (size_t)w->c_in * (size_t)w->t;  /* V stride per e */
-  const size_t mt = (size_t)w->c_out * (size_t)w->t; /* M stride per e */
-  const size_t ut = (size_t)w->c_out * (size_t)w->c_in;
+  const size_t vt = (size_t)w->c_in * (size_t)w->ts;  /* V stride per e */
+  const size_t mt = (size_t)w->c_out * (size_t)w->ts; /* M stride per e */
+  const size_t ut = (size_t)(w->ncob * WG_MR) * (size_t)w->c_in;
+  const int64_t ncib = (w->c_in + LC_VL - 1) / LC_VL;
 #pragma omp parallel num_threads(r->threads)
   {
     float *stage = stage_base + stage_floats * (size_t)omp_get_thread_num();
+    if (w->fast) {
+      /* Lanes: 2 input channels x 8 output channels, so that each
+       * transformed element is one contiguous 16-float store. */
+      const int64_t ncp = (w->c_in + 1) / 2;
 #pragma omp for schedule(static)
-    for (int64_t e = 0; e < w->c_out * w->c_in; e++) {
-      float g[9];
-      wino_taps(r->p, r->op, wt, e / w->c_in, e % w->c_in, g);
-      wino_weight_tile(g, u + e, ut);
+      for (int64_t task = 0; task < w->ncob * ncp; task++) {
+        int64_t cb = task / ncp, ci0 = (task % ncp) * 2;
+        float gt[9 * LC_VL];
+        for (int64_t l = 0; l < LC_VL; l++) {
+          int64_t co = cb * WG_MR + l % WG_MR, ci = ci0 + l / WG_MR;
+          float g[9];
+          if (co < w->c_out && ci < w->c_in)
+            wino_taps(r->p, r->op, wt, co, ci, g);
+          else
+            for (int k = 0; k < 9; k++) g[k] = 0.0f;
+          for (int k = 0; k < 9; k++) gt[k * LC_VL + l] = g[k];
+        }
+        wino_weight(w, gt, cb * WG_MR, ci0, ci0 + 1 < w->c_in ? 16 : 8, u);
+      }
+    } else {
+#pragma omp for schedule(static)
+      for (int64_t task = 0; task < w->c_out * ncib; task++) {
+        int64_t co = task / ncib, ci0 = (task % ncib) * LC_VL;
+        int64_t cnt = w->c_in - ci0 < LC_VL ? w->c_in - ci0 : LC_VL;
+        float gt[9 * LC_VL];
+        for (int64_t l = 0; l < LC_VL; l++) {
+          float g[9];
+          if (l < cnt)
+            wino_taps(r->p, r->op, wt, co, ci0 + l, g);
+          else
+            for (int k = 0; k < 9; k++) g[k] = 0.0f;
+          for (int k = 0; k < 9; k++) gt[k * LC_VL + l] = g[k];
+        }
+        wino_weight(w, gt, co, ci0, cnt, u);
+      }
     }
     for (int64_t row0 = 0; row0 < rows; row0 += w->rc) {
       int64_t nr = rows - row0 < w->rc ? rows - row0 : w->rc;
@@ -375,18 +486,29 @@ static void wino_run_prob(const cpu_run *r, const wino_prob *w,
         int64_t ci = task / nr, rr = task % nr;
         int64_t row = row0 + rr, n = row / w->th, tr = row % w->th;
         wino_in(w, x + (size_t)(n * w->c_in + ci) * in_plane, tr, stage,
-                v + (size_t)ci * (size_t)w->t, vt, (size_t)(rr * w->tw));
+                v + (size_t)ci * (size_t)w->ts, vt, (size_t)(rr * w->tw));
       }
+      if (w->fast) {
+        int64_t ntb = (nt + WG_NR - 1) / WG_NR;
 #pragma omp for schedule(dynamic, 1)
-      for (int64_t e = 0; e < 36; e++)
-        cpu_sgemm(0, 0, w->c_out, nt, w->c_in, 1.0f, u + (size_t)e * ut,
-                  w->c_in, v + (size_t)e * vt, w->t, 0.0f, m + (size_t)e * mt,
-                  w->t);
+        for (int64_t task = 0; task < 36 * ntb; task++) {
+          int64_t e = task / ntb, tb = task % ntb;
+          wino_gemm(u + (size_t)e * ut, v + (size_t)e * vt + (size_t)(tb * WG_NR),
+                    m + (size_t)e * mt + (size_t)(tb * WG_NR), w->c_in, w->c_out,
+                    w->ncob, w->ts);
+        }
+      } else {
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t e = 0; e < 36; e++)
+          cpu_sgemm(0, 0, w->c_out, nt, w->c_in, 1.0f, u + (size_t)e * ut,
+                    w->c_in, v + (size_t)e * vt, w->ts, 0.0f,
+                    m + (size_t)e * mt, w->ts);
+      }
 #pragma omp for schedule(dynamic, 4)
       for (int64_t task = 0; task < w->c_out * nr; task++) {
         int64_t co = task / nr, rr = task % nr;
         int64_t row = row0 + rr, n = row / w->th, tr = row % w->th;
-        wino_out(w, m + (size_t)co * (size_t)w->t, mt, (size_t)(rr * w->tw),
+        wino_out(w, m + (size_t)co * (size_t)w->ts, mt, (size_t)(rr * w->tw),
                  bias ? bias[co] : 0.0f,
                  y + (size_t)(n * w->c_out + co) * out_plane, tr, stage);
       }
