@@ -328,6 +328,58 @@ START_TEST(test_null_accessors) {
 }
 END_TEST
 
+/* Bad settings in the environment make plan creation fail with a message
+ * naming them, never a crash or a silently ignored value; the context
+ * stays usable. */
+START_TEST(test_bad_environment) {
+  fixture *f = tu_alloc(sizeof *f);
+  setup(f, backends[_i]);
+  conv_desc d;
+  make_desc(&d, 1);
+  static const char *const threads[] = {"abc", "0", "-2", "4097", "3x"};
+  for (size_t i = 0; i < sizeof threads / sizeof threads[0]; i++) {
+    setenv("CONV_NUM_THREADS", threads[i], 1);
+    conv_plan *plan = NULL;
+    conv_status st = conv_plan_create(f->ctx, &d, &plan);
+    unsetenv("CONV_NUM_THREADS");
+    ck_assert_msg(st == CONV_ERROR_INVALID_ARGUMENT,
+                  "CONV_NUM_THREADS=%s: status %s", threads[i],
+                  conv_status_string(st));
+    ck_assert_msg(strstr(conv_last_error(f->ctx), "CONV_NUM_THREADS") != NULL,
+                  "message \"%s\"", conv_last_error(f->ctx));
+  }
+  static const char *const algos[] = {"no_such_algorithm", "fwd=nonsense",
+                                      "bogus_op=direct"};
+  for (size_t i = 0; i < sizeof algos / sizeof algos[0]; i++) {
+    setenv("CONV_ALGO", algos[i], 1);
+    conv_plan *plan = NULL;
+    conv_status st = conv_plan_create(f->ctx, &d, &plan);
+    unsetenv("CONV_ALGO");
+    ck_assert_msg(st != CONV_SUCCESS, "CONV_ALGO=%s accepted", algos[i]);
+    ck_assert_msg(st == CONV_ERROR_INVALID_ARGUMENT ||
+                      st == CONV_ERROR_UNSUPPORTED,
+                  "CONV_ALGO=%s: status %s", algos[i], conv_status_string(st));
+    ck_assert_msg(conv_last_error(f->ctx)[0] != '\0', "CONV_ALGO=%s: no message",
+                  algos[i]);
+  }
+  /* "auto" and empty mean the heuristic. */
+  static const char *const fine[] = {"", "auto"};
+  for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++) {
+    if (strcmp(backends[_i], "cpu") != 0 && fine[i][0] != '\0') continue;
+    setenv("CONV_ALGO", fine[i], 1);
+    conv_plan *plan = NULL;
+    conv_status st = conv_plan_create(f->ctx, &d, &plan);
+    unsetenv("CONV_ALGO");
+    ck_assert_msg(st == CONV_SUCCESS, "CONV_ALGO='%s': %s", fine[i],
+                  conv_last_error(f->ctx));
+    conv_plan_destroy(plan);
+  }
+  assert_still_works(f);
+  teardown(f);
+  free(f);
+}
+END_TEST
+
 int main(void) {
   n_backends = tu_usable_backends(backends, MAX_BACKENDS);
   if (n_backends == 0) {
@@ -340,6 +392,7 @@ int main(void) {
   tcase_add_loop_test(tc, test_null_host_pointers, 0, n_backends);
   tcase_add_loop_test(tc, test_bad_tensors, 0, n_backends);
   tcase_add_loop_test(tc, test_null_accessors, 0, n_backends);
+  tcase_add_loop_test(tc, test_bad_environment, 0, n_backends);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_ENV);

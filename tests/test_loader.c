@@ -116,6 +116,42 @@ START_TEST(test_good_plugin_loads) {
 }
 END_TEST
 
+/* Device selection by index, by name substring and through $CONV_DEVICE;
+ * an unknown device is CONV_ERROR_DEVICE_NOT_FOUND naming what exists. */
+START_TEST(test_device_selection) {
+  static const char *const good[] = {"0", "fake", "FAKE DEV", "device"};
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+    conv_context *ctx = NULL;
+    conv_status st = conv_context_create(&ctx, "fakegood", good[i]);
+    ck_assert_msg(st == CONV_SUCCESS, "device '%s': %s", good[i],
+                  conv_last_error(NULL));
+    ck_assert_str_eq(conv_context_device(ctx), "fake device");
+    conv_context_destroy(ctx);
+  }
+  static const char *const bad[] = {"1", "-1", "99999999999999999999",
+                                    "no such device"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    conv_context *ctx = (conv_context *)&ctx;
+    conv_status st = conv_context_create(&ctx, "fakegood", bad[i]);
+    ck_assert_msg(st == CONV_ERROR_DEVICE_NOT_FOUND,
+                  "device '%s': status %s (%s)", bad[i],
+                  conv_status_string(st), conv_last_error(NULL));
+    ck_assert_ptr_null(ctx);
+  }
+  conv_context *ctx = NULL;
+  ck_assert_int_eq(conv_context_create(&ctx, "fakegood", "no such device"),
+                   CONV_ERROR_DEVICE_NOT_FOUND);
+  assert_contains(conv_last_error(NULL), "fake device", "lists devices");
+  setenv("CONV_DEVICE", "7", 1);
+  ck_assert_int_eq(conv_context_create(&ctx, "fakegood", NULL),
+                   CONV_ERROR_DEVICE_NOT_FOUND);
+  /* An explicit argument wins over the environment. */
+  ck_assert_int_eq(conv_context_create(&ctx, "fakegood", "0"), CONV_SUCCESS);
+  conv_context_destroy(ctx);
+  unsetenv("CONV_DEVICE");
+}
+END_TEST
+
 START_TEST(test_plugin_by_path) {
   char path[4096];
   plugin_path("fakegood", path, sizeof path);
@@ -472,6 +508,7 @@ static Suite *loader_suite(void) {
   tcase_set_timeout(tf, 60);
   tcase_add_test(tf, test_good_plugin_loads);
   tcase_add_test(tf, test_plugin_by_path);
+  tcase_add_test(tf, test_device_selection);
   tcase_add_test(tf, test_abi_major_rejected);
   tcase_add_test(tf, test_abi_minor_newer_rejected);
   tcase_add_test(tf, test_missing_entry_rejected);
