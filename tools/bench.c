@@ -7,7 +7,6 @@
  */
 #include <fnmatch.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
