@@ -281,7 +281,10 @@ CONV_API conv_status conv_backward_bias_tensor(conv_plan *plan,
  * padding). Padded positions never win. NaN propagates: a window holding NaN
  * gives NaN. Ties go to the first maximum in scan order (row by row), as in
  * PyTorch's CPU code; backward routes each dy to that element (and to the
- * last NaN of a window holding NaN, again as PyTorch's CPU code does). */
+ * last NaN of a window holding NaN, again as PyTorch's CPU code does).
+ * A window that lies wholly in the padding (possible with dilation) gives
+ * -inf and an index outside the plane, as PyTorch does; backward drops its
+ * dy instead of writing outside the plane. */
 typedef struct conv_pool_desc {
   int64_t n, c, h, w;     /* input shape; n may be 0 */
   int64_t kernel[2];      /* kH, kW (>= 1) */
