@@ -15,10 +15,12 @@
 /* Per-op tables, NULL-terminated. Order breaks score ties. */
 static const cpu_algo *const fwd_algos[] = {
     &cpu_algo_im2col_gemm, &cpu_algo_direct, &cpu_algo_direct_dw,
-    &cpu_algo_direct_vec, &cpu_algo_winograd_f4x4, &cpu_algo_reference, NULL};
+    &cpu_algo_direct_vec, &cpu_algo_winograd_f4x4, &cpu_algo_gemm_1x1,
+    &cpu_algo_reference, NULL};
 static const cpu_algo *const bwd_data_algos[] = {
     &cpu_algo_im2col_gemm, &cpu_algo_direct, &cpu_algo_direct_dw,
-    &cpu_algo_direct_vec, &cpu_algo_winograd_f4x4, &cpu_algo_reference, NULL};
+    &cpu_algo_direct_vec, &cpu_algo_winograd_f4x4, &cpu_algo_gemm_1x1,
+    &cpu_algo_reference, NULL};
 static const cpu_algo *const bwd_weight_algos[] = {
     &cpu_algo_im2col_gemm, &cpu_algo_direct, &cpu_algo_direct_dw,
     &cpu_algo_direct_vec, &cpu_algo_reference, NULL};

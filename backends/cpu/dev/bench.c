@@ -28,6 +28,9 @@ static const cpu_algo *const ALGOS[] = {
 #ifdef HAVE_WINO
     &cpu_algo_winograd_f4x4,
 #endif
+#ifdef HAVE_GEMM
+    &cpu_algo_gemm_1x1,
+#endif
     NULL};
 
 typedef struct layer {
@@ -286,6 +289,7 @@ static void random_problem(conv_problem *p) {
     }
     p->kh = irand(1, 5); p->kw = irand(1, 5);
     if (kind == 2 || irand(0, 2) == 0) p->kh = p->kw = 3;
+    if (kind == 3 && irand(0, 1)) p->kh = p->kw = 1;
     p->stride_h = irand(1, 3); p->stride_w = irand(1, 3);
     p->dil_h = irand(1, 2); p->dil_w = irand(1, 2);
     if (kind == 2 || irand(0, 1)) { p->stride_h = p->stride_w = 1; p->dil_h = p->dil_w = 1; }
@@ -301,6 +305,7 @@ static void random_problem(conv_problem *p) {
     if (maxh < 0 || maxw < 0) continue;
     p->pad_t = irand(0, maxh); p->pad_b = irand(0, maxh);
     p->pad_l = irand(0, maxw); p->pad_r = irand(0, maxw);
+    if (p->kh == 1 && p->kw == 1 && irand(0, 1)) { p->pad_t = p->pad_b = p->pad_l = p->pad_r = 0; p->stride_h = p->stride_w = 1; }
     p->has_bias = irand(0, 1);
     p->flip_kernel = irand(0, 3) == 0;
     int64_t eh = p->dil_h * (p->kh - 1) + 1, ew = p->dil_w * (p->kw - 1) + 1;

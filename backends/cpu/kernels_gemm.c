@@ -1,0 +1,317 @@
+/*
+ * A small GEMM for convolution shapes, and gemm_1x1: 1x1 stride-1 unpadded
+ * convolution as that GEMM straight on the NCHW tensors (no copies).
+ *
+ * C (m x ncols) = bias + A (m x k) * B (k x ncols), ncols <= 32 per call
+ * ("a panel"): A is packed once per call as [m / 8][k][8]; B and C are read
+ * and written in place with their row strides (the channel planes), so a
+ * panel is 32 pixels of every channel. Micro-tile 8 x 32 (16 vector
+ * accumulators). A partial last panel goes through a zero-padded scratch
+ * copy so that nothing past the tensors is read or written.
+ */
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "simd.h"
+
+#define GM_MR 8
+#define GM_NR 32
+
+size_t lc_gemm_packed_a_floats(int64_t m, int64_t k) {
+  return cpu_mul_size((size_t)((m + GM_MR - 1) / GM_MR * GM_MR), (size_t)k);
+}
+
+void lc_gemm_pack_a(const float *a, int64_t rs, int64_t cs, int64_t m,
+                    int64_t k, float *ap) {
+  int64_t ncb = (m + GM_MR - 1) / GM_MR;
+  for (int64_t cb = 0; cb < ncb; cb++)
+    for (int64_t kk = 0; kk < k; kk++)
+      for (int64_t i = 0; i < GM_MR; i++) {
+        int64_t row = cb * GM_MR + i;
+        ap[(cb * k + kk) * GM_MR + i] = row < m ? a[row * rs + kk * cs] : 0.0f;
+      }
+}
+
+static inline LC_INLINE void gemm_panel_full(const float *ap, int64_t m,
+                                             int64_t k, const float *b,
+                                             int64_t ldb, float *c,
+                                             int64_t ldc, const float *bias) {
+  const int64_t ncb = (m + GM_MR - 1) / GM_MR;
+  for (int64_t cb = 0; cb < ncb; cb++) {
+    const float *a = ap + cb * k * GM_MR;
+    vf acc[GM_MR][2];
+    LC_UNROLL
+    for (int i = 0; i < GM_MR; i++) {
+      int64_t row = cb * GM_MR + i;
+      float b0 = bias != NULL && row < m ? bias[row] : 0.0f;
+      acc[i][0] = acc[i][1] = vsplat(b0);
+    }
+    const float *bk = b;
+    for (int64_t kk = 0; kk < k; kk++, bk += ldb) {
+      vf v0 = vload(bk), v1 = vload(bk + LC_VL);
+      LC_UNROLL
+      for (int i = 0; i < GM_MR; i++) {
+        vf ai = vsplat(a[kk * GM_MR + i]);
+        acc[i][0] += ai * v0;
+        acc[i][1] += ai * v1;
+      }
+    }
+    LC_UNROLL
+    for (int i = 0; i < GM_MR; i++) {
+      int64_t row = cb * GM_MR + i;
+      if (row < m) {
+        vstore(c + row * ldc, acc[i][0]);
+        vstore(c + row * ldc + LC_VL, acc[i][1]);
+      }
+    }
+  }
+}
+
+static inline LC_INLINE void gemm_panel_body(const float *ap, int64_t m,
+                                             int64_t k, const float *b,
+                                             int64_t ldb, float *c,
+                                             int64_t ldc, int64_t ncols,
+                                             const float *bias, float *tmp) {
+  if (ncols == GM_NR) {
+    gemm_panel_full(ap, m, k, b, ldb, c, ldc, bias);
+    return;
+  }
+  float *bt = tmp, *ct = tmp + k * GM_NR;
+  for (int64_t kk = 0; kk < k; kk++) {
+    int64_t j = 0;
+    for (; j < ncols; j++) bt[kk * GM_NR + j] = b[kk * ldb + j];
+    for (; j < GM_NR; j++) bt[kk * GM_NR + j] = 0.0f;
+  }
+  gemm_panel_full(ap, m, k, bt, GM_NR, ct, GM_NR, bias);
+  for (int64_t i = 0; i < m; i++)
+    for (int64_t j = 0; j < ncols; j++) c[i * ldc + j] = ct[i * GM_NR + j];
+}
+
+LC_ISA_DISPATCH(gemm_panel_isa,
+                (const float *ap, int64_t m, int64_t k, const float *b,
+                 int64_t ldb, float *c, int64_t ldc, int64_t ncols,
+                 const float *bias, float *tmp),
+                (ap, m, k, b, ldb, c, ldc, ncols, bias, tmp), gemm_panel_body)
+
+void lc_gemm_panel(const float *ap, int64_t m, int64_t k, const float *b,
+                   int64_t ldb, float *c, int64_t ldc, int64_t ncols,
+                   const float *bias, float *tmp) {
+  gemm_panel_isa(ap, m, k, b, ldb, c, ldc, ncols, bias, tmp);
+}
+
+/* ------------------------------------------------------------ gemm_1x1 */
+
+static int g1_applies(const conv_problem *p, conv_op op, char *why,
+                      size_t why_len) {
+  if (op != CONV_OP_FORWARD && op != CONV_OP_BACKWARD_DATA) {
+    snprintf(why, why_len, "only forward and backward-data");
+    return 0;
+  }
+  if (p->kh != 1 || p->kw != 1 || p->stride_h != 1 || p->stride_w != 1 ||
+      p->pad_t != 0 || p->pad_b != 0 || p->pad_l != 0 || p->pad_r != 0) {
+    snprintf(why, why_len, "needs a 1x1 kernel, stride 1, no padding");
+    return 0;
+  }
+  return 1;
+}
+
+static int g1_score(const conv_problem *p, conv_op op,
+                    const cpu_features *cpu) {
+  (void)p;
+  (void)op;
+  (void)cpu;
+  /* The packed kernel is written for 16-float vectors: only AVX-512 runs it
+   * at speed; elsewhere im2col_gemm's BLAS call is as good. */
+  return lc_isa_level() >= 2 ? 300 : 10;
+}
+
+/* m x k of the GEMM per group: forward c_out/g x c_in/g, backward-data the
+ * transpose. */
+static void g1_dims(const conv_problem *p, conv_op op, int64_t *m,
+                    int64_t *k) {
+  int64_t cig = p->c_in / p->groups, cog = p->c_out / p->groups;
+  *m = op == CONV_OP_FORWARD ? cog : cig;
+  *k = op == CONV_OP_FORWARD ? cig : cog;
+}
+
+static size_t g1_tmp_floats(int64_t m, int64_t k) {
+  return (size_t)(m + k) * GM_NR;
+}
+
+static size_t g1_workspace(const conv_problem *p, conv_op op, int threads) {
+  int64_t m, k;
+  g1_dims(p, op, &m, &k);
+  size_t a = cpu_align_up(cpu_mul_size(
+      cpu_mul_size(lc_gemm_packed_a_floats(m, k), (size_t)p->groups),
+      sizeof(float)));
+  size_t t = cpu_align_up(cpu_mul_size(g1_tmp_floats(m, k), sizeof(float)));
+  return cpu_add_size(a, cpu_mul_size(t, (size_t)threads));
+}
+
+static conv_status g1_run(const cpu_run *r, const cpu_tensors *t,
+                          conv_err *err) {
+  const conv_problem *p = r->p;
+  if (r->op != CONV_OP_FORWARD && r->op != CONV_OP_BACKWARD_DATA)
+    return conv_err_set(err, CONV_ERROR_UNSUPPORTED,
+                        "gemm_1x1: op %d is not served", (int)r->op);
+  const int fwd = r->op == CONV_OP_FORWARD;
+  int64_t m, k;
+  g1_dims(p, r->op, &m, &k);
+  const int64_t cig = p->c_in / p->groups, cog = p->c_out / p->groups;
+  const int64_t hw = p->h * p->w;
+  const size_t apsz = lc_gemm_packed_a_floats(m, k);
+  const size_t abytes = cpu_align_up(
+      cpu_mul_size(cpu_mul_size(apsz, (size_t)p->groups), sizeof(float)));
+  const size_t tbytes = cpu_align_up(g1_tmp_floats(m, k) * sizeof(float));
+  float *ap = (float *)r->ws;
+  const int64_t panels = (hw + GM_NR - 1) / GM_NR;
+  const int64_t tasks = p->n * p->groups * panels;
+  const float *in = fwd ? t->x : t->dy;
+  float *out = fwd ? t->y : t->dx;
+  const int64_t c_src = fwd ? p->c_in : p->c_out;
+  const int64_t c_dst = fwd ? p->c_out : p->c_in;
+#pragma omp parallel num_threads(r->threads)
+  {
+    float *tmp = (float *)((char *)r->ws + abytes +
+                           tbytes * (size_t)omp_get_thread_num());
+#pragma omp for schedule(static)
+    for (int64_t g = 0; g < p->groups; g++) {
+      /* forward A = W[g] (cog x cig); backward-data A = W[g]^T */
+      const float *wg = t->w + (size_t)(g * cog * cig);
+      if (fwd)
+        lc_gemm_pack_a(wg, cig, 1, m, k, ap + (size_t)g * apsz);
+      else
+        lc_gemm_pack_a(wg, 1, cig, m, k, ap + (size_t)g * apsz);
+    }
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < tasks; task++) {
+      int64_t pn = task % panels, rest = task / panels;
+      int64_t g = rest % p->groups, n = rest / p->groups;
+      int64_t j0 = pn * GM_NR;
+      int64_t nc = hw - j0 < GM_NR ? hw - j0 : GM_NR;
+      const float *b = in + (size_t)(n * c_src + g * k) * (size_t)hw + (size_t)j0;
+      float *c = out + (size_t)(n * c_dst + g * m) * (size_t)hw + (size_t)j0;
+      lc_gemm_panel(ap + (size_t)g * apsz, m, k, b, hw, c, hw, nc,
+                    fwd && t->b != NULL ? t->b + g * m : NULL, tmp);
+    }
+  }
+  return CONV_SUCCESS;
+}
+
+const cpu_algo cpu_algo_gemm_1x1 = {
+    "gemm_1x1", g1_applies, g1_score, g1_workspace, NULL, NULL, g1_run,
+};
+
+/* ------------------------------------------------------------- lc_sgemm */
+
+#define SG_KB 256 /* k block of a transposed-B panel copy (32 KiB) */
+
+/* C[i][j] (8 rows x 32 columns) = alpha * sum_kk A[i][kk] B[kk][j] +
+ * beta * C[i][j]. A element (i, kk) at a[i * ars + kk * acs]; B rows of
+ * stride ldb (32 readable floats each); rows of A past m repeat row m - 1
+ * (computed, not stored); columns past ncols are not stored. */
+static inline LC_INLINE void sg_tile(const float *a, int64_t ars, int64_t acs,
+                                     int64_t rows, int64_t k, const float *b,
+                                     int64_t ldb, float alpha, float beta,
+                                     float *c, int64_t ldc, int64_t ncols) {
+  const float *ar[GM_MR];
+  LC_UNROLL
+  for (int i = 0; i < GM_MR; i++) ar[i] = a + (i < rows ? i : rows - 1) * ars;
+  vf acc[GM_MR][2];
+  LC_UNROLL
+  for (int i = 0; i < GM_MR; i++) acc[i][0] = acc[i][1] = vzero();
+  const float *bk = b;
+  if (acs == 1) {
+    for (int64_t kk = 0; kk < k; kk++, bk += ldb) {
+      vf v0 = vload(bk), v1 = vload(bk + LC_VL);
+      LC_UNROLL
+      for (int i = 0; i < GM_MR; i++) {
+        vf ai = vsplat(ar[i][kk]);
+        acc[i][0] += ai * v0;
+        acc[i][1] += ai * v1;
+      }
+    }
+  } else {
+    for (int64_t kk = 0; kk < k; kk++, bk += ldb) {
+      vf v0 = vload(bk), v1 = vload(bk + LC_VL);
+      LC_UNROLL
+      for (int i = 0; i < GM_MR; i++) {
+        vf ai = vsplat(ar[i][kk * acs]);
+        acc[i][0] += ai * v0;
+        acc[i][1] += ai * v1;
+      }
+    }
+  }
+  LC_UNROLL
+  for (int i = 0; i < GM_MR; i++) {
+    if (i >= rows) continue;
+    float *ci = c + i * ldc;
+    vf r0 = alpha * acc[i][0], r1 = alpha * acc[i][1];
+    if (ncols == GM_NR) {
+      if (beta != 0.0f) {
+        r0 += beta * vload(ci);
+        r1 += beta * vload(ci + LC_VL);
+      }
+      vstore(ci, r0);
+      vstore(ci + LC_VL, r1);
+    } else {
+      for (int64_t j = 0; j < ncols; j++) {
+        float v = j < LC_VL ? r0[j] : r1[j - LC_VL];
+        ci[j] = beta != 0.0f ? v + beta * ci[j] : v;
+      }
+    }
+  }
+}
+
+static inline LC_INLINE void sg_body(int trans_a, int trans_b, int64_t m,
+                                     int64_t n, int64_t k, float alpha,
+                                     const float *a, int64_t lda,
+                                     const float *b, int64_t ldb, float beta,
+                                     float *c, int64_t ldc) {
+  const int64_t ars = trans_a ? 1 : lda, acs = trans_a ? lda : 1;
+  float panel[SG_KB * GM_NR];
+  for (int64_t j0 = 0; j0 < n; j0 += GM_NR) {
+    int64_t nc = n - j0 < GM_NR ? n - j0 : GM_NR;
+    if (!trans_b && nc == GM_NR) {
+      for (int64_t i0 = 0; i0 < m; i0 += GM_MR)
+        sg_tile(a + i0 * ars, ars, acs, m - i0 < GM_MR ? m - i0 : GM_MR, k,
+                b + j0, ldb, alpha, beta, c + i0 * ldc + j0, ldc, nc);
+      continue;
+    }
+    /* Copy k blocks of the panel (transposing if B is), zero-padded. */
+    for (int64_t k0 = 0; k0 < k; k0 += SG_KB) {
+      int64_t kb = k - k0 < SG_KB ? k - k0 : SG_KB;
+      for (int64_t kk = 0; kk < kb; kk++) {
+        float *d = panel + kk * GM_NR;
+        int64_t j = 0;
+        if (trans_b)
+          for (; j < nc; j++) d[j] = b[(j0 + j) * ldb + k0 + kk];
+        else
+          for (; j < nc; j++) d[j] = b[(k0 + kk) * ldb + j0 + j];
+        for (; j < GM_NR; j++) d[j] = 0.0f;
+      }
+      float be = k0 == 0 ? beta : 1.0f;
+      for (int64_t i0 = 0; i0 < m; i0 += GM_MR)
+        sg_tile(a + i0 * ars + k0 * acs, ars, acs,
+                m - i0 < GM_MR ? m - i0 : GM_MR, kb, panel, GM_NR, alpha, be,
+                c + i0 * ldc + j0, ldc, nc);
+    }
+  }
+}
+
+LC_ISA_DISPATCH(sg_isa,
+                (int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                 float alpha, const float *a, int64_t lda, const float *b,
+                 int64_t ldb, float beta, float *c, int64_t ldc),
+                (trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                 ldc),
+                sg_body)
+
+void lc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+              float alpha, const float *a, int64_t lda, const float *b,
+              int64_t ldb, float beta, float *c, int64_t ldc) {
+  sg_isa(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
