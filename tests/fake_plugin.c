@@ -13,6 +13,8 @@
 #define FAKE_NO_ENTRY 4
 #define FAKE_NULL_FN 5
 #define FAKE_INIT_FAIL 6
+#define FAKE_OLD_MINOR 7    /* an ABI 1.0 plugin: smaller table, no pooling */
+#define FAKE_POOL_PARTIAL 8 /* one of the four pooling entries filled */
 
 #ifndef FAKE_KIND
 #  error "FAKE_KIND must be defined"
@@ -30,6 +32,10 @@
 #  define FAKE_NAME "fakenullfn"
 #elif FAKE_KIND == FAKE_INIT_FAIL
 #  define FAKE_NAME "fakeinitfail"
+#elif FAKE_KIND == FAKE_OLD_MINOR
+#  define FAKE_NAME "fakeoldminor"
+#elif FAKE_KIND == FAKE_POOL_PARTIAL
+#  define FAKE_NAME "fakepoolpartial"
 #endif
 
 static int fake_state;
@@ -171,6 +177,10 @@ static conv_status fake_mem_read(void *device, const void *mem, size_t offset,
   return CONV_SUCCESS;
 }
 
+#if FAKE_KIND == FAKE_POOL_PARTIAL
+static void fake_pool_plan_destroy(void *plan) { free(plan); }
+#endif
+
 static const conv_plugin fake_table = {
 #if FAKE_KIND == FAKE_ABI_MAJOR
     .abi_major = CONV_PLUGIN_ABI_MAJOR + 1,
@@ -179,10 +189,17 @@ static const conv_plugin fake_table = {
 #endif
 #if FAKE_KIND == FAKE_ABI_MINOR
     .abi_minor = CONV_PLUGIN_ABI_MINOR + 1,
+#elif FAKE_KIND == FAKE_OLD_MINOR
+    .abi_minor = 0,
 #else
     .abi_minor = CONV_PLUGIN_ABI_MINOR,
 #endif
+#if FAKE_KIND == FAKE_OLD_MINOR
+    /* Built against ABI 1.0, whose table ended at mem_read. */
+    .size = offsetof(conv_plugin, pool_plan_create),
+#else
     .size = sizeof(conv_plugin),
+#endif
     .name = FAKE_NAME,
     .version = "9.9.9-fake",
     .flags = CONV_PLUGIN_HOST_MEMORY,
@@ -208,6 +225,9 @@ static const conv_plugin fake_table = {
     .mem_free = fake_mem_free,
     .mem_write = fake_mem_write,
     .mem_read = fake_mem_read,
+#if FAKE_KIND == FAKE_POOL_PARTIAL
+    .pool_plan_destroy = fake_pool_plan_destroy, /* the defect: 1 of 4 */
+#endif
 };
 
 #if FAKE_KIND == FAKE_NO_ENTRY
