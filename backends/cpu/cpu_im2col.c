@@ -31,6 +31,9 @@
 /* The partition aims at this many tasks (fixed, not the thread count, so
  * results never depend on the thread count). */
 #define MIN_TASKS 16
+/* Floats of one forward column chunk (rows x tile) at most, unless a single
+ * input channel's kh * kw rows need more. */
+#define FWD_ROWS_BUDGET ((int64_t)2 * 1024 * 1024)
 /* Floats of partial weight gradients bwd_weight may keep. */
 #define PARTIAL_BUDGET ((int64_t)8 * 1024 * 1024)
 
@@ -81,7 +84,12 @@ static void geometry_of(const conv_problem *p, conv_op op, geometry *g) {
         g->mc = ceil_div(g->mc, 2);
       g->nm = ceil_div(g->cout_g, g->mc);
       g->tasks = images_groups * g->ntiles * g->nm;
-      g->slice = g->pointwise ? 0 : (size_t)(g->k * g->pt) * sizeof(float);
+      /* Very deep columns (huge c_in * kh * kw) are lowered and multiplied
+       * in chunks of rows, accumulating in order, so the buffer stays
+       * bounded. */
+      g->rows = min64(g->k, max64(g->khw, FWD_ROWS_BUDGET / g->pt));
+      g->nrows = ceil_div(g->k, g->rows);
+      g->slice = g->pointwise ? 0 : (size_t)(g->rows * g->pt) * sizeof(float);
       break;
     case CONV_OP_BACKWARD_DATA:
       /* Chunks of input channels: each task owns its dx planes. */
@@ -271,21 +279,21 @@ static void im2col_forward(const cpu_run *r, const cpu_tensors *t) {
     const int64_t p0 = tile * g.pt, p1 = min64(p0 + g.pt, g.p);
     const int64_t m0 = mi * g.mc, m1 = min64(m0 + g.mc, g.cout_g);
     const float *x = t->x + (size_t)(n * p->c_in + gi * g.cin_g) * (size_t)g.hw;
-    const float *bmat;
-    int64_t ldb;
-    if (g.pointwise) {
-      bmat = x + p0;
-      ldb = g.hw;
-    } else {
-      float *cols = cpu_ws_slice(r, g.slice, cpu_thread_id());
-      lower(p, m, x, 0, g.k, p0, p1, cols);
-      bmat = cols;
-      ldb = p1 - p0;
-    }
     const int64_t co0 = gi * g.cout_g + m0;
     float *y = t->y + (size_t)(n * p->c_out + co0) * (size_t)g.p + (size_t)p0;
-    cpu_sgemm(0, 0, m1 - m0, p1 - p0, g.k, 1.0f, t->w + (size_t)co0 * (size_t)g.k,
-              g.k, bmat, ldb, 0.0f, y, g.p);
+    const float *w = t->w + (size_t)co0 * (size_t)g.k;
+    if (g.pointwise) {
+      cpu_sgemm(0, 0, m1 - m0, p1 - p0, g.k, 1.0f, w, g.k, x + p0, g.hw, 0.0f,
+                y, g.p);
+    } else {
+      float *cols = cpu_ws_slice(r, g.slice, cpu_thread_id());
+      for (int64_t k0 = 0; k0 < g.k; k0 += g.rows) {
+        const int64_t k1 = min64(k0 + g.rows, g.k);
+        lower(p, m, x, k0, k1, p0, p1, cols);
+        cpu_sgemm(0, 0, m1 - m0, p1 - p0, k1 - k0, 1.0f, w + k0, g.k, cols,
+                  p1 - p0, k0 == 0 ? 0.0f : 1.0f, y, g.p);
+      }
+    }
     if (t->b != NULL) {
       for (int64_t co = 0; co < m1 - m0; co++) {
         const float bv = t->b[co0 + co];

@@ -113,6 +113,10 @@ static void describe(const conv_problem *p, char *s, size_t cap) {
 }
 
 static double worst[CPU_NUM_OPS];
+/* Worst relative error per op and algorithm (by table index). */
+#define MAX_ALGOS 32
+static double worst_algo[CPU_NUM_OPS][MAX_ALGOS];
+static int runs_algo[CPU_NUM_OPS][MAX_ALGOS];
 
 /* Runs op of p with algorithm name (forced) and thread count; outputs into
  * out (and out2 = db for bwd_weight), poisoned first. */
@@ -190,6 +194,13 @@ static void check_problem(const conv_problem *p, int check_threads) {
         if (e2 > e) e = e2;
       }
       if (e > worst[op]) worst[op] = e;
+      {
+        int ai = (int)(a - cpu_algos_for((conv_op)op));
+        if (ai < MAX_ALGOS) {
+          if (e > worst_algo[op][ai]) worst_algo[op][ai] = e;
+          runs_algo[op][ai]++;
+        }
+      }
       if (e > TOL || nan_seen || nan2) {
         printf("FAIL %s %s: rel err %.3g%s\n  %s\n", cpu_op_name((conv_op)op),
                (*a)->name, e, nan_seen || nan2 ? " (non-finite output)" : "", desc);
@@ -380,6 +391,7 @@ int main(int argc, char **argv) {
       make(1, 16, 200, 1, 9, 9, 3, 1, 1, CONV_PAD_ZEROS),
       make(1, 2, 2, 1, 3, 30001, 3, 1, 1, CONV_PAD_SYMMETRIC),
       make(1, 2, 4, 2, 3, 5000, 3, 2, 1, CONV_PAD_ZEROS),
+      make(1, 1900, 3, 1, 12, 12, 3, 1, 1, CONV_PAD_REPLICATE), /* k chunks */
   };
   int nfixed = argc > 4 && atoi(argv[4]) == 0 ? 0 : (int)(sizeof fixed / sizeof fixed[0]);
   for (int i = 0; i < nfixed; i++) check_problem(&fixed[i], 1);
@@ -387,6 +399,13 @@ int main(int argc, char **argv) {
     conv_problem p;
     random_problem(&p, max_size, irand(0, 9) == 0);
     check_problem(&p, i % 4 == 0);
+  }
+  for (int op = 0; op < CPU_NUM_OPS; op++) {
+    printf("%-10s", cpu_op_name((conv_op)op));
+    int ai = 0;
+    for (const cpu_algo *const *a = cpu_algos_for((conv_op)op); *a != NULL && ai < MAX_ALGOS; a++, ai++)
+      printf(" %s %d runs %.2g;", (*a)->name, runs_algo[op][ai], worst_algo[op][ai]);
+    printf("\n");
   }
   plug->device_close(device);
   plug->fini(backend);
