@@ -365,20 +365,22 @@ def flops(L, h_out, w_out):
             * (L["c_in"] // L["groups"]) * L["kernel"][0] * L["kernel"][1])
 
 
-def time_pass(fn, repeat, min_time):
+def time_pass(fn, repeat, min_time, sync=lambda: None):
     fn()  # warm-up
+    sync()
     times, spent = [], 0.0
     min_runs = min(3, repeat)
     while len(times) < repeat and (len(times) < min_runs or spent < min_time):
         t0 = time.perf_counter()
         fn()
+        sync()  # a GPU pass counts until it has finished
         dt = time.perf_counter() - t0
         times.append(dt)
         spent += dt
     return statistics.median(times) * 1e3, min(times) * 1e3, len(times)
 
 
-def make_passes(torch, L):
+def make_passes(torch, L, device="cpu"):
     """Three closures, one per pass, each doing only that pass's work."""
     F = torch.nn.functional
     g = torch.Generator().manual_seed(0)
@@ -387,7 +389,7 @@ def make_passes(torch, L):
     kh, kw = L["kernel"]
 
     def rand(*shape):
-        return torch.rand(*shape, generator=g) * 2 - 1
+        return (torch.rand(*shape, generator=g) * 2 - 1).to(device)
 
     x = rand(n, ci, L["h"], L["w"])
     w = rand(co, ci // grp, kh, kw)
@@ -449,7 +451,7 @@ def bench_layer(torch, L, args):
                flops=None, plan_ms=None, workspace_bytes=None, error=None,
                passes={})
     try:
-        fns = make_passes(torch, L)
+        fns = make_passes(torch, L, args.device)
     except (SuiteError, RuntimeError) as e:
         res["error"] = str(e)
         return res
@@ -461,7 +463,8 @@ def bench_layer(torch, L, args):
             sys.stderr.write("\r\033[K%s %s" % (L["name"], name))
             sys.stderr.flush()
         try:
-            ms, min_ms, runs = time_pass(fn, args.repeat, args.min_time)
+            ms, min_ms, runs = time_pass(fn, args.repeat, args.min_time,
+                                         args.sync)
         except RuntimeError as e:
             res["passes"][name] = dict(ms=None, min_ms=None, gflops=None,
                                        runs=0, algorithm="aten",
@@ -494,6 +497,9 @@ def main(argv=None):
     ap.add_argument("--min-time", type=float, default=0.3,
                     help="stop repeating after S seconds (default 0.3)")
     ap.add_argument("--layer", help="only layers whose name matches (glob)")
+    ap.add_argument("--device", default="cpu",
+                    help="torch device: cpu (default) or cuda (GPU peer of "
+                         "the opencl backend)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--dry-run", action="store_true",
                     help="print the parsed layers and exit")
@@ -523,6 +529,8 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     args.progress = sys.stderr.isatty()
+    args.sync = (torch.cuda.synchronize if args.device.startswith("cuda")
+                 else (lambda: None))
     results = [bench_layer(torch, L, args) for L in layers]
     if args.progress:
         sys.stderr.write("\r\033[K")
@@ -530,13 +538,13 @@ def main(argv=None):
                  for r in results)
     if args.json:
         json.dump(dict(tool="pytorch", version=torch.__version__,
-                       backend="pytorch " + torch.__version__, device="cpu",
+                       backend="pytorch " + torch.__version__, device=args.device,
                        threads=torch.get_num_threads(), suite=path,
                        layers=results), sys.stdout, indent=2)
         print()
     else:
-        print("backend: pytorch %s\ndevice:  cpu\nthreads: %d\nsuite:   %s\n"
-              % (torch.__version__, torch.get_num_threads(), path))
+        print("backend: pytorch %s\ndevice:  %s\nthreads: %d\nsuite:   %s\n"
+              % (torch.__version__, args.device, torch.get_num_threads(), path))
         print("%-16s %-15s %10s %9s" % ("layer", "pass", "ms", "GFLOP/s"))
         for r in results:
             if r["error"]:
