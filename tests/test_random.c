@@ -69,6 +69,27 @@ static void random_desc(uint64_t seed, conv_desc *d, ref_geom *g) {
     d->padding_mode = (conv_padding_mode)tu_rng_range(&r, 0, 4);
     d->has_bias = (int)tu_rng_range(&r, 0, 1);
     d->flip_kernel = tu_rng_range(&r, 0, 3) == 0;
+    /* Shapes the specialised algorithms want, so they run often enough:
+     * 3x3 stride 1 with equal dilations (Winograd), 1x1 stride 1 without
+     * padding (a single GEMM). */
+    int family = (int)tu_rng_range(&r, 0, 9);
+    if (family <= 1) {
+      d->kernel[0] = d->kernel[1] = 3;
+      d->stride[0] = d->stride[1] = 1;
+      d->dilation[0] = d->dilation[1] = tu_rng_range(&r, 0, 3) == 0 ? 2 : 1;
+      if (family == 0) {
+        d->groups = 1;
+        d->c_in = tu_rng_range(&r, 1, 5);
+        d->c_out = tu_rng_range(&r, 1, 6);
+        d->padding_mode = tu_rng_range(&r, 0, 2) ? CONV_PAD_ZEROS
+                                                 : d->padding_mode;
+      }
+    } else if (family == 2) {
+      d->kernel[0] = d->kernel[1] = 1;
+      d->stride[0] = d->stride[1] = 1;
+      if (d->padding == CONV_PADDING_EXPLICIT)
+        d->pad[0] = d->pad[1] = d->pad[2] = d->pad[3] = 0;
+    }
     if (ref_resolve(d, g)) return;
   }
 }
@@ -358,6 +379,40 @@ static int algo_names(conv_context *ctx, const char *backend,
 
 /* Case index, for every algorithm (default, then each forced one). */
 static int stat_runs, stat_unsupported;
+/* Plans run per algorithm and op (by what conv_plan_algorithm reports). */
+static int stat_algo_op[MAX_ALGOS][4];
+
+static const char *const op_keys[3] = {"fwd", "bwd_data", "bwd_weight"};
+
+/* The CONV_ALGO settings tried for a case: NULL (the heuristic), then each
+ * algorithm by name (every op that has it), then each algorithm for one op
+ * ("fwd=NAME"), so an algorithm that serves only some ops of a problem is
+ * still run on those. Returns the count; target[k] is the op a per-op
+ * setting forces (-1 for the others). */
+static int algo_settings(char algos[][64], int n_algos, char set[][96],
+                         int *target, int max) {
+  int n = 0;
+  set[n][0] = '\0';
+  target[n++] = -1;
+  for (int a = 0; a < n_algos && n < max; a++) {
+    snprintf(set[n], 96, "%s", algos[a]);
+    target[n++] = -1;
+  }
+  for (int a = 0; a < n_algos; a++)
+    for (int op = 0; op < 3 && n < max; op++) {
+      snprintf(set[n], 96, "%s=%s", op_keys[op], algos[a]);
+      target[n++] = op;
+    }
+  return n;
+}
+
+static int algo_index(char algos[][64], int n_algos, const char *name) {
+  for (int a = 0; a < n_algos; a++)
+    if (strcasecmp(algos[a], name) == 0) return a;
+  return -1;
+}
+
+#define MAX_SETTINGS (1 + 4 * MAX_ALGOS)
 
 static void run_case(conv_context *ctx, const char *backend, int index,
                      char algos[][64], int n_algos) {
@@ -386,34 +441,64 @@ static void run_case(conv_context *ctx, const char *backend, int index,
   outputs_alloc(&host, &c);
   outputs_alloc(&again, &c);
   outputs_alloc(&tens, &c);
+  static char set[MAX_SETTINGS][96];
+  int target[MAX_SETTINGS];
+  int n_set = algo_settings(algos, n_algos, set, target, MAX_SETTINGS);
+  /* Which (algorithm, op) pairs this case has run, so a per-op setting
+   * that adds nothing new is skipped. */
+  int done[MAX_ALGOS][4];
+  memset(done, 0, sizeof done);
   int forced_ran = 0;
-  for (int a = -1; a < n_algos; a++) {
-    wh.algo = a < 0 ? NULL : algos[a];
-    if (a < 0)
-      unsetenv("CONV_ALGO");
+  for (int k = 0; k < n_set; k++) {
+    const int forced = set[k][0] != '\0';
+    if (target[k] >= 0) {
+      int a = algo_index(algos, n_algos, strchr(set[k], '=') + 1);
+      if (a >= 0 && done[a][target[k]]) continue;
+    }
+    wh.algo = forced ? set[k] : NULL;
+    if (forced)
+      setenv("CONV_ALGO", set[k], 1);
     else
-      setenv("CONV_ALGO", algos[a], 1);
+      unsetenv("CONV_ALGO");
     conv_plan *plan = NULL;
     st = conv_plan_create(ctx, &c.d, &plan);
     unsetenv("CONV_ALGO");
-    if (a >= 0 && st == CONV_ERROR_UNSUPPORTED) {
+    if (forced && st == CONV_ERROR_UNSUPPORTED) {
       stat_unsupported++;
       continue;
     }
+    /* "fwd=reduce" and the like name an algorithm an op does not have:
+     * the backend refuses the setting itself. */
+    if (target[k] >= 0 && st == CONV_ERROR_INVALID_ARGUMENT) continue;
     CHECK_ST(st, ctx, &wh, "conv_plan_create");
     stat_runs++;
-    if (a >= 0) {
+    if (forced) {
       forced_ran++;
-      /* The forced algorithm is the one the plan reports for some op
-       * (an empty batch makes no kernels: nothing to report). */
+      /* The forced algorithm is the one the plan reports: for the op a
+       * per-op setting names, or for some op (an empty batch makes no
+       * kernels and reports none). */
       int named = c.d.n == 0;
       for (int op = 0; op <= CONV_OP_BACKWARD_BIAS; op++)
-        named |= strcasecmp(conv_plan_algorithm(plan, (conv_op)op),
-                            algos[a]) == 0;
+        if (target[k] < 0 || target[k] == op)
+          named |= strcasecmp(conv_plan_algorithm(plan, (conv_op)op),
+                              target[k] < 0 ? set[k]
+                                            : strchr(set[k], '=') + 1) == 0;
       ck_assert_msg(named, "forced algorithm not reported by the plan "
-                    "(fwd=%s) [%s]", conv_plan_algorithm(plan, CONV_OP_FORWARD),
+                    "(fwd=%s bwd_data=%s bwd_weight=%s) [%s]",
+                    conv_plan_algorithm(plan, CONV_OP_FORWARD),
+                    conv_plan_algorithm(plan, CONV_OP_BACKWARD_DATA),
+                    conv_plan_algorithm(plan, CONV_OP_BACKWARD_WEIGHT),
                     where_str(&wh, wb, sizeof wb));
     }
+    if (c.d.n > 0)
+      for (int op = 0; op <= CONV_OP_BACKWARD_BIAS; op++) {
+        int a = algo_index(algos, n_algos,
+                           conv_plan_algorithm(plan, (conv_op)op));
+        if (a >= 0) {
+          if (!done[a][op]) stat_algo_op[a][op]++;
+          done[a][op] = 1;
+        }
+      }
     run_host(ctx, plan, &c, &host, &wh);
     compare_ref(&c, &host, &wh);
     /* Determinism: the same call again gives the same bits. */
@@ -435,7 +520,7 @@ static void run_case(conv_context *ctx, const char *backend, int index,
       static const char *const threads[] = {"1", "3"};
       for (int t = 0; t < 2; t++) {
         setenv("CONV_NUM_THREADS", threads[t], 1);
-        if (a >= 0) setenv("CONV_ALGO", algos[a], 1);
+        if (forced) setenv("CONV_ALGO", set[k], 1);
         conv_plan *plan_t = NULL;
         st = conv_plan_create(ctx, &c.d, &plan_t);
         unsetenv("CONV_NUM_THREADS");
@@ -451,6 +536,7 @@ static void run_case(conv_context *ctx, const char *backend, int index,
     }
     conv_plan_destroy(plan);
   }
+  wh.algo = NULL;
   ck_assert_msg(n_algos == 0 || forced_ran > 0,
                 "no forced algorithm could serve the case [%s]",
                 where_str(&wh, wb, sizeof wb));
@@ -473,15 +559,63 @@ START_TEST(test_random_cases) {
   int first = chunk * CHUNK, last = first + CHUNK;
   if (last > n_cases) last = n_cases;
   for (int i = first; i < last; i++) run_case(ctx, backend, i, algos, n_algos);
-  char list[MAX_ALGOS * 66] = "";
+  char list[MAX_ALGOS * 96] = "";
   for (int a = 0; a < n_algos; a++)
-    snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
-             a ? "," : "", algos[a]);
-  printf("backend %s cases %d..%d: forced algorithms {%s}; %d plans run "
-         "(default + forced), %d forced combinations unsupported\n",
-         backend, first, last - 1, list, stat_runs, stat_unsupported);
+    snprintf(list + strlen(list), sizeof list - strlen(list),
+             "%s%s(%d/%d/%d/%d)", a ? " " : "", algos[a], stat_algo_op[a][0],
+             stat_algo_op[a][1], stat_algo_op[a][2], stat_algo_op[a][3]);
+  printf("backend %s cases %d..%d: %d plans run, %d forced settings "
+         "unsupported; cases per algorithm (fwd/bwd_data/bwd_weight/bwd_bias): "
+         "%s\n",
+         backend, first, last - 1, stat_runs, stat_unsupported, list);
   fflush(stdout);
   conv_context_destroy(ctx);
+}
+END_TEST
+
+/* Every algorithm a backend registers is run by some case on some op: the
+ * generator must reach them all (plans only, no arithmetic). */
+START_TEST(test_algorithm_coverage) {
+  const char *backend = backends[_i];
+  conv_context *ctx = NULL;
+  conv_status st = conv_context_create(&ctx, backend, NULL);
+  ck_assert_msg(st == CONV_SUCCESS, "context %s: %s", backend,
+                conv_last_error(NULL));
+  char algos[MAX_ALGOS][64];
+  int n_algos = algo_names(ctx, backend, algos);
+  int served[MAX_ALGOS] = {0};
+  for (int i = 0; i < n_cases; i++) {
+    conv_desc d;
+    ref_geom g;
+    random_desc(base_seed * 1000003u + (uint64_t)i, &d, &g);
+    if (d.n == 0) continue;
+    for (int a = 0; a < n_algos; a++) {
+      if (served[a]) continue;
+      setenv("CONV_ALGO", algos[a], 1);
+      conv_plan *plan = NULL;
+      st = conv_plan_create(ctx, &d, &plan);
+      unsetenv("CONV_ALGO");
+      if (st == CONV_SUCCESS) served[a] = 1;
+      for (int op = 0; op < 3 && !served[a]; op++) {
+        char set[96];
+        snprintf(set, sizeof set, "%s=%s", op_keys[op], algos[a]);
+        setenv("CONV_ALGO", set, 1);
+        st = conv_plan_create(ctx, &d, &plan);
+        unsetenv("CONV_ALGO");
+        if (st == CONV_SUCCESS) served[a] = 1;
+      }
+      if (served[a]) conv_plan_destroy(plan);
+    }
+  }
+  char missing[MAX_ALGOS * 66] = "";
+  for (int a = 0; a < n_algos; a++)
+    if (!served[a])
+      snprintf(missing + strlen(missing), sizeof missing - strlen(missing),
+               " %s", algos[a]);
+  conv_context_destroy(ctx);
+  ck_assert_msg(missing[0] == '\0',
+                "backend %s: no case among %d reaches:%s", backend, n_cases,
+                missing);
 }
 END_TEST
 
@@ -649,6 +783,8 @@ int main(void) {
   TCase *tc = tcase_create("backends");
   tcase_set_timeout(tc, 900);
   tcase_add_loop_test(tc, test_random_cases, 0, n_backends * n_chunks);
+  if (n_cases >= 200)
+    tcase_add_loop_test(tc, test_algorithm_coverage, 0, n_backends);
   suite_add_tcase(s, tc);
   if (n_backends > 1) {
     TCase *tx = tcase_create("cross_backend");
