@@ -251,6 +251,22 @@ LC_ISA_DISPATCH(dw_bwd_plane,
                  int64_t margin, const float *wk, float *buf, lc_plane g),
                 (p, dyb, ds, margin, wk, buf, g), dw_bwd_plane_body)
 
+/* d[0, ds) = zeros with s[0, n) at d + margin (ds and margin multiples of
+ * 16, margin + n <= ds). */
+static inline LC_INLINE void dw_copy_row_body(float *d, const float *s,
+                                              int64_t ds, int64_t margin,
+                                              int64_t n) {
+  for (int64_t j = 0; j < ds; j += LC_VL) vstore(d + j, vzero());
+  int64_t k = 0;
+  for (; k + LC_VL <= n; k += LC_VL) vstore(d + margin + k, vload(s + k));
+  for (; k < n; k++) d[margin + k] = s[k];
+}
+
+LC_ISA_DISPATCH(dw_copy_row,
+                (float *d, const float *s, int64_t ds, int64_t margin,
+                 int64_t n),
+                (d, s, ds, margin, n), dw_copy_row_body)
+
 /* Copies a dy plane into rows of stride ds starting at column margin, zero
  * elsewhere. */
 static void dw_copy_dy(const conv_problem *p, const float *dy, int64_t ds,
@@ -258,10 +274,7 @@ static void dw_copy_dy(const conv_problem *p, const float *dy, int64_t ds,
   for (int64_t oh = 0; oh < p->h_out; oh++) {
     float *d = dst + oh * ds;
     const float *s = dy + oh * p->w_out;
-    int64_t j = 0;
-    for (; j < margin; j++) d[j] = 0.0f;
-    for (int64_t k = 0; k < p->w_out; k++) d[j + k] = s[k];
-    for (j += p->w_out; j < ds; j++) d[j] = 0.0f;
+    dw_copy_row(d, s, ds, margin, p->w_out);
   }
 }
 

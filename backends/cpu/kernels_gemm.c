@@ -208,6 +208,9 @@ const cpu_algo cpu_algo_gemm_1x1 = {
 /* ------------------------------------------------------------- lc_sgemm */
 
 #define SG_KB 256 /* k block of a transposed-B panel copy (32 KiB) */
+#ifndef SG_USE_DOT
+#  define SG_USE_DOT 0 /* the dot-product path measured no faster */
+#endif
 
 /* C[i][j] (8 rows x 32 columns) = alpha * sum_kk A[i][kk] B[kk][j] +
  * beta * C[i][j]. A element (i, kk) at a[i * ars + kk * acs]; B rows of
@@ -266,12 +269,89 @@ static inline LC_INLINE void sg_tile(const float *a, int64_t ars, int64_t acs,
   }
 }
 
+/* C (rows x cols, <= 4 x 6) = alpha * A B^T + beta * C where A rows
+ * (stride lda) and B rows (stride ldb) are both contiguous over k: dot
+ * products, vectorised over k, summed across lanes at the end. Rows past
+ * rows/cols repeat the last one (computed, not stored). */
+#define SG_DR 4
+#define SG_DC 6
+static inline LC_INLINE void sg_dot_tile(const float *a, int64_t lda,
+                                         int64_t rows, const float *b,
+                                         int64_t ldb, int64_t cols, int64_t k,
+                                         float alpha, float beta, float *c,
+                                         int64_t ldc) {
+  const float *ar[SG_DR], *br[SG_DC];
+  LC_UNROLL
+  for (int i = 0; i < SG_DR; i++) ar[i] = a + (i < rows ? i : rows - 1) * lda;
+  LC_UNROLL
+  for (int j = 0; j < SG_DC; j++) br[j] = b + (j < cols ? j : cols - 1) * ldb;
+  vf acc[SG_DR][SG_DC];
+  LC_UNROLL
+  for (int i = 0; i < SG_DR; i++)
+    LC_UNROLL
+    for (int j = 0; j < SG_DC; j++) acc[i][j] = vzero();
+  int64_t kk = 0;
+  for (; kk + LC_VL <= k; kk += LC_VL) {
+    vf av[SG_DR], bv[SG_DC];
+    LC_UNROLL
+    for (int i = 0; i < SG_DR; i++) av[i] = vload(ar[i] + kk);
+    LC_UNROLL
+    for (int j = 0; j < SG_DC; j++) bv[j] = vload(br[j] + kk);
+    LC_UNROLL
+    for (int i = 0; i < SG_DR; i++)
+      LC_UNROLL
+      for (int j = 0; j < SG_DC; j++) acc[i][j] += av[i] * bv[j];
+  }
+  if (kk < k) {
+    vf av[SG_DR], bv[SG_DC];
+    LC_UNROLL
+    for (int i = 0; i < SG_DR; i++) av[i] = vload_n(ar[i] + kk, k - kk);
+    LC_UNROLL
+    for (int j = 0; j < SG_DC; j++) bv[j] = vload_n(br[j] + kk, k - kk);
+    LC_UNROLL
+    for (int i = 0; i < SG_DR; i++)
+      LC_UNROLL
+      for (int j = 0; j < SG_DC; j++) acc[i][j] += av[i] * bv[j];
+  }
+  LC_UNROLL
+  for (int i = 0; i < SG_DR; i++)
+    LC_UNROLL
+    for (int j = 0; j < SG_DC; j++)
+      if (i < rows && j < cols) {
+        float v = alpha * vsum(acc[i][j]);
+        float *ci = c + i * ldc + j;
+        *ci = beta != 0.0f ? v + beta * *ci : v;
+      }
+}
+
+#define SG_DK 1024 /* k block of the dot-product path (rows stay in L1) */
+
+static inline LC_INLINE void sg_dot_body(int64_t m, int64_t n, int64_t k,
+                                         float alpha, const float *a,
+                                         int64_t lda, const float *b,
+                                         int64_t ldb, float beta, float *c,
+                                         int64_t ldc) {
+  for (int64_t k0 = 0; k0 < k; k0 += SG_DK) {
+    int64_t kb = k - k0 < SG_DK ? k - k0 : SG_DK;
+    float be = k0 == 0 ? beta : 1.0f;
+    for (int64_t j0 = 0; j0 < n; j0 += SG_DC)
+      for (int64_t i0 = 0; i0 < m; i0 += SG_DR)
+        sg_dot_tile(a + i0 * lda + k0, lda, m - i0 < SG_DR ? m - i0 : SG_DR,
+                    b + j0 * ldb + k0, ldb, n - j0 < SG_DC ? n - j0 : SG_DC,
+                    kb, alpha, be, c + i0 * ldc + j0, ldc);
+  }
+}
+
 static inline LC_INLINE void sg_body(int trans_a, int trans_b, int64_t m,
                                      int64_t n, int64_t k, float alpha,
                                      const float *a, int64_t lda,
                                      const float *b, int64_t ldb, float beta,
                                      float *c, int64_t ldc) {
   const int64_t ars = trans_a ? 1 : lda, acs = trans_a ? lda : 1;
+  if (SG_USE_DOT && !trans_a && trans_b && k >= 64) {
+    sg_dot_body(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
   float panel[SG_KB * GM_NR];
   for (int64_t j0 = 0; j0 < n; j0 += GM_NR) {
     int64_t nc = n - j0 < GM_NR ? n - j0 : GM_NR;

@@ -32,6 +32,8 @@
 typedef struct wino_prob {
   int64_t n, c_in, c_out, h, w, h_out, w_out;
   int64_t pad_t, pad_l, hp, wp; /* pads before, padded extents */
+  int64_t d;        /* dilation: d x d phases, each an undilated 3x3 conv */
+  int64_t pa, pb;   /* the phase being computed (output rows = pa mod d) */
   conv_padding_mode mode;
   int64_t th, tw;   /* tile rows / columns per image */
   int64_t rc, t;    /* tile rows per chunk, tiles per chunk (rc * tw) */
@@ -48,8 +50,8 @@ static int wino_applies(const conv_problem *p, conv_op op, char *why,
     return 0;
   }
   if (p->kh != 3 || p->kw != 3 || p->stride_h != 1 || p->stride_w != 1 ||
-      p->dil_h != 1 || p->dil_w != 1) {
-    snprintf(why, why_len, "needs a 3x3 kernel, stride 1, dilation 1");
+      p->dil_h != p->dil_w) {
+    snprintf(why, why_len, "needs a 3x3 kernel, stride 1, equal dilations");
     return 0;
   }
   if (p->groups != 1) {
@@ -57,10 +59,11 @@ static int wino_applies(const conv_problem *p, conv_op op, char *why,
     return 0;
   }
   if (op == CONV_OP_BACKWARD_DATA &&
-      (p->padding_mode != CONV_PAD_ZEROS || p->pad_t > 2 || p->pad_b > 2 ||
-       p->pad_l > 2 || p->pad_r > 2)) {
+      (p->padding_mode != CONV_PAD_ZEROS || p->pad_t > 2 * p->dil_h ||
+       p->pad_b > 2 * p->dil_h || p->pad_l > 2 * p->dil_w ||
+       p->pad_r > 2 * p->dil_w)) {
     snprintf(why, why_len,
-             "backward-data needs zero padding of at most 2 per side");
+             "backward-data needs zero padding of at most 2 x dilation per side");
     return 0;
   }
   return 1;
@@ -75,7 +78,9 @@ static int wino_score(const conv_problem *p, conv_op op,
   int64_t ho = op == CONV_OP_FORWARD ? p->h_out : p->h;
   int64_t wo = op == CONV_OP_FORWARD ? p->w_out : p->w;
   int64_t c_out = op == CONV_OP_FORWARD ? p->c_out : p->c_in;
-  int64_t tiles = p->n * ((ho + 3) / 4) * ((wo + 3) / 4);
+  int64_t d = p->dil_h;
+  int64_t tiles = p->n * d * d * (((ho + d - 1) / d + 3) / 4) *
+                  (((wo + d - 1) / d + 3) / 4);
   if (p->c_in >= 32 && p->c_out >= 32 && 2 * tiles >= c_out) return 320;
   return 10;
 }
@@ -103,14 +108,15 @@ static wino_prob wino_prob_for(const conv_problem *p, conv_op op) {
     w.w = p->w_out;
     w.h_out = p->h;
     w.w_out = p->w;
-    w.pad_t = 2 - p->pad_t;
-    w.pad_l = 2 - p->pad_l;
-    w.hp = w.h_out + 2;
-    w.wp = w.w_out + 2;
+    w.pad_t = 2 * p->dil_h - p->pad_t;
+    w.pad_l = 2 * p->dil_w - p->pad_l;
+    w.hp = w.h + w.pad_t + 2 * p->dil_h - p->pad_b;
+    w.wp = w.w + w.pad_l + 2 * p->dil_w - p->pad_r;
     w.mode = CONV_PAD_ZEROS;
   }
-  w.th = (w.h_out + 3) / 4;
-  w.tw = (w.w_out + 3) / 4;
+  w.d = p->dil_h;
+  w.th = ((w.h_out + w.d - 1) / w.d + 3) / 4;
+  w.tw = ((w.w_out + w.d - 1) / w.d + 3) / 4;
   w.rc = WG_T_TARGET / w.tw;
   if (w.rc < 1) w.rc = 1;
   if (w.rc > w.n * w.th) w.rc = w.n * w.th;
@@ -316,11 +322,21 @@ static inline LC_INLINE void wino_in_body(const wino_prob *w, const float *xc,
   const int64_t wq = w->wq;
   for (int64_t i = 0; i < 6; i++) {
     float *d = stage + i * wq;
-    int64_t pr = tr * 4 + i; /* padded row; rows past hp read zero */
+    /* padded row of this phase; rows past hp read zero */
+    int64_t pr = w->pa + w->d * (tr * 4 + i);
     int64_t sr = pr < w->hp ? conv_pad_source(pr - w->pad_t, w->h, w->mode) : -1;
     for (int64_t j = 0; j < wq; j += LC_VL) vstore(d + j, vzero());
     if (sr < 0) continue;
     const float *s = xc + sr * w->w;
+    if (w->d > 1) {
+      /* staged column c is padded column pb + d * c */
+      for (int64_t c = 0; c < wq; c++) {
+        int64_t pc = w->pb + w->d * c;
+        int64_t sc = pc < w->wp ? conv_pad_source(pc - w->pad_l, w->w, w->mode) : -1;
+        d[c] = sc < 0 ? 0.0f : s[sc];
+      }
+      continue;
+    }
     int64_t jlo = w->pad_l, n = w->w;
     if (jlo + n > wq) n = wq - jlo;
     int64_t j = 0;
@@ -391,8 +407,17 @@ static inline LC_INLINE void wino_out_body(const wino_prob *w, const float *m,
       wino_at(s[r], o);
       LC_UNROLL
       for (int c = 0; c < 4; c++) o[c] += bias;
-      int64_t oh = tr * 4 + r;
+      int64_t oh = w->pa + w->d * (tr * 4 + r);
       if (oh >= w->h_out) continue;
+      if (w->d > 1) {
+        scatter4(stage, o);
+        for (int64_t j = 0; j < 64; j++) {
+          int64_t ow = w->pb + w->d * (tb * 4 + j);
+          if (ow >= w->w_out) break;
+          yc[oh * w->w_out + ow] = stage[j];
+        }
+        continue;
+      }
       int64_t ow0 = tb * 4;
       int64_t n = w->w_out - ow0 < 64 ? w->w_out - ow0 : 64;
       if (n == 64) {
@@ -428,10 +453,11 @@ static void wino_taps(const conv_problem *p, conv_op op, const float *wt,
     }
 }
 
-static void wino_run_prob(const cpu_run *r, const wino_prob *w,
+static void wino_run_prob(const cpu_run *r, const wino_prob *wall,
                           const float *x, const float *wt,
                           const float *bias, float *y, float *u, float *v,
                           float *m, float *stage_base, size_t stage_floats) {
+  const wino_prob *w = wall;
   const size_t in_plane = (size_t)(w->h * w->w);
   const size_t out_plane = (size_t)(w->h_out * w->w_out);
   const int64_t rows = w->n * w->th;
@@ -478,6 +504,11 @@ static void wino_run_prob(const cpu_run *r, const wino_prob *w,
         wino_weight(w, gt, co, ci0, cnt, u);
       }
     }
+    for (int64_t ph = 0; ph < wall->d * wall->d; ph++) {
+    wino_prob wph = *wall;
+    wph.pa = ph / wall->d;
+    wph.pb = ph % wall->d;
+    const wino_prob *w = &wph;
     for (int64_t row0 = 0; row0 < rows; row0 += w->rc) {
       int64_t nr = rows - row0 < w->rc ? rows - row0 : w->rc;
       int64_t nt = nr * w->tw;
@@ -512,6 +543,7 @@ static void wino_run_prob(const cpu_run *r, const wino_prob *w,
                  bias ? bias[co] : 0.0f,
                  y + (size_t)(n * w->c_out + co) * out_plane, tr, stage);
       }
+    }
     }
   }
 }
