@@ -457,41 +457,41 @@ static void wino_run_prob(const cpu_run *r, const wino_prob *wall,
                           const float *x, const float *wt,
                           const float *bias, float *y, float *u, float *v,
                           float *m, float *stage_base, size_t stage_floats) {
-  const wino_prob *w = wall;
-  const size_t in_plane = (size_t)(w->h * w->w);
-  const size_t out_plane = (size_t)(w->h_out * w->w_out);
-  const int64_t rows = w->n * w->th;
-  const size_t vt = (size_t)w->c_in * (size_t)w->ts;  /* V stride per e */
-  const size_t mt = (size_t)w->c_out * (size_t)w->ts; /* M stride per e */
-  const size_t ut = (size_t)(w->ncob * WG_MR) * (size_t)w->c_in;
-  const int64_t ncib = (w->c_in + LC_VL - 1) / LC_VL;
+  const wino_prob *w0 = wall;
+  const size_t in_plane = (size_t)(w0->h * w0->w);
+  const size_t out_plane = (size_t)(w0->h_out * w0->w_out);
+  const int64_t rows = w0->n * w0->th;
+  const size_t vt = (size_t)w0->c_in * (size_t)w0->ts;  /* V stride per e */
+  const size_t mt = (size_t)w0->c_out * (size_t)w0->ts; /* M stride per e */
+  const size_t ut = (size_t)(w0->ncob * WG_MR) * (size_t)w0->c_in;
+  const int64_t ncib = (w0->c_in + LC_VL - 1) / LC_VL;
 #pragma omp parallel num_threads(r->threads)
   {
     float *stage = stage_base + stage_floats * (size_t)omp_get_thread_num();
-    if (w->fast) {
+    if (w0->fast) {
       /* Lanes: 2 input channels x 8 output channels, so that each
        * transformed element is one contiguous 16-float store. */
-      const int64_t ncp = (w->c_in + 1) / 2;
+      const int64_t ncp = (w0->c_in + 1) / 2;
 #pragma omp for schedule(static)
-      for (int64_t task = 0; task < w->ncob * ncp; task++) {
+      for (int64_t task = 0; task < w0->ncob * ncp; task++) {
         int64_t cb = task / ncp, ci0 = (task % ncp) * 2;
         float gt[9 * LC_VL];
         for (int64_t l = 0; l < LC_VL; l++) {
           int64_t co = cb * WG_MR + l % WG_MR, ci = ci0 + l / WG_MR;
           float g[9];
-          if (co < w->c_out && ci < w->c_in)
+          if (co < w0->c_out && ci < w0->c_in)
             wino_taps(r->p, r->op, wt, co, ci, g);
           else
             for (int k = 0; k < 9; k++) g[k] = 0.0f;
           for (int k = 0; k < 9; k++) gt[k * LC_VL + l] = g[k];
         }
-        wino_weight(w, gt, cb * WG_MR, ci0, ci0 + 1 < w->c_in ? 16 : 8, u);
+        wino_weight(w, gt, cb * WG_MR, ci0, ci0 + 1 < w0->c_in ? 16 : 8, u);
       }
     } else {
 #pragma omp for schedule(static)
-      for (int64_t task = 0; task < w->c_out * ncib; task++) {
+      for (int64_t task = 0; task < w0->c_out * ncib; task++) {
         int64_t co = task / ncib, ci0 = (task % ncib) * LC_VL;
-        int64_t cnt = w->c_in - ci0 < LC_VL ? w->c_in - ci0 : LC_VL;
+        int64_t cnt = w0->c_in - ci0 < LC_VL ? w0->c_in - ci0 : LC_VL;
         float gt[9 * LC_VL];
         for (int64_t l = 0; l < LC_VL; l++) {
           float g[9];
