@@ -485,7 +485,7 @@ static void wino_run_prob(const cpu_run *r, const wino_prob *wall,
             for (int k = 0; k < 9; k++) g[k] = 0.0f;
           for (int k = 0; k < 9; k++) gt[k * LC_VL + l] = g[k];
         }
-        wino_weight(w, gt, cb * WG_MR, ci0, ci0 + 1 < w0->c_in ? 16 : 8, u);
+        wino_weight(w0, gt, cb * WG_MR, ci0, ci0 + 1 < w0->c_in ? 16 : 8, u);
       }
     } else {
 #pragma omp for schedule(static)
@@ -501,7 +501,7 @@ static void wino_run_prob(const cpu_run *r, const wino_prob *wall,
             for (int k = 0; k < 9; k++) g[k] = 0.0f;
           for (int k = 0; k < 9; k++) gt[k * LC_VL + l] = g[k];
         }
-        wino_weight(w, gt, co, ci0, cnt, u);
+        wino_weight(w0, gt, co, ci0, cnt, u);
       }
     }
     for (int64_t ph = 0; ph < wall->d * wall->d; ph++) {
