@@ -84,6 +84,15 @@ static void random_desc(uint64_t seed, conv_desc *d, ref_geom *g) {
         d->padding_mode = tu_rng_range(&r, 0, 2) ? CONV_PAD_ZEROS
                                                  : d->padding_mode;
       }
+    } else if (family == 3 && tu_rng_range(&r, 0, 1) == 0) {
+      /* Now and then a larger problem, past the register and cache tiles
+       * of the GEMM and Winograd kernels (M, N and K of 30 and more). */
+      d->n = tu_rng_range(&r, 1, 2);
+      d->groups = tu_rng_range(&r, 0, 2) == 0 ? 2 : 1;
+      d->c_in = d->groups * tu_rng_range(&r, 8, 24);
+      d->c_out = d->groups * tu_rng_range(&r, 8, 24);
+      d->h = tu_rng_range(&r, 12, 33);
+      d->w = tu_rng_range(&r, 12, 33);
     } else if (family == 2) {
       d->kernel[0] = d->kernel[1] = 1;
       d->stride[0] = d->stride[1] = 1;
@@ -680,14 +689,17 @@ START_TEST(test_generator_coverage) {
     F_N0, F_N3, F_DENSE, F_GROUPED, F_DEPTHWISE, F_STRIDE, F_DILATION,
     F_EXPLICIT_ASYM, F_SAME, F_SAME_EVEN, F_VALID, F_FULL, F_ZEROS, F_REFLECT,
     F_REPLICATE, F_CIRCULAR, F_SYMMETRIC, F_FLIP, F_FLIP_SAME_EVEN, F_BIAS,
-    F_NO_BIAS, F_EVEN_KERNEL, F_PRIME_SIZE, F_OUT_1, F_K_GT_INPUT, F_COUNT
+    F_NO_BIAS, F_EVEN_KERNEL, F_PRIME_SIZE, F_OUT_1, F_K_GT_INPUT, F_LARGE,
+    F_WINOGRAD_SHAPE, F_1X1, F_COUNT
   };
   static const char *const names[F_COUNT] = {
       "n=0", "n=3", "dense", "grouped", "depthwise", "stride>1", "dilation>1",
       "asymmetric explicit pads", "same", "same with an even kernel", "valid",
       "full", "zeros", "reflect", "replicate", "circular", "symmetric", "flip",
       "flip with same and an even kernel", "bias", "no bias", "even kernel",
-      "prime size >= 11", "output extent 1", "kernel extent > input"};
+      "prime size >= 11", "output extent 1", "kernel extent > input",
+      "a large problem (>= 8 channels per group, >= 12x12)",
+      "3x3 stride 1 groups 1", "1x1 stride 1"};
   int seen[F_COUNT] = {0};
   for (int i = 0; i < n_cases; i++) {
     conv_desc d;
@@ -717,6 +729,13 @@ START_TEST(test_generator_coverage) {
     seen[F_PRIME_SIZE] |= d.h == 11 || d.h == 13 || d.h == 17 || d.w == 11 ||
                           d.w == 13 || d.w == 17;
     seen[F_OUT_1] |= g.h_out == 1 || g.w_out == 1;
+    seen[F_LARGE] |= d.c_in / d.groups >= 8 && d.c_out / d.groups >= 8 &&
+                     d.h >= 12 && d.w >= 12;
+    seen[F_WINOGRAD_SHAPE] |= d.kernel[0] == 3 && d.kernel[1] == 3 &&
+                              d.stride[0] == 1 && d.stride[1] == 1 &&
+                              d.groups == 1;
+    seen[F_1X1] |= d.kernel[0] == 1 && d.kernel[1] == 1 && d.stride[0] == 1 &&
+                   d.stride[1] == 1;
     seen[F_K_GT_INPUT] |= d.dilation[0] * (d.kernel[0] - 1) + 1 > d.h ||
                           d.dilation[1] * (d.kernel[1] - 1) + 1 > d.w;
   }
