@@ -2,6 +2,7 @@
  * builds from the kernel files alone. */
 #include <cblas.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cpu_internal.h"
@@ -18,6 +19,10 @@ const cpu_features *cpu_get_features(void) {
     f.avx512vl = __builtin_cpu_supports("avx512vl") != 0;
     f.avx512dq = __builtin_cpu_supports("avx512dq") != 0;
     strcpy(f.model, "dev");
+    /* DEV_ISA=0 (plain) or 1 (AVX2) exercises the other kernel clones. */
+    const char *isa = getenv("DEV_ISA");
+    if (isa != NULL && atoi(isa) < 2) f.avx512f = f.avx512bw = f.avx512vl = f.avx512dq = 0;
+    if (isa != NULL && atoi(isa) < 1) f.avx2 = f.fma = 0;
     done = 1;
   }
   return &f;
