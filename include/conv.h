@@ -140,8 +140,8 @@ typedef struct conv_context conv_context;
  * $CONV_BACKEND, else the best available (a GPU OpenCL device, else cpu).
  * device: an index ("0") or a substring of the device name, or NULL to use
  * $CONV_DEVICE, else device 0.
- * Returns CONV_SUCCESS, CONV_ERROR_BACKEND_NOT_FOUND (the message lists the
- * backends found), CONV_ERROR_BAD_PLUGIN, CONV_ERROR_DEVICE_NOT_FOUND,
+ * Returns CONV_SUCCESS, CONV_ERROR_INVALID_ARGUMENT (ctx NULL),
+ * CONV_ERROR_BACKEND_NOT_FOUND (the message lists the backends found), CONV_ERROR_BAD_PLUGIN, CONV_ERROR_DEVICE_NOT_FOUND,
  * CONV_ERROR_DEVICE or CONV_ERROR_OUT_OF_MEMORY. On failure *ctx is NULL and
  * the reason is read with conv_last_error(NULL) in the same thread. */
 CONV_API conv_status conv_context_create(conv_context **ctx,
@@ -205,7 +205,8 @@ typedef enum conv_op {
 /* Makes a plan for *desc on ctx: checks the descriptor (see
  * conv_output_size), picks an algorithm per operation ($CONV_ALGO forces
  * one), allocates the workspace and compiles kernels.
- * Returns CONV_SUCCESS, CONV_ERROR_INVALID_ARGUMENT, CONV_ERROR_SIZE_OVERFLOW,
+ * Returns CONV_SUCCESS, CONV_ERROR_INVALID_ARGUMENT (also for an unknown
+ * $CONV_ALGO name or a bad $CONV_NUM_THREADS), CONV_ERROR_SIZE_OVERFLOW,
  * CONV_ERROR_UNSUPPORTED (a forced algorithm that cannot serve *desc),
  * CONV_ERROR_OUT_OF_MEMORY or CONV_ERROR_DEVICE. */
 CONV_API conv_status conv_plan_create(conv_context *ctx, const conv_desc *desc,

@@ -284,6 +284,21 @@ static conv_status find_one(const char *spec, conv_backend **out, char *msg,
     *out = be;
     return CONV_SUCCESS;
   }
+  /* The file conv_<name>.so first, so that asking for one backend does not
+   * load (and initialise the drivers of) every other one. */
+  search_path sp;
+  search_path_get(&sp);
+  for (size_t d = 0; d < sp.count; d++) {
+    char file[300], path[PATH_MAX + 300];
+    snprintf(file, sizeof file, "conv_%s.so", spec);
+    snprintf(path, sizeof path, "%s/%s", sp.dirs[d], file);
+    if (!file_exists(path)) continue;
+    conv_backend *be = get_plugin(path, file);
+    if (be != NULL && strcmp(be->name, spec) == 0) {
+      *out = be;
+      return CONV_SUCCESS;
+    }
+  }
   conv_backend *all[MAX_BACKENDS];
   size_t n = scan_all(all, MAX_BACKENDS);
   for (size_t i = 0; i < n; i++) {
@@ -293,8 +308,6 @@ static conv_status find_one(const char *spec, conv_backend **out, char *msg,
     }
   }
   /* Name the directories searched and what exists. */
-  search_path sp;
-  search_path_get(&sp);
   int off = snprintf(msg, msglen, "backend '%s' not found; available:", spec);
   for (size_t i = 0; i < n && off > 0 && (size_t)off < msglen; i++)
     off += snprintf(msg + off, msglen - (size_t)off, "%s %s%s", i ? "," : "",

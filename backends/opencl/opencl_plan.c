@@ -222,9 +222,9 @@ static conv_status parse_algo(const char *spec, int forced[NOPS],
   if (strchr(spec, '=') == NULL) {
     int a = algo_by_name(spec, strlen(spec));
     if (a < 0)
-      return conv_err_set(err, CONV_ERROR_UNSUPPORTED,
-                          "algorithm '%s' is not one of the opencl backend's "
-                          "(gemm_1x1, im2col_gemm, direct)", spec);
+      return conv_err_set(err, CONV_ERROR_INVALID_ARGUMENT,
+                          "unknown algorithm '%s'; known: gemm_1x1, "
+                          "im2col_gemm, direct", spec);
     for (int i = 0; i < NOPS; i++) forced[i] = a;
     return CONV_SUCCESS;
   }
@@ -242,7 +242,7 @@ static conv_status parse_algo(const char *spec, int forced[NOPS],
       a = algo_by_name(eq + 1, len - (size_t)(eq + 1 - s));
     }
     if (op < 0 || a < 0)
-      return conv_err_set(err, CONV_ERROR_UNSUPPORTED,
+      return conv_err_set(err, CONV_ERROR_INVALID_ARGUMENT,
                           "algorithm choice '%.*s' in '%s': expected "
                           "fwd|bwd_data|bwd_weight=gemm_1x1|im2col_gemm|direct",
                           (int)len, s, spec);
