@@ -64,7 +64,7 @@ static int vec_score(const conv_problem *p, conv_op op,
     cig = cog;
     cog = t;
   }
-  if (cig <= 4 && cog <= 32) return 250;
+  if (cig <= 4 && (cog <= 32 || op == CONV_OP_BACKWARD_WEIGHT)) return 250;
   if (cig <= 8 && cog <= 8) return 250;
   return 50;
 }

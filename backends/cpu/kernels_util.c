@@ -46,6 +46,12 @@ static inline LC_INLINE void copy_even(float *d, const float *s, int64_t n) {
     vf a = vload(s + 2 * j), b = vload(s + 2 * j + LC_VL);
     vstore(d + j, __builtin_shuffle(a, b, even));
   }
+  if (j < n && n >= LC_VL) { /* last vector overlapping the previous one */
+    j = n - LC_VL;
+    vf a = vload(s + 2 * j), b = vload(s + 2 * j + LC_VL);
+    vstore(d + j, __builtin_shuffle(a, b, even));
+    j = n;
+  }
 #endif
   for (; j < n; j++) d[j] = s[2 * j];
 }
@@ -61,12 +67,21 @@ static inline LC_INLINE void plane_fill_body(const conv_problem *p,
     int64_t sr = r < hp ? conv_pad_source(r - p->pad_t, h, mode) : -1;
     for (int64_t q = 0; q < g.sw; q++) {
       float *d = lc_plane_row(buf, g, q, r);
-      for (int64_t j = 0; j < g.wq; j += LC_VL) vstore(d + j, vzero());
-      if (sr < 0) continue;
+      if (sr < 0) {
+        for (int64_t j = 0; j < g.wq; j += LC_VL) vstore(d + j, vzero());
+        continue;
+      }
       const float *s = src + sr * w;
       /* Interior: padded columns c = j * sw + q with 0 <= c - pl < w. */
       int64_t jlo = pl > q ? (pl - q + g.sw - 1) / g.sw : 0;
       int64_t jhi = (pl + w - q + g.sw - 1) / g.sw; /* first j past */
+      /* Zero what the interior copy leaves: [0, jlo) and [jhi, wq). */
+      for (int64_t j = 0; j < jlo; j++) d[j] = 0.0f;
+      {
+        int64_t j = jhi > jlo ? jhi : jlo;
+        for (; j < g.wq && (j & (LC_VL - 1)) != 0; j++) d[j] = 0.0f;
+        for (; j < g.wq; j += LC_VL) vstore(d + j, vzero());
+      }
       if (jhi > jlo) {
         const float *s0 = s + jlo * g.sw + q - pl;
         if (g.sw == 1)
@@ -101,6 +116,14 @@ void lc_plane_fill(const conv_problem *p, const float *src, lc_plane g,
   plane_fill_isa(p, src, g, buf);
 }
 
+static inline LC_INLINE void copy_row_body(float *d, const float *s,
+                                           int64_t n) {
+  copy_floats(d, s, n);
+}
+
+LC_ISA_DISPATCH(copy_row_isa, (float *d, const float *s, int64_t n),
+                (d, s, n), copy_row_body)
+
 static inline float plane_at(const float *buf, lc_plane g, int64_t r,
                              int64_t c) {
   return buf[((size_t)(c % g.sw) * (size_t)g.rows + (size_t)r) *
@@ -118,8 +141,7 @@ void lc_plane_fold(const conv_problem *p, const float *buf, lc_plane g,
     float *d = dst + i * w;
     int64_t r = i + p->pad_t;
     if (g.sw == 1) {
-      const float *srow = lc_plane_row((float *)buf, g, 0, r) + p->pad_l;
-      for (int64_t j = 0; j < w; j++) d[j] = srow[j];
+      copy_row_isa(d, lc_plane_row((float *)buf, g, 0, r) + p->pad_l, w);
     } else {
       for (int64_t q = 0; q < g.sw; q++) {
         const float *srow = lc_plane_row((float *)buf, g, q, r);
