@@ -59,7 +59,23 @@ static int64_t dw_dy_stride(const conv_problem *p) {
   return dw_dy_margin(p) + lc_round_up(g.wq, DW_V * LC_VL) + DW_V * LC_VL;
 }
 
+/* Forward with horizontal stride 2 runs as stride 1 along the rows (the
+ * plane is copied without a phase split, which costs more than the extra
+ * FMAs), into a row buffer, keeping every second column. */
+static conv_problem dw_fwd_cols1(const conv_problem *p) {
+  conv_problem q = *p;
+  q.stride_w = 1;
+  q.w_out = (p->w_out - 1) * p->stride_w + 1;
+  return q;
+}
+
 static size_t dw_slice(const conv_problem *p, conv_op op) {
+  if (op == CONV_OP_FORWARD && p->stride_w == 2) {
+    conv_problem q = dw_fwd_cols1(p);
+    size_t f = cpu_add_size(lc_plane_floats(dw_plane(&q)),
+                            cpu_mul_size((size_t)q.h_out, (size_t)q.w_out + LC_VL));
+    return cpu_align_up(cpu_mul_size(f, sizeof(float)));
+  }
   size_t f = lc_plane_floats(dw_plane(p));
   if (op != CONV_OP_FORWARD)
     f = cpu_add_size(f, cpu_mul_size((size_t)p->h_out,
@@ -148,8 +164,67 @@ static void dw_taps(const conv_problem *p, const float *w, int64_t c,
                              lc_widx(j, p->kw, p->flip_kernel)];
 }
 
+/* y[oh][j] = tmp[oh][2 j], rows of tmp of stride ts. */
+static inline LC_INLINE void dw_keep_even_body(const float *tmp, int64_t ts,
+                                               int64_t ho, int64_t wo,
+                                               float *y) {
+  for (int64_t oh = 0; oh < ho; oh++) {
+    const float *s = tmp + oh * ts;
+    float *d = y + oh * wo;
+    int64_t j = 0;
+#if defined(__clang__)
+    for (; j + LC_VL <= wo; j += LC_VL) {
+      vf a = vload(s + 2 * j), b = vload(s + 2 * j + LC_VL);
+      vstore(d + j, __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16,
+                                            18, 20, 22, 24, 26, 28, 30));
+    }
+#elif defined(__GNUC__)
+    typedef int32_t vi __attribute__((vector_size(64)));
+    const vi even = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+    for (; j + LC_VL <= wo; j += LC_VL) {
+      vf a = vload(s + 2 * j), b = vload(s + 2 * j + LC_VL);
+      vstore(d + j, __builtin_shuffle(a, b, even));
+    }
+#endif
+    for (; j < wo; j++) d[j] = s[2 * j];
+  }
+}
+
+LC_ISA_DISPATCH(dw_keep_even,
+                (const float *tmp, int64_t ts, int64_t ho, int64_t wo, float *y),
+                (tmp, ts, ho, wo, y), dw_keep_even_body)
+
+static void dw_forward_s2(const cpu_run *r, const cpu_tensors *t) {
+  const conv_problem *p = r->p;
+  const conv_problem q = dw_fwd_cols1(p);
+  const lc_plane g = dw_plane(&q);
+  const size_t slice = dw_slice(p, r->op);
+  const int64_t tasks = p->n * p->c_in;
+  const int64_t in_plane = p->h * p->w, out_plane = p->h_out * p->w_out;
+#pragma omp parallel num_threads(r->threads)
+  {
+    float *buf = cpu_ws_slice(r, slice, omp_get_thread_num());
+    float *tmp = buf + lc_plane_floats(g);
+    float wk[DW_MAX_TAPS];
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < tasks; task++) {
+      int64_t c = task % p->c_in;
+      lc_plane_fill(&q, t->x + task * in_plane, g, buf);
+      dw_taps(p, t->w, c, wk);
+      /* q's output rows (q.w_out floats each) into tmp, then every
+       * second column into y */
+      dw_fwd_plane(&q, buf, g, wk, t->b != NULL ? t->b[c] : 0.0f, tmp);
+      dw_keep_even(tmp, q.w_out, p->h_out, p->w_out, t->y + task * out_plane);
+    }
+  }
+}
+
 static void dw_forward(const cpu_run *r, const cpu_tensors *t) {
   const conv_problem *p = r->p;
+  if (p->stride_w == 2) {
+    dw_forward_s2(r, t);
+    return;
+  }
   const lc_plane g = dw_plane(p);
   const size_t slice = dw_slice(p, r->op);
   const int64_t tasks = p->n * p->c_in;
