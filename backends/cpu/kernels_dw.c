@@ -76,13 +76,6 @@ static size_t dw_slice(const conv_problem *p, conv_op op) {
                             cpu_mul_size((size_t)q.h_out, (size_t)q.w_out + LC_VL));
     return cpu_align_up(cpu_mul_size(f, sizeof(float)));
   }
-  if (op == CONV_OP_BACKWARD_WEIGHT && p->stride_w == 2) {
-    conv_problem q = dw_fwd_cols1(p);
-    size_t f = cpu_add_size(lc_plane_floats(dw_plane(&q)),
-                            cpu_mul_size((size_t)q.h_out,
-                                         (size_t)dw_dy_stride(&q)));
-    return cpu_align_up(cpu_mul_size(f, sizeof(float)));
-  }
   size_t f = lc_plane_floats(dw_plane(p));
   if (op != CONV_OP_FORWARD)
     f = cpu_add_size(f, cpu_mul_size((size_t)p->h_out,
@@ -419,30 +412,13 @@ LC_ISA_DISPATCH(dw_wgrad_plane,
                  const int64_t *q, const int64_t *cofs, float *out),
                 (p, dyb, ds, buf, g, rofs, q, cofs, out), dw_wgrad_plane_body)
 
-/* Copies a dy plane into rows of stride ds starting at column margin with
- * a zero between neighbours (d[margin + 2 k] = dy[k]), zero elsewhere. */
-static void dw_expand_dy(const conv_problem *p, const float *dy, int64_t ds,
-                         int64_t margin, float *dst) {
-  for (int64_t oh = 0; oh < p->h_out; oh++) {
-    float *d = dst + oh * ds;
-    const float *s = dy + oh * p->w_out;
-    memset(d, 0, (size_t)ds * sizeof(float));
-    for (int64_t k = 0; k < p->w_out; k++) d[margin + 2 * k] = s[k];
-  }
-}
-
 static void dw_backward_weight(const cpu_run *r, const cpu_tensors *t) {
-  /* Horizontal stride 2: the plane is copied without a phase split (as
-   * stride 1, cheaper than the split) and dy with zeros between its
-   * columns, so that the stride-1 sums are the stride-2 ones. */
-  const int s2 = r->p->stride_w == 2;
-  const conv_problem q2 = dw_fwd_cols1(r->p);
-  const conv_problem *p = s2 ? &q2 : r->p;
+  const conv_problem *p = r->p;
   const lc_plane g = dw_plane(p);
-  const size_t slice = dw_slice(r->p, r->op);
+  const size_t slice = dw_slice(p, r->op);
   const int64_t ds = dw_dy_stride(p), margin = dw_dy_margin(p);
   const int64_t taps = p->kh * p->kw;
-  const int64_t in_plane = p->h * p->w, out_plane = r->p->h_out * r->p->w_out;
+  const int64_t in_plane = p->h * p->w, out_plane = p->h_out * p->w_out;
 #pragma omp parallel num_threads(r->threads)
   {
     float *buf = cpu_ws_slice(r, slice, omp_get_thread_num());
@@ -454,10 +430,7 @@ static void dw_backward_weight(const cpu_run *r, const cpu_tensors *t) {
       for (int64_t n = 0; n < p->n; n++) {
         int64_t plane = n * p->c_in + c;
         lc_plane_fill(p, t->x + plane * in_plane, g, buf);
-        if (s2)
-          dw_expand_dy(r->p, t->dy + plane * out_plane, ds, margin, dyb);
-        else
-          dw_copy_dy(p, t->dy + plane * out_plane, ds, margin, dyb);
+        dw_copy_dy(p, t->dy + plane * out_plane, ds, margin, dyb);
         for (int64_t k0 = 0; k0 < taps; k0 += DW_NT) {
           int64_t rofs[DW_NT], q[DW_NT], cofs[DW_NT];
           float part[DW_NT];
@@ -481,7 +454,7 @@ static void dw_backward_weight(const cpu_run *r, const cpu_tensors *t) {
       }
     }
   }
-  if (t->db != NULL) lc_bias_grad(r->p, t->dy, t->db, r->threads);
+  if (t->db != NULL) lc_bias_grad(p, t->dy, t->db, r->threads);
 }
 
 static conv_status dw_run(const cpu_run *r, const cpu_tensors *t,
