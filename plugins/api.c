@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "conv_env.h"
 #include "internal.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -128,8 +129,22 @@ CONV_API conv_status conv_context_create(conv_context **out,
   if (out == NULL)
     return conv_fail_thread(CONV_ERROR_INVALID_ARGUMENT, "ctx is NULL");
   *out = NULL;
-  if (backend == NULL) backend = conv_getenv("CONV_BACKEND");
-  if (device == NULL) device = conv_getenv("CONV_DEVICE");
+  /* The variables are trimmed and length-checked like every other one. */
+  char backend_env[CONV_BACKEND_SPEC_MAX + 1], device_env[256];
+  conv_err env_err;
+  memset(&env_err, 0, sizeof env_err);
+  if (backend == NULL) {
+    if (conv_env_string("CONV_BACKEND", backend_env, sizeof backend_env,
+                        &env_err) != CONV_SUCCESS)
+      return conv_fail_thread(CONV_ERROR_INVALID_ARGUMENT, "%s", env_err.msg);
+    backend = backend_env;
+  }
+  if (device == NULL) {
+    if (conv_env_string("CONV_DEVICE", device_env, sizeof device_env,
+                        &env_err) != CONV_SUCCESS)
+      return conv_fail_thread(CONV_ERROR_INVALID_ARGUMENT, "%s", env_err.msg);
+    device = device_env;
+  }
 
   char msg[2048];
   conv_backend *be = NULL;
@@ -218,22 +233,6 @@ CONV_API conv_status conv_device_list(const char *backend,
 
 /* ------------------------------------------------------------------ plan */
 
-/* $CONV_NUM_THREADS: 0 (unset) or a positive count. */
-static conv_status env_threads(int *threads, char *msg, size_t msglen) {
-  const char *s = conv_getenv("CONV_NUM_THREADS");
-  *threads = 0;
-  if (s == NULL || s[0] == '\0') return CONV_SUCCESS;
-  char *end = NULL;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (end == s || *end != '\0' || errno != 0 || v < 1 || v > 4096) {
-    snprintf(msg, msglen, "CONV_NUM_THREADS=%s is not a thread count in 1..4096", s);
-    return CONV_ERROR_INVALID_ARGUMENT;
-  }
-  *threads = (int)v;
-  return CONV_SUCCESS;
-}
-
 CONV_API conv_status conv_plan_create(conv_context *ctx, const conv_desc *desc,
                                       conv_plan **out) {
   if (ctx == NULL)
@@ -257,13 +256,15 @@ CONV_API conv_status conv_plan_create(conv_context *ctx, const conv_desc *desc,
   conv_problem_sizes(&plan->problem, &plan->sizes);
 
   conv_plan_options options;
-  memset(&options, 0, sizeof options);
-  options.algo = conv_getenv("CONV_ALGO");
-  if (options.algo != NULL && options.algo[0] == '\0') options.algo = NULL;
-  st = env_threads(&options.num_threads, msg, sizeof msg);
-  if (st != CONV_SUCCESS) {
-    free(plan);
-    return conv_fail(ctx, st, "%s", msg);
+  char algo[2 * CONV_ALGO_MAX_LEN];
+  {
+    conv_err err;
+    memset(&err, 0, sizeof err);
+    st = conv_env_plan_options(&options, algo, sizeof algo, 1, &err);
+    if (st != CONV_SUCCESS) {
+      free(plan);
+      return conv_fail(ctx, st, "%s", err.msg);
+    }
   }
 
   /* An empty batch needs no backend plan: the front end writes the zero

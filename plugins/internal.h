@@ -32,6 +32,10 @@ typedef struct conv_backend {
   int refcount;        /* contexts using it */
 } conv_backend;
 
+/* The longest backend spec (a name, a path or a comma-separated list of
+ * them) accepted; a longer one is rejected, never cut. */
+#define CONV_BACKEND_SPEC_MAX 4095
+
 /* Opens the backend named by spec (a name, or a path with a '/'); on success
  * *out is a usable backend with one more reference. On failure returns a
  * status and writes the reason to msg. */
@@ -46,8 +50,29 @@ CONV_INTERNAL int conv_plugin_table_check(const conv_plugin *src,
                                           conv_plugin *dst, char *why,
                                           size_t whylen);
 
-/* secure_getenv where available. */
+/* secure_getenv where available (conv_env_raw of conv_env.h). */
 CONV_INTERNAL const char *conv_getenv(const char *name);
+
+/* ------------------------------------------------------------- env.c */
+
+/* The longest $CONV_ALGO accepted. */
+#define CONV_ALGO_MAX_LEN 255
+
+/* Rewrites a $CONV_ALGO value in the one form every backend reads: trimmed,
+ * lower case, either one algorithm name or "op=name[,op=name]" with the ops
+ * in the order fwd, bwd_data, bwd_weight, bwd_bias, each at most once, and
+ * "auto" or empty choices left out. out is "" when nothing is forced.
+ * Unknown op keys and malformed items are CONV_ERROR_INVALID_ARGUMENT;
+ * algorithm names are the backend's to accept or reject. */
+CONV_INTERNAL conv_status conv_algo_canonical(const char *spec, char *out,
+                                              size_t outlen, conv_err *err);
+
+/* Fills options from $CONV_NUM_THREADS and (with_algo) $CONV_ALGO, whose
+ * canonical form is written to algo (algolen bytes, at least
+ * CONV_ALGO_MAX_LEN + 1 + 40). Bad values: CONV_ERROR_INVALID_ARGUMENT. */
+CONV_INTERNAL conv_status conv_env_plan_options(conv_plan_options *options,
+                                                char *algo, size_t algolen,
+                                                int with_algo, conv_err *err);
 
 /* ------------------------------------------------------------- descriptor */
 

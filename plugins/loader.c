@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "conv_env.h"
 #include "internal.h"
 
 #ifndef CONV_PLUGIN_DIR
@@ -18,11 +19,7 @@
 #endif
 
 CONV_INTERNAL const char *conv_getenv(const char *name) {
-#ifdef HAVE_SECURE_GETENV
-  return secure_getenv(name);
-#else
-  return getenv(name);
-#endif
+  return conv_env_raw(name);
 }
 
 /* Plugins are loaded once and kept: unloading a library that may own

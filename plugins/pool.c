@@ -141,11 +141,15 @@ CONV_API conv_status conv_pool_plan_create(conv_context *ctx,
   const conv_pool_problem *p = &plan->problem;
   plan->x_count = (size_t)(p->n * p->c * p->h * p->w);
   plan->y_count = (size_t)(p->n * p->c * p->h_out * p->w_out);
+  conv_plan_options options;
+  conv_err err;
+  memset(&err, 0, sizeof err);
+  st = conv_env_plan_options(&options, NULL, 0, 0, &err);
+  if (st != CONV_SUCCESS) {
+    free(plan);
+    return conv_fail(ctx, st, "%s", err.msg);
+  }
   if (p->n > 0) {
-    conv_plan_options options;
-    memset(&options, 0, sizeof options);
-    conv_err err;
-    memset(&err, 0, sizeof err);
     st = t->pool_plan_create(ctx->device, p, &options, &plan->impl, &err);
     if (st != CONV_SUCCESS) {
       free(plan);

@@ -15,6 +15,7 @@
 
 static char backends[MAX_BACKENDS][64];
 static int n_backends;
+static int _i_backend; /* the loop index of the running test */
 
 /* A small problem with a bias: x (2,2,5,4), w (3,2,3,3), y (2,3,3,2). */
 #define NX (2 * 2 * 5 * 4)
@@ -329,50 +330,117 @@ START_TEST(test_null_accessors) {
 END_TEST
 
 /* Bad settings in the environment make plan creation fail with a message
- * naming them, never a crash or a silently ignored value; the context
- * stays usable. */
+ * naming the variable and the value, never a crash or a silently ignored
+ * value; the context stays usable. One row per probe: the variable, its
+ * value, the call it reaches, the backend it applies to (NULL: all), the
+ * expected status and words of the message (NULL: none asked). */
+enum env_call { ENV_PLAN, ENV_POOL_PLAN, ENV_CONTEXT };
+typedef struct env_case {
+  const char *var, *value;
+  enum env_call call;
+  const char *backend;
+  conv_status status;
+  const char *words[3];
+} env_case;
+
+#define BAD CONV_ERROR_INVALID_ARGUMENT
+#define OK CONV_SUCCESS
+static const env_case env_cases[] = {
+    /* CONV_NUM_THREADS: a count in 1..4096, for conv and pooling plans. */
+    {"CONV_NUM_THREADS", "abc", ENV_PLAN, NULL, BAD, {"CONV_NUM_THREADS", "abc"}},
+    {"CONV_NUM_THREADS", "0", ENV_PLAN, NULL, BAD, {"CONV_NUM_THREADS", "1..4096"}},
+    {"CONV_NUM_THREADS", "-2", ENV_PLAN, NULL, BAD, {"CONV_NUM_THREADS", "-2"}},
+    {"CONV_NUM_THREADS", "4097", ENV_PLAN, NULL, BAD, {"CONV_NUM_THREADS", "4097"}},
+    {"CONV_NUM_THREADS", "3x", ENV_PLAN, NULL, BAD, {"CONV_NUM_THREADS", "3x"}},
+    {"CONV_NUM_THREADS", "99999999999999999999", ENV_PLAN, NULL, BAD,
+     {"CONV_NUM_THREADS"}},
+    {"CONV_NUM_THREADS", " 2 ", ENV_PLAN, NULL, OK, {NULL}},
+    {"CONV_NUM_THREADS", "abc", ENV_POOL_PLAN, NULL, BAD, {"CONV_NUM_THREADS", "abc"}},
+    {"CONV_NUM_THREADS", "-5", ENV_POOL_PLAN, NULL, BAD, {"CONV_NUM_THREADS", "-5"}},
+    {"CONV_NUM_THREADS", "2", ENV_POOL_PLAN, NULL, OK, {NULL}},
+    /* CONV_ALGO: parsed once by the library, the same for every backend. */
+    {"CONV_ALGO", "no_such_algorithm", ENV_PLAN, NULL, BAD, {"no_such_algorithm"}},
+    {"CONV_ALGO", "fwd=nonsense", ENV_PLAN, NULL, BAD, {"nonsense"}},
+    {"CONV_ALGO", "bogus_op=direct", ENV_PLAN, NULL, BAD, {"CONV_ALGO", "bogus_op"}},
+    {"CONV_ALGO", "fwd=direct,fwd=direct", ENV_PLAN, NULL, BAD, {"CONV_ALGO", "twice"}},
+    {"CONV_ALGO", "fwd=direct,gemm", ENV_PLAN, NULL, BAD, {"CONV_ALGO", "gemm"}},
+    {"CONV_ALGO", "fwd=di rect", ENV_PLAN, NULL, BAD, {"CONV_ALGO", "di rect"}},
+    {"CONV_ALGO", "", ENV_PLAN, NULL, OK, {NULL}},
+    {"CONV_ALGO", "auto", ENV_PLAN, NULL, OK, {NULL}},
+    {"CONV_ALGO", "fwd=", ENV_PLAN, NULL, OK, {NULL}},
+    {"CONV_ALGO", "FWD=DIRECT", ENV_PLAN, NULL, OK, {NULL}},
+    {"CONV_ALGO", " fwd = direct , bwd_data=Direct, ", ENV_PLAN, NULL, OK, {NULL}},
+    {"CONV_ALGO", "  DIRECT  ", ENV_PLAN, NULL, OK, {NULL}},
+    /* The opencl backend's own knobs go through the same parser. */
+    {"CONV_OPENCL_MAX_CHUNK_BYTES", "abc", ENV_PLAN, "opencl", BAD,
+     {"CONV_OPENCL_MAX_CHUNK_BYTES", "abc"}},
+    {"CONV_OPENCL_MAX_CHUNK_BYTES", "-5", ENV_PLAN, "opencl", BAD,
+     {"CONV_OPENCL_MAX_CHUNK_BYTES", "-5"}},
+    {"CONV_OPENCL_MAX_CHUNK_BYTES", "0", ENV_PLAN, "opencl", BAD,
+     {"CONV_OPENCL_MAX_CHUNK_BYTES"}},
+    {"CONV_OPENCL_MAX_CHUNK_BYTES", " 1048576 ", ENV_PLAN, "opencl", OK, {NULL}},
+    {"CONV_OPENCL_WGRAD_SLICES", "abc", ENV_PLAN, "opencl", BAD,
+     {"CONV_OPENCL_WGRAD_SLICES", "abc"}},
+    {"CONV_OPENCL_WGRAD_SLICES", "-5", ENV_PLAN, "opencl", BAD,
+     {"CONV_OPENCL_WGRAD_SLICES", "-5"}},
+    {"CONV_OPENCL_WGRAD_SLICES", "65", ENV_PLAN, "opencl", BAD,
+     {"CONV_OPENCL_WGRAD_SLICES", "1..64"}},
+    {"CONV_OPENCL_WGRAD_SLICES", "3", ENV_PLAN, "opencl", OK, {NULL}},
+    /* CONV_DEVICE and CONV_BACKEND: trimmed at both ends, length-checked. */
+    {"CONV_DEVICE", " 0 ", ENV_CONTEXT, NULL, OK, {NULL}},
+    {"CONV_DEVICE", "0\t", ENV_CONTEXT, NULL, OK, {NULL}},
+    {"CONV_DEVICE", "7", ENV_CONTEXT, NULL, CONV_ERROR_DEVICE_NOT_FOUND, {"7"}},
+    {"CONV_DEVICE", "no such device", ENV_CONTEXT, NULL,
+     CONV_ERROR_DEVICE_NOT_FOUND, {"no such device"}},
+};
+#undef BAD
+#undef OK
+
+static conv_status env_call(fixture *f, enum env_call call) {
+  conv_status st = CONV_SUCCESS;
+  if (call == ENV_PLAN) {
+    conv_desc d;
+    make_desc(&d, 1);
+    conv_plan *plan = NULL;
+    st = conv_plan_create(f->ctx, &d, &plan);
+    conv_plan_destroy(plan);
+  } else if (call == ENV_POOL_PLAN) {
+    conv_pool_desc d;
+    conv_pool_desc_init(&d);
+    d.n = 1;
+    d.c = 2;
+    d.h = d.w = 4;
+    d.kernel[0] = d.kernel[1] = 2;
+    conv_pool_plan *plan = NULL;
+    st = conv_pool_plan_create(f->ctx, &d, &plan);
+    conv_pool_plan_destroy(plan);
+  } else {
+    conv_context *ctx = NULL;
+    st = conv_context_create(&ctx, backends[_i_backend], NULL);
+    conv_context_destroy(ctx);
+  }
+  return st;
+}
+
 START_TEST(test_bad_environment) {
   fixture *f = tu_alloc(sizeof *f);
   setup(f, backends[_i]);
-  conv_desc d;
-  make_desc(&d, 1);
-  static const char *const threads[] = {"abc", "0", "-2", "4097", "3x"};
-  for (size_t i = 0; i < sizeof threads / sizeof threads[0]; i++) {
-    setenv("CONV_NUM_THREADS", threads[i], 1);
-    conv_plan *plan = NULL;
-    conv_status st = conv_plan_create(f->ctx, &d, &plan);
-    unsetenv("CONV_NUM_THREADS");
-    ck_assert_msg(st == CONV_ERROR_INVALID_ARGUMENT,
-                  "CONV_NUM_THREADS=%s: status %s", threads[i],
-                  conv_status_string(st));
-    ck_assert_msg(strstr(conv_last_error(f->ctx), "CONV_NUM_THREADS") != NULL,
-                  "message \"%s\"", conv_last_error(f->ctx));
-  }
-  static const char *const algos[] = {"no_such_algorithm", "fwd=nonsense",
-                                      "bogus_op=direct"};
-  for (size_t i = 0; i < sizeof algos / sizeof algos[0]; i++) {
-    setenv("CONV_ALGO", algos[i], 1);
-    conv_plan *plan = NULL;
-    conv_status st = conv_plan_create(f->ctx, &d, &plan);
-    unsetenv("CONV_ALGO");
-    ck_assert_msg(st != CONV_SUCCESS, "CONV_ALGO=%s accepted", algos[i]);
-    ck_assert_msg(st == CONV_ERROR_INVALID_ARGUMENT ||
-                      st == CONV_ERROR_UNSUPPORTED,
-                  "CONV_ALGO=%s: status %s", algos[i], conv_status_string(st));
-    ck_assert_msg(conv_last_error(f->ctx)[0] != '\0', "CONV_ALGO=%s: no message",
-                  algos[i]);
-  }
-  /* "auto" and empty mean the heuristic. */
-  static const char *const fine[] = {"", "auto"};
-  for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++) {
-    if (strcmp(backends[_i], "cpu") != 0 && fine[i][0] != '\0') continue;
-    setenv("CONV_ALGO", fine[i], 1);
-    conv_plan *plan = NULL;
-    conv_status st = conv_plan_create(f->ctx, &d, &plan);
-    unsetenv("CONV_ALGO");
-    ck_assert_msg(st == CONV_SUCCESS, "CONV_ALGO='%s': %s", fine[i],
-                  conv_last_error(f->ctx));
-    conv_plan_destroy(plan);
+  _i_backend = _i;
+  for (size_t i = 0; i < sizeof env_cases / sizeof env_cases[0]; i++) {
+    const env_case *c = &env_cases[i];
+    if (c->backend != NULL && strcmp(c->backend, backends[_i]) != 0) continue;
+    setenv(c->var, c->value, 1);
+    conv_status st = env_call(f, c->call);
+    unsetenv(c->var);
+    const char *msg = c->call == ENV_CONTEXT ? conv_last_error(NULL)
+                                             : conv_last_error(f->ctx);
+    ck_assert_msg(st == c->status, "%s: %s='%s': status %s, expected %s (%s)",
+                  backends[_i], c->var, c->value, conv_status_string(st),
+                  conv_status_string(c->status), msg);
+    for (int k = 0; k < 3 && c->words[k] != NULL; k++)
+      ck_assert_msg(strstr(msg, c->words[k]) != NULL,
+                    "%s: %s='%s': message \"%s\" lacks \"%s\"", backends[_i],
+                    c->var, c->value, msg, c->words[k]);
   }
   assert_still_works(f);
   teardown(f);

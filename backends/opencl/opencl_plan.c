@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv_env.h"
 #include "opencl_internal.h"
 
 enum { ALGO_NONE = 0, ALGO_GEMM1X1, ALGO_IM2COL, ALGO_DIRECT };
@@ -255,18 +256,18 @@ static conv_status parse_algo(const char *spec, int forced[NOPS],
 
 /* ---------------------------------------------------------------- plan */
 
-static int64_t chunk_cap_bytes(const ocl_device *dev) {
-  uint64_t cap = OCL_DEFAULT_CHUNK_CAP;
-  const char *env = getenv("CONV_OPENCL_MAX_CHUNK_BYTES");
-  if (env != NULL && env[0] != '\0') {
-    char *end;
-    unsigned long long v = strtoull(env, &end, 10);
-    if (*end == '\0' && v > 0) cap = v;
-  }
+static conv_status chunk_cap_bytes(const ocl_device *dev, int64_t *out,
+                                   conv_err *err) {
+  int64_t env = 0;
+  conv_status st = conv_env_int("CONV_OPENCL_MAX_CHUNK_BYTES", "a byte count",
+                                1, INT64_MAX, &env, err);
+  if (st != CONV_SUCCESS) return st;
+  uint64_t cap = env > 0 ? (uint64_t)env : OCL_DEFAULT_CHUNK_CAP;
   if (cap > dev->max_alloc) cap = dev->max_alloc;
   if (cap > (uint64_t)INT_MAX * sizeof(float))
     cap = (uint64_t)INT_MAX * sizeof(float); /* CLBlast offsets are int */
-  return (int64_t)cap;
+  *out = (int64_t)cap;
+  return CONV_SUCCESS;
 }
 
 void ocl_plan_destroy(void *plan) {
@@ -334,7 +335,9 @@ conv_status ocl_plan_create(void *device, const conv_problem *problem,
   const int gemm_ok = (double)p->n * p->c_in * p->h * p->w < (double)imax &&
                       (double)p->n * p->c_out * pl->np < (double)imax &&
                       (double)p->c_out * pl->r < (double)imax;
-  const int64_t cap = chunk_cap_bytes(dev);
+  int64_t cap = 0;
+  st = chunk_cap_bytes(dev, &cap, err);
+  if (st != CONV_SUCCESS) goto done;
   const double col_image = (double)p->c_in * p->kh * p->kw * pl->np * 4.0;
   const double dyt_image = (double)p->c_out * pl->np * 4.0;
   /* Images per chunk whose workspace fits the cap: the column matrix, and
@@ -417,8 +420,11 @@ conv_status ocl_plan_create(void *device, const conv_problem *problem,
     const double part_slice = (double)p->c_out * pl->r * 4.0;
     if (s * part_slice > (double)cap) s = (double)cap / part_slice;
     /* $CONV_OPENCL_WGRAD_SLICES forces the count (for tests). */
-    const char *env = getenv("CONV_OPENCL_WGRAD_SLICES");
-    if (env != NULL && atoi(env) > 0) s = atoi(env) > 64 ? 64 : atoi(env);
+    int64_t forced_slices = 0;
+    st = conv_env_int("CONV_OPENCL_WGRAD_SLICES", "a slice count", 1, 64,
+                      &forced_slices, err);
+    if (st != CONV_SUCCESS) goto done;
+    if (forced_slices > 0) s = (double)forced_slices;
     if (s * part_slice > (double)cap) s = (double)cap / part_slice;
     if (s >= 2.0) pl->slices = (int64_t)s;
   }
