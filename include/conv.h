@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libconv: 2D convolution and its gradients, exactly as PyTorch defines them,
  * on whatever hardware a machine has.

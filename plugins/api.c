@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The backend-neutral front: contexts, plans, tensors and the run calls.
  * Arguments are checked here, once, before any backend sees them. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Reading libconv's environment variables: one parser for the library and
  * every backend, so that each variable accepts and rejects the same things.

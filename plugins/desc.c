@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The descriptor: PyTorch's defaults, its shape rules and argument checks.
  * Every rule lives here so every backend sees a checked, resolved problem. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The environment variables that shape a plan, read once by the library
  * (through conv_env.h, the parser backends share) and handed to backends
  * in canonical form. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Status strings, version queries and the error messages of libconv. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal declarations of libconv's front end. Not installed. */
 #ifndef CONV_INTERNAL_H
 #define CONV_INTERNAL_H

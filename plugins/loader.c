@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The plugin loader: finds backend shared objects, checks their table and
  * keeps them loaded for the life of the process. A bad plugin is skipped
  * with a reason and never takes the process down. */

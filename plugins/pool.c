@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Max pooling: PyTorch's nn.MaxPool2d shape rules and the dispatch to the
  * backends' pooling entries. */
 #include "config.h"

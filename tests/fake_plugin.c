@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fake backends for test_loader, one defect each, chosen by FAKE_KIND at
  * build time (see Makefile.am). FAKE_GOOD is a complete, tiny host-memory
  * backend whose forward writes 42 everywhere, so a test can tell that a run

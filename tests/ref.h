@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The test oracle: convolution and its gradients as plain float64 loop nests.
  *
  * Nothing here is clever on purpose. Every output element is the sum over

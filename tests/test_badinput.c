@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Bad input harms nothing: NULL tensors, a bias where there is none (or
  * none where there is one), tensors of another context or too small, and
  * wrong counts are refused with CONV_ERROR_INVALID_ARGUMENT and a message

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Descriptor checks: conv_desc_init's defaults, conv_output_size against a
  * table of PyTorch's shape rules and of every rejected descriptor (status
  * and the words of the message), conv_status_string and the version. The

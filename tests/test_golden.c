@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The golden set (tests/golden/cases, PyTorch's answers) through the public
  * API, for every usable backend and all four operations, with the same
  * tolerance as the random tests; and the malformed examples

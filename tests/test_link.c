@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A program as a user writes it: only <conv.h>, only -lconv. It reproduces
  * the seed examples by hand, exactly (small integers are exact in float32
  * whatever the summation order), with the best available backend and with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The plugin loader's rejection paths, with fake plugins built for the
  * tests (fake_plugin.c), plus per-context, per-thread error messages.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Max pooling (conv_pool_*, conv_maxpool_*) on every usable backend:
  *  - ~200 seeded random descriptors against a plain loop-nest reference that
  *    follows PyTorch 1.13's CPU rules (padding never wins, first maximum on

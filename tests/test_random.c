@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Seeded random descriptors against the float64 reference (ref.c), for
  * every usable backend and every algorithm it can be forced to, for all four
  * operations; plus: the device-tensor API gives the host API's bits, a

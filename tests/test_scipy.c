@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* True convolution through the public API on every usable backend, against
  * published SciPy / NumPy answers: flip_kernel=1 with padding full, same,
  * valid and padding_mode zeros (SciPy 'fill'), circular ('wrap') and

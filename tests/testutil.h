@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers shared by the Check programs: random numbers, poisoning, error
  * measures, descriptor printing and backend discovery. */
 #ifndef CONV_TEST_UTIL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * convinfo bench: times plan creation and the three passes of each layer of
  * a suite on device tensors (conv_tensor_*), so host<->device transfers are

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """libconv against PyTorch, layer by layer.
 
 For each layer of a suite it runs `convinfo bench --layer NAME --json` and

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """The PyTorch peer of `convinfo bench`.
 
 Times the same passes of the same suite layers with PyTorch on the CPU:

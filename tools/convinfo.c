@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * convinfo: what libconv finds on this machine, whether it computes what
  * PyTorch computes, and how fast.

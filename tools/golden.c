@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Reader for the golden reference cases: .npy arrays, params files, and
  * the shape checks that tie them to one convolution. See golden.h.

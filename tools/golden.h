@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Reader for libconv's golden reference cases (tests/golden/README.md).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Suite files: one convolution layer per line, for `convinfo bench`.
  *

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # make check for the tools: the C and Python suite parsers agree, argument
 # errors exit 2, malformed golden cases fail cleanly, and the cpu backend
 # passes a few golden cases. Run from the tools build directory.

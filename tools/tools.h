@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Shared pieces of convinfo: the suite parser (suite.c), JSON output helpers
  * and the bench command (bench.c). convinfo uses only the public API

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * convinfo validate: every golden case through the host-pointer API of one
  * backend and device. Each output is poisoned with NaN before its call, so

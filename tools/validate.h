@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * convinfo validate: runs each golden case through the host-pointer API of
  * one backend and device and compares every output tensor with the stored

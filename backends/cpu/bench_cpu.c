@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Rough timing of the cpu backend's algorithms on a few layers (not built by
  * default: `make -C backends/cpu bench_cpu`).
  * usage: bench_cpu [algo [threads]]   algo as CONV_ALGO (default: heuristic) */

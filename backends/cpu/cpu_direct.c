@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The direct algorithm: loop nests over output (forward), input (backward
  * data) or weight (backward weight) planes, valid for every problem. Each
  * task owns its output plane, so no two threads ever write one element, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The im2col_gemm algorithm: lower the input to columns (one row per
  * (input channel, kernel row, kernel column), one column per output
  * position) through the padding maps, then one sgemm per task.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Internals of the cpu backend: the algorithm registry and the helpers every
  * algorithm shares. Nothing outside backends/cpu/ includes this.

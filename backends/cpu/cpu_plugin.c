@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The cpu backend's plugin table: one device (this machine's processor),
  * host memory, and plans that pick an algorithm per operation from the
  * registry (cpu_registry.c) and own one bounded workspace. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Max pooling on the cpu backend: PyTorch 1.13's CPU rules (nn.MaxPool2d).
  *
  * Each window scans its valid positions row by row from maxval = -inf and

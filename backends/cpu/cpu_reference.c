@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The reference algorithm: a plain loop nest accumulating in float64, valid
  * for every problem, never chosen by the heuristic (score < 0) but available
  * through CONV_ALGO=reference as a slow oracle. Also the bias reduction

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The algorithm tables of the cpu backend, the heuristic that picks one per
  * operation, and the parsing of CONV_ALGO. */
 #ifdef HAVE_CONFIG_H

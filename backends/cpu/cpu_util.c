@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers shared by the cpu algorithms: CPU features, thread count, size
  * arithmetic, the BLAS wrapper and the bias gradient. */
 #ifdef HAVE_CONFIG_H

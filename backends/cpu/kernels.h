@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The cpu backend's fast algorithms (issue 4: speed). Each is a cpu_algo
  * (cpu_internal.h) registered in cpu_registry.c; the kernels share the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * direct_vec: direct convolution for few channels per group (small c_in like
  * the first layer of a network, or grouped layers like ResNeXt's), where

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * direct_dw: depthwise convolution (groups == c_in == c_out), every op.
  *

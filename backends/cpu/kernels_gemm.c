@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A small GEMM for convolution shapes, and gemm_1x1: 1x1 stride-1 unpadded
  * convolution as that GEMM straight on the NCHW tensors (no copies).

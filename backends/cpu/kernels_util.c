@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers of the fast kernels: instruction-set choice and padded planes. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Self-test of the cpu backend: every algorithm of every op, forced through
  * CONV_ALGO-style options, against a float64 loop nest on seeded random
  * problems (strides, dilations, groups, depthwise, asymmetric pads, every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Portable 16-lane float vectors for the cpu backend's fast kernels, and the
  * padded-plane helpers they share.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * winograd_f4x4: 3x3 stride-1 undilated convolution by Winograd F(4x4, 3x3)
  * (Lavin & Gray): each 4x4 output tile costs 36 multiplications per channel

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Direct kernels: no workspace, one work item per output element. Used for
  * depthwise and small grouped convolutions, where a GEMM per group would be

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Writes a C header holding each OpenCL source as a byte array, in the order
 # given, and a table conv_cl_sources[] of them. Usage: gen-kernels.sh SRCDIR
 # FILE... (files relative to SRCDIR). POSIX od and sed only.

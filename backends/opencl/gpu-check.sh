@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Checks the opencl backend on a machine with an NVIDIA GPU (or any OpenCL
 # device): finds the vendor's OpenCL library, lists devices, runs the
 # backend's self-test on the GPU and prints layer timings.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * im2col and its adjoint (col2im) for the GEMM algorithms.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The libconv OpenCL backend: platform and device discovery, one context and
  * in-order queue per opened device, device memory, error names, and the

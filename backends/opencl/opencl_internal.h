@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Internal declarations of the libconv OpenCL backend: backend, device and
  * plan state, error naming, and the plan entries the plugin table points to.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Pooling plans of the libconv OpenCL backend (ABI 1.1 max pooling); the
  * kernels are in pool.cl. Kept apart from the convolution plans so either

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Shared helpers of the libconv OpenCL kernels: the padding map and the
  * geometry every kernel receives. The .cl files are concatenated, in the

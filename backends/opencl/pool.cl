@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Max pooling (torch.nn.MaxPool2d, PyTorch's CPU rules): each window scans
  * its in-range taps row by row from -inf and takes a value if it is greater

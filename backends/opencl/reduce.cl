@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Bias: the forward addition and the gradient, a fixed-order reduction.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Self-test of the opencl backend, through its plugin table alone: dlopens
  * the built module, runs all four operations on seeded random problems with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * golden_check: a developer check of tools/golden.c against the golden set
  * (not built by make; the Check tests in tests/ are the real tests).

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Check the golden cases against a naive float64 loop nest (numpy only).
 
     /usr/bin/python3 tests/golden/verify_golden.py [cases_dir]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Dev harness for the fast cpu kernels (not built by make):
  *   bench check [seed-count]      random problems, every fast algorithm and op,

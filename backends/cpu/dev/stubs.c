@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Stand-ins for the cpu backend's helpers (cpu_util.c) so the dev harness
  * builds from the kernel files alone. */
 #include <cblas.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """PyTorch CPU timings of the speed suite, per pass (fwd, bwd-data, bwd-weight+bias).
 
 Usage: torch_time.py [threads] [reps] [layer-substring]
