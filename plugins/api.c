@@ -164,6 +164,7 @@ CONV_API conv_status conv_context_create(conv_context **out,
     return conv_fail_thread(CONV_ERROR_OUT_OF_MEMORY, "context: out of memory");
   }
   pthread_mutex_init(&ctx->lock, NULL);
+  ctx->id = conv_context_new_id();
   ctx->backend = be;
   ctx->device_index = index;
   conv_device_info info;

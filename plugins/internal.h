@@ -24,7 +24,7 @@ CONV_INTERNAL void conv_clear_thread_error(void);
 /* One plugin that was found: loaded and initialised, or skipped. */
 typedef struct conv_backend {
   char name[64];
-  char path[1024];
+  char *path;          /* malloc'd, the real path */
   void *handle;        /* dlopen handle, NULL if skipped before dlopen */
   conv_plugin table;   /* the host's zeroed copy */
   void *state;         /* from table.init */
@@ -102,7 +102,9 @@ struct conv_context {
   char device_name[256];
   char backend_label[160];  /* "cpu 0.1.0" */
   pthread_mutex_t lock;      /* guards message */
-  char message[1024];
+  char message[1024];        /* the latest failure of any thread */
+  uint64_t id;               /* unique for the process: keys each thread's
+                                own message (error.c) */
 };
 
 struct conv_plan {
@@ -119,7 +121,11 @@ struct conv_tensor {
   size_t count;
 };
 
-/* Records a failure on ctx (thread-safe) and returns status. */
+/* A new context id (never 0, never reused). */
+CONV_INTERNAL uint64_t conv_context_new_id(void);
+
+/* Records a failure on ctx (thread-safe) and returns status: the calling
+ * thread's own message for ctx, and ctx's latest message. */
 CONV_INTERNAL conv_status conv_fail(conv_context *ctx, conv_status status,
                                     const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

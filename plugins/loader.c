@@ -6,7 +6,9 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,27 +26,62 @@ CONV_INTERNAL const char *conv_getenv(const char *name) {
 }
 
 /* Plugins are loaded once and kept: unloading a library that may own
- * threads (OpenMP, OpenCL runtimes) is not safe. */
-#define MAX_BACKENDS 64
-static conv_backend *registry[MAX_BACKENDS];
-static size_t registry_count;
+ * threads (OpenMP, OpenCL runtimes) is not safe. The table grows as needed:
+ * no count of paths fills it for the life of the process. */
+static conv_backend **registry;
+static size_t registry_count, registry_cap;
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The longest $CONV_PLUGIN_PATH accepted. */
+#define PLUGIN_PATH_MAX_LEN 65535
+
+/* malloc'd "dir/file", or NULL when out of memory. */
+static char *path_join(const char *dir, const char *file) {
+  size_t a = strlen(dir), b = strlen(file);
+  char *p = malloc(a + b + 2);
+  if (p == NULL) return NULL;
+  memcpy(p, dir, a);
+  p[a] = '/';
+  memcpy(p + a + 1, file, b + 1);
+  return p;
+}
 
 /* ------------------------------------------------------------ search path */
 
-#define MAX_DIRS 32
+/* Every directory once, in order; held on the heap (no fixed count, and
+ * nothing large on the caller's stack: the library must work on threads
+ * with small stacks). */
 typedef struct search_path {
-  char dirs[MAX_DIRS][PATH_MAX];
-  size_t count;
+  char **dirs;
+  size_t count, cap;
 } search_path;
 
-static void path_add(search_path *sp, const char *dir, size_t len) {
-  if (len == 0 || len >= PATH_MAX || sp->count >= MAX_DIRS) return;
+static void search_path_free(search_path *sp) {
+  for (size_t i = 0; i < sp->count; i++) free(sp->dirs[i]);
+  free(sp->dirs);
+  sp->dirs = NULL;
+  sp->count = sp->cap = 0;
+}
+
+/* Adds dir[0..len) unless empty or already there; 0 when out of memory. */
+static int path_add(search_path *sp, const char *dir, size_t len) {
+  if (len == 0) return 1;
   for (size_t i = 0; i < sp->count; i++)
-    if (strlen(sp->dirs[i]) == len && memcmp(sp->dirs[i], dir, len) == 0) return;
-  memcpy(sp->dirs[sp->count], dir, len);
-  sp->dirs[sp->count][len] = '\0';
-  sp->count++;
+    if (strlen(sp->dirs[i]) == len && memcmp(sp->dirs[i], dir, len) == 0)
+      return 1;
+  if (sp->count == sp->cap) {
+    size_t cap = sp->cap ? 2 * sp->cap : 8;
+    char **d = realloc(sp->dirs, cap * sizeof *d);
+    if (d == NULL) return 0;
+    sp->dirs = d;
+    sp->cap = cap;
+  }
+  char *copy = malloc(len + 1);
+  if (copy == NULL) return 0;
+  memcpy(copy, dir, len);
+  copy[len] = '\0';
+  sp->dirs[sp->count++] = copy;
+  return 1;
 }
 
 /* True if this libconv is the one in the build tree (not installed): then
@@ -54,26 +91,51 @@ static int running_from_build_tree(void) {
   Dl_info info;
   if (dladdr((void *)&conv_backend_list, &info) == 0 || info.dli_fname == NULL)
     return 0;
-  char self[PATH_MAX], expected[PATH_MAX];
-  if (realpath(info.dli_fname, self) == NULL) return 0;
-  char *slash = strrchr(self, '/');
-  if (slash == NULL) return 0;
-  *slash = '\0';
-  if (realpath(CONV_BUILD_DIR "/plugins/.libs", expected) == NULL) return 0;
-  return strcmp(self, expected) == 0;
+  char *self = realpath(info.dli_fname, NULL);
+  char *expected = realpath(CONV_BUILD_DIR "/plugins/.libs", NULL);
+  int same = 0;
+  if (self != NULL && expected != NULL) {
+    char *slash = strrchr(self, '/');
+    if (slash != NULL) {
+      *slash = '\0';
+      same = strcmp(self, expected) == 0;
+    }
+  }
+  free(self);
+  free(expected);
+  return same;
 #else
   return 0;
 #endif
 }
 
-static void search_path_get(search_path *sp) {
-  sp->count = 0;
+/* $CONV_PLUGIN_PATH (colon-separated), the build tree's plugin folders when
+ * running from it, then the install folder. An entry too long to be a path
+ * is rejected, never cut or dropped. */
+static conv_status search_path_get(search_path *sp, char *msg, size_t msglen) {
+  memset(sp, 0, sizeof *sp);
   const char *env = conv_getenv("CONV_PLUGIN_PATH");
   if (env != NULL) {
+    size_t total = strlen(env);
+    if (total > PLUGIN_PATH_MAX_LEN) {
+      snprintf(msg, msglen,
+               "CONV_PLUGIN_PATH='%.40s...' is %zu characters long; at most "
+               "%d are accepted", env, total, PLUGIN_PATH_MAX_LEN);
+      return CONV_ERROR_INVALID_ARGUMENT;
+    }
     const char *start = env;
     for (const char *c = env;; c++) {
       if (*c == ':' || *c == '\0') {
-        path_add(sp, start, (size_t)(c - start));
+        size_t len = (size_t)(c - start);
+        if (len >= PATH_MAX) {
+          snprintf(msg, msglen,
+                   "CONV_PLUGIN_PATH: entry '%.40s...' is %zu characters "
+                   "long; a path has at most %d",
+                   start, len, PATH_MAX - 1);
+          search_path_free(sp);
+          return CONV_ERROR_INVALID_ARGUMENT;
+        }
+        if (!path_add(sp, start, len)) goto oom;
         if (*c == '\0') break;
         start = c + 1;
       }
@@ -81,16 +143,19 @@ static void search_path_get(search_path *sp) {
   }
 #ifdef CONV_BUILD_DIR
   if (running_from_build_tree()) {
-    static const char *const built[] = {"/backends/cpu/.libs",
-                                        "/backends/opencl/.libs"};
-    for (size_t i = 0; i < sizeof built / sizeof built[0]; i++) {
-      char dir[PATH_MAX];
-      int n = snprintf(dir, sizeof dir, "%s%s", CONV_BUILD_DIR, built[i]);
-      if (n > 0 && (size_t)n < sizeof dir) path_add(sp, dir, (size_t)n);
-    }
+    if (!path_add(sp, CONV_BUILD_DIR "/backends/cpu/.libs",
+                  strlen(CONV_BUILD_DIR "/backends/cpu/.libs")) ||
+        !path_add(sp, CONV_BUILD_DIR "/backends/opencl/.libs",
+                  strlen(CONV_BUILD_DIR "/backends/opencl/.libs")))
+      goto oom;
   }
 #endif
-  path_add(sp, CONV_PLUGIN_DIR, strlen(CONV_PLUGIN_DIR));
+  if (!path_add(sp, CONV_PLUGIN_DIR, strlen(CONV_PLUGIN_DIR))) goto oom;
+  return CONV_SUCCESS;
+oom:
+  search_path_free(sp);
+  snprintf(msg, msglen, "plugin search path: out of memory");
+  return CONV_ERROR_OUT_OF_MEMORY;
 }
 
 /* ------------------------------------------------------------ table check */
@@ -152,11 +217,16 @@ CONV_INTERNAL int conv_plugin_table_check(const conv_plugin *src,
 /* --------------------------------------------------------------- loading */
 
 /* Loads the plugin at path (already checked to exist) into a new record.
- * Never fails to return a record: a bad plugin gets usable=0 and a reason. */
+ * Returns NULL only when out of memory: a bad plugin gets usable=0 and a
+ * reason. */
 static conv_backend *load_plugin(const char *path, const char *file_name) {
   conv_backend *be = calloc(1, sizeof *be);
   if (be == NULL) return NULL;
-  snprintf(be->path, sizeof be->path, "%s", path);
+  be->path = strdup(path);
+  if (be->path == NULL) {
+    free(be);
+    return NULL;
+  }
   /* Until the table tells us, the name is the file's: conv_<name>.so */
   const char *base = file_name;
   if (strncmp(base, "conv_", 5) == 0) base += 5;
@@ -190,12 +260,20 @@ static conv_backend *load_plugin(const char *path, const char *file_name) {
   if (!conv_plugin_table_check(table, &be->table, be->reason,
                                sizeof be->reason))
     return be;
-  snprintf(be->name, sizeof be->name, "%s", be->table.name);
+  size_t name_len = strnlen(be->table.name, sizeof be->name);
+  if (name_len == 0 || name_len >= sizeof be->name) {
+    snprintf(be->reason, sizeof be->reason,
+             "the table's name is %s (1 to %zu characters expected)",
+             name_len == 0 ? "empty" : "too long", sizeof be->name - 1);
+    return be;
+  }
+  memcpy(be->name, be->table.name, name_len + 1);
 
   conv_err err;
   memset(&err, 0, sizeof err);
   conv_status st = be->table.init(&be->state, &err);
   if (st != CONV_SUCCESS) {
+    err.msg[sizeof err.msg - 1] = '\0'; /* a plugin's message, unterminated */
     snprintf(be->reason, sizeof be->reason, "init failed (%s): %s",
              conv_status_string(st), err.msg[0] ? err.msg : "no message");
     be->state = NULL;
@@ -205,16 +283,27 @@ static conv_backend *load_plugin(const char *path, const char *file_name) {
   return be;
 }
 
-/* Returns the record for path, loading it on first use. Caller holds the
- * registry lock. */
+/* Returns the record for path, loading it on first use; NULL when out of
+ * memory. Caller holds the registry lock. */
 static conv_backend *get_plugin(const char *path, const char *file_name) {
-  char real[PATH_MAX];
-  const char *key = realpath(path, real) != NULL ? real : path;
-  for (size_t i = 0; i < registry_count; i++)
-    if (strcmp(registry[i]->path, key) == 0) return registry[i];
-  if (registry_count >= MAX_BACKENDS) return NULL;
-  conv_backend *be = load_plugin(key, file_name);
-  if (be != NULL) registry[registry_count++] = be;
+  char *real = realpath(path, NULL);
+  const char *key = real != NULL ? real : path;
+  conv_backend *be = NULL;
+  for (size_t i = 0; i < registry_count && be == NULL; i++)
+    if (strcmp(registry[i]->path, key) == 0) be = registry[i];
+  if (be == NULL && registry_count == registry_cap) {
+    size_t cap = registry_cap ? 2 * registry_cap : 16;
+    conv_backend **r = realloc(registry, cap * sizeof *r);
+    if (r == NULL) goto done;
+    registry = r;
+    registry_cap = cap;
+  }
+  if (be == NULL) {
+    be = load_plugin(key, file_name);
+    if (be != NULL) registry[registry_count++] = be;
+  }
+done:
+  free(real);
   return be;
 }
 
@@ -224,101 +313,226 @@ static int is_plugin_file_name(const char *name) {
          strcmp(name + len - 3, ".so") == 0;
 }
 
+/* 1 if path is a regular file; else 0 with the reason in msg. */
+static int plugin_file_ok(const char *path, char *msg, size_t msglen) {
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    snprintf(msg, msglen, "backend plugin file '%s': %s", path,
+             strerror(errno));
+    return 0;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    snprintf(msg, msglen, "backend plugin file '%s' is %s, not a plugin file",
+             path, S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
+    return 0;
+  }
+  return 1;
+}
+
 static int file_exists(const char *path) {
   struct stat st;
   return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* Every plugin in the search path, first directory wins for a name. Caller
- * holds the lock. Returns the count written to out. */
-static size_t scan_all(conv_backend **out, size_t capacity) {
-  search_path sp;
-  search_path_get(&sp);
-  size_t n = 0;
-  for (size_t d = 0; d < sp.count; d++) {
-    DIR *dir = opendir(sp.dirs[d]);
-    if (dir == NULL) continue;
-    /* Sorted for a stable order. */
-    char names[MAX_BACKENDS][256];
-    size_t count = 0;
-    struct dirent *ent;
-    while ((ent = readdir(dir)) != NULL && count < MAX_BACKENDS) {
-      if (!is_plugin_file_name(ent->d_name) || strlen(ent->d_name) >= 256)
-        continue;
-      snprintf(names[count++], 256, "%s", ent->d_name);
-    }
-    closedir(dir);
-    qsort(names, count, sizeof names[0],
-          (int (*)(const void *, const void *))strcmp);
-    for (size_t i = 0; i < count && n < capacity; i++) {
-      char path[PATH_MAX + 256];
-      snprintf(path, sizeof path, "%s/%s", sp.dirs[d], names[i]);
-      if (!file_exists(path)) continue;
-      conv_backend *be = get_plugin(path, names[i]);
-      if (be == NULL) continue;
-      int duplicate = 0;
-      for (size_t k = 0; k < n; k++)
-        if (out[k] == be || strcmp(out[k]->name, be->name) == 0) duplicate = 1;
-      if (!duplicate) out[n++] = be;
-    }
-  }
-  return n;
+static int cmp_names(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Finds one backend by name or path. Caller holds the lock. */
+/* The plugin file names (conv_*.so) of one directory, sorted; malloc'd
+ * array of malloc'd strings. Returns 0 when out of memory. */
+static int dir_plugin_files(const char *dirname, char ***out, size_t *count) {
+  *out = NULL;
+  *count = 0;
+  DIR *dir = opendir(dirname);
+  if (dir == NULL) return 1;
+  char **names = NULL;
+  size_t n = 0, cap = 0;
+  int ok = 1;
+  struct dirent *ent;
+  while ((ent = readdir(dir)) != NULL) {
+    if (!is_plugin_file_name(ent->d_name)) continue;
+    if (n == cap) {
+      size_t c = cap ? 2 * cap : 16;
+      char **nn = realloc(names, c * sizeof *nn);
+      if (nn == NULL) { ok = 0; break; }
+      names = nn;
+      cap = c;
+    }
+    if ((names[n] = strdup(ent->d_name)) == NULL) { ok = 0; break; }
+    n++;
+  }
+  closedir(dir);
+  if (!ok) {
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+    return 0;
+  }
+  if (n > 1) qsort(names, n, sizeof *names, cmp_names);
+  *out = names;
+  *count = n;
+  return 1;
+}
+
+static void free_names(char **names, size_t n) {
+  for (size_t i = 0; i < n; i++) free(names[i]);
+  free(names);
+}
+
+/* A list of records, on the heap. */
+typedef struct backend_list {
+  conv_backend **items;
+  size_t count, cap;
+} backend_list;
+
+static int list_push(backend_list *l, conv_backend *be) {
+  if (l->count == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 16;
+    conv_backend **it = realloc(l->items, cap * sizeof *it);
+    if (it == NULL) return 0;
+    l->items = it;
+    l->cap = cap;
+  }
+  l->items[l->count++] = be;
+  return 1;
+}
+
+/* Discovery: loads every plugin in the search path, first directory wins
+ * for a name. Only the listing calls this; opening a backend never does.
+ * Caller holds the lock and frees out->items. */
+static conv_status scan_all(backend_list *out, char *msg, size_t msglen) {
+  memset(out, 0, sizeof *out);
+  search_path sp;
+  conv_status st = search_path_get(&sp, msg, msglen);
+  if (st != CONV_SUCCESS) return st;
+  for (size_t d = 0; d < sp.count && st == CONV_SUCCESS; d++) {
+    char **names;
+    size_t count;
+    if (!dir_plugin_files(sp.dirs[d], &names, &count)) {
+      st = CONV_ERROR_OUT_OF_MEMORY;
+      break;
+    }
+    for (size_t i = 0; i < count && st == CONV_SUCCESS; i++) {
+      char *path = path_join(sp.dirs[d], names[i]);
+      if (path == NULL) { st = CONV_ERROR_OUT_OF_MEMORY; break; }
+      conv_backend *be = file_exists(path) ? get_plugin(path, names[i]) : NULL;
+      if (be == NULL && file_exists(path)) st = CONV_ERROR_OUT_OF_MEMORY;
+      free(path);
+      if (be == NULL) continue;
+      int duplicate = 0;
+      for (size_t k = 0; k < out->count; k++)
+        if (out->items[k] == be || strcmp(out->items[k]->name, be->name) == 0)
+          duplicate = 1;
+      if (!duplicate && !list_push(out, be)) st = CONV_ERROR_OUT_OF_MEMORY;
+    }
+    free_names(names, count);
+  }
+  search_path_free(&sp);
+  if (st == CONV_ERROR_OUT_OF_MEMORY)
+    snprintf(msg, msglen, "listing the plugins: out of memory");
+  if (st != CONV_SUCCESS) {
+    free(out->items);
+    memset(out, 0, sizeof *out);
+  }
+  return st;
+}
+
+/* Appends to msg at *off (snprintf-style, never past msglen). */
+static void msg_append(char *msg, size_t msglen, size_t *off, const char *fmt,
+                       ...) __attribute__((format(printf, 4, 5)));
+static void msg_append(char *msg, size_t msglen, size_t *off, const char *fmt,
+                       ...) {
+  if (*off >= msglen) return;
+  va_list ap;
+  va_start(ap, fmt);
+  int w = vsnprintf(msg + *off, msglen - *off, fmt, ap);
+  va_end(ap);
+  if (w > 0) *off += (size_t)w;
+}
+
+/* Finds one backend by name (the file conv_<name>.so in the search path,
+ * first directory wins; no other plugin is loaded) or by path (with a '/').
+ * Caller holds the lock. */
 static conv_status find_one(const char *spec, conv_backend **out, char *msg,
                             size_t msglen) {
   if (strchr(spec, '/') != NULL) {
-    if (!file_exists(spec)) {
-      snprintf(msg, msglen, "backend plugin file '%s' does not exist", spec);
-      return CONV_ERROR_BACKEND_NOT_FOUND;
-    }
+    if (!plugin_file_ok(spec, msg, msglen)) return CONV_ERROR_BACKEND_NOT_FOUND;
     const char *base = strrchr(spec, '/') + 1;
     conv_backend *be = get_plugin(spec, base);
     if (be == NULL) {
-      snprintf(msg, msglen, "cannot record plugin '%s'", spec);
+      snprintf(msg, msglen, "cannot record plugin '%s': out of memory", spec);
       return CONV_ERROR_OUT_OF_MEMORY;
     }
     *out = be;
     return CONV_SUCCESS;
   }
-  /* The file conv_<name>.so first, so that asking for one backend does not
-   * load (and initialise the drivers of) every other one. */
+  if (strlen(spec) >= sizeof((conv_backend *)0)->name) {
+    snprintf(msg, msglen,
+             "backend name '%.40s...' is %zu characters long; names have at "
+             "most %zu", spec, strlen(spec),
+             sizeof((conv_backend *)0)->name - 1);
+    return CONV_ERROR_BACKEND_NOT_FOUND;
+  }
   search_path sp;
-  search_path_get(&sp);
+  conv_status st = search_path_get(&sp, msg, msglen);
+  if (st != CONV_SUCCESS) return st;
+  char file[80];
+  snprintf(file, sizeof file, "conv_%s.so", spec);
   for (size_t d = 0; d < sp.count; d++) {
-    char file[300], path[PATH_MAX + 300];
-    snprintf(file, sizeof file, "conv_%s.so", spec);
-    snprintf(path, sizeof path, "%s/%s", sp.dirs[d], file);
-    if (!file_exists(path)) continue;
+    char *path = path_join(sp.dirs[d], file);
+    if (path == NULL) {
+      st = CONV_ERROR_OUT_OF_MEMORY;
+      snprintf(msg, msglen, "finding backend '%s': out of memory", spec);
+      break;
+    }
+    if (!file_exists(path)) {
+      free(path);
+      continue;
+    }
     conv_backend *be = get_plugin(path, file);
-    if (be != NULL && strcmp(be->name, spec) == 0) {
-      *out = be;
-      return CONV_SUCCESS;
+    if (be == NULL) {
+      snprintf(msg, msglen, "cannot record plugin '%s': out of memory", path);
+      free(path);
+      st = CONV_ERROR_OUT_OF_MEMORY;
+      break;
     }
-  }
-  conv_backend *all[MAX_BACKENDS];
-  size_t n = scan_all(all, MAX_BACKENDS);
-  for (size_t i = 0; i < n; i++) {
-    if (strcmp(all[i]->name, spec) == 0) {
-      *out = all[i];
-      return CONV_SUCCESS;
+    free(path);
+    if (be->usable && strcmp(be->name, spec) != 0) {
+      snprintf(msg, msglen, "plugin %s calls itself '%s', not '%s'", be->path,
+               be->name, spec);
+      st = CONV_ERROR_BAD_PLUGIN;
+      break;
     }
+    *out = be;
+    search_path_free(&sp);
+    return CONV_SUCCESS;
   }
-  /* Name the directories searched and what exists. */
-  int off = snprintf(msg, msglen, "backend '%s' not found; available:", spec);
-  for (size_t i = 0; i < n && off > 0 && (size_t)off < msglen; i++)
-    off += snprintf(msg + off, msglen - (size_t)off, "%s %s%s", i ? "," : "",
-                    all[i]->name, all[i]->usable ? "" : " (unusable)");
-  if (n == 0 && off > 0 && (size_t)off < msglen)
-    off += snprintf(msg + off, msglen - (size_t)off, " none");
-  if (off > 0 && (size_t)off < msglen)
-    off += snprintf(msg + off, msglen - (size_t)off, " (searched:");
-  for (size_t d = 0; d < sp.count && off > 0 && (size_t)off < msglen; d++)
-    off += snprintf(msg + off, msglen - (size_t)off, " %s", sp.dirs[d]);
-  if (off > 0 && (size_t)off < msglen)
-    snprintf(msg + off, msglen - (size_t)off, ")");
-  return CONV_ERROR_BACKEND_NOT_FOUND;
+  if (st == CONV_SUCCESS) {
+    /* Not found: name the plugin files there are (without loading them)
+     * and the directories searched. */
+    size_t off = 0;
+    msg_append(msg, msglen, &off, "backend '%s' not found; available:", spec);
+    int any = 0;
+    for (size_t d = 0; d < sp.count; d++) {
+      char **names;
+      size_t count;
+      if (!dir_plugin_files(sp.dirs[d], &names, &count)) break;
+      for (size_t i = 0; i < count; i++) {
+        const char *nm = names[i] + 5;
+        msg_append(msg, msglen, &off, "%s %.*s", any ? "," : "",
+                   (int)(strlen(nm) - 3), nm);
+        any = 1;
+      }
+      free_names(names, count);
+    }
+    if (!any) msg_append(msg, msglen, &off, " none");
+    msg_append(msg, msglen, &off, " (searched:");
+    for (size_t d = 0; d < sp.count; d++)
+      msg_append(msg, msglen, &off, " %s", sp.dirs[d]);
+    msg_append(msg, msglen, &off, ")");
+    st = CONV_ERROR_BACKEND_NOT_FOUND;
+  }
+  search_path_free(&sp);
+  return st;
 }
 
 /* Has the backend a GPU device? */
@@ -335,71 +549,104 @@ static int has_gpu(conv_backend *be) {
   return 0;
 }
 
+/* The default: the opencl backend when it has a GPU, else cpu, else
+ * opencl on whatever devices it has. Only those two files are opened:
+ * other plugins on the path are never loaded unless named. */
+static conv_status acquire_default(conv_backend **out, char *msg,
+                                   size_t msglen) {
+  conv_backend *gpu = NULL, *cpu = NULL;
+  char *why = malloc(msglen);
+  if (why == NULL) {
+    snprintf(msg, msglen, "backend choice: out of memory");
+    return CONV_ERROR_OUT_OF_MEMORY;
+  }
+  conv_status st_gpu = find_one("opencl", &gpu, why, msglen);
+  if (st_gpu == CONV_SUCCESS && gpu->usable && has_gpu(gpu)) {
+    *out = gpu;
+    free(why);
+    return CONV_SUCCESS;
+  }
+  conv_status st = find_one("cpu", &cpu, msg, msglen);
+  if (st == CONV_SUCCESS && cpu->usable) {
+    *out = cpu;
+  } else if (st_gpu == CONV_SUCCESS && gpu->usable) {
+    *out = gpu;
+    st = CONV_SUCCESS;
+  } else if (st == CONV_SUCCESS) {
+    snprintf(msg, msglen, "backend 'cpu' at %s is unusable: %s", cpu->path,
+             cpu->reason);
+    st = CONV_ERROR_BAD_PLUGIN;
+  }
+  free(why);
+  return st;
+}
+
 CONV_INTERNAL conv_status conv_backend_acquire(const char *spec,
                                                conv_backend **out, char *msg,
                                                size_t msglen) {
   conv_status st = CONV_ERROR_BACKEND_NOT_FOUND;
+  if (spec != NULL && strlen(spec) > CONV_BACKEND_SPEC_MAX) {
+    snprintf(msg, msglen,
+             "backend '%.40s...' is %zu characters long; at most %d are "
+             "accepted", spec, strlen(spec), CONV_BACKEND_SPEC_MAX);
+    return CONV_ERROR_INVALID_ARGUMENT;
+  }
+  size_t trimmed_len = 0;
+  const char *trimmed = spec != NULL ? conv_env_trim(spec, &trimmed_len) : "";
   pthread_mutex_lock(&registry_lock);
-  if (spec == NULL || spec[0] == '\0') {
-    /* Best available: a backend with a GPU device, else cpu, else any. */
-    conv_backend *all[MAX_BACKENDS], *pick = NULL;
-    size_t n = scan_all(all, MAX_BACKENDS);
-    for (size_t i = 0; i < n && pick == NULL; i++)
-      if (all[i]->usable && has_gpu(all[i])) pick = all[i];
-    for (size_t i = 0; i < n && pick == NULL; i++)
-      if (all[i]->usable && strcmp(all[i]->name, "cpu") == 0) pick = all[i];
-    for (size_t i = 0; i < n && pick == NULL; i++)
-      if (all[i]->usable) pick = all[i];
-    if (pick == NULL) {
-      st = find_one("cpu", &pick, msg, msglen);
-      if (st == CONV_SUCCESS) {
-        snprintf(msg, msglen, "backend 'cpu' at %s is unusable: %s", pick->path,
-                 pick->reason);
-        st = CONV_ERROR_BAD_PLUGIN;
-      }
-    } else {
-      *out = pick;
-      pick->refcount++;
-      st = CONV_SUCCESS;
-    }
+  if (trimmed_len == 0) {
+    st = acquire_default(out, msg, msglen);
+    if (st == CONV_SUCCESS) (*out)->refcount++;
     pthread_mutex_unlock(&registry_lock);
     return st;
   }
   /* A comma-separated preference list: the first usable one wins; the
-   * message keeps every reason. */
-  char list[1024];
-  snprintf(list, sizeof list, "%s", spec);
-  char reasons[2048] = "";
+   * message keeps every reason. Items are trimmed at both ends. */
+  char *list = malloc(trimmed_len + 1);
+  char *reasons = malloc(msglen);
+  char *one = malloc(msglen);
+  if (list == NULL || reasons == NULL || one == NULL) {
+    free(list);
+    free(reasons);
+    free(one);
+    pthread_mutex_unlock(&registry_lock);
+    snprintf(msg, msglen, "backend '%.40s': out of memory", trimmed);
+    return CONV_ERROR_OUT_OF_MEMORY;
+  }
+  memcpy(list, trimmed, trimmed_len);
+  list[trimmed_len] = '\0';
   size_t roff = 0;
+  reasons[0] = '\0';
   char *save = NULL;
   for (char *item = strtok_r(list, ",", &save); item != NULL;
        item = strtok_r(NULL, ",", &save)) {
-    while (*item == ' ') item++;
-    if (*item == '\0') continue;
-    char one[1024];
+    size_t len;
+    item = (char *)conv_env_trim(item, &len);
+    item[len] = '\0';
+    if (len == 0) continue;
     conv_backend *be = NULL;
-    conv_status s = find_one(item, &be, one, sizeof one);
+    conv_status s = find_one(item, &be, one, msglen);
     if (s == CONV_SUCCESS && !be->usable) {
-      snprintf(one, sizeof one, "backend '%s' (%s) is unusable: %s", be->name,
+      snprintf(one, msglen, "backend '%s' (%s) is unusable: %s", be->name,
                be->path, be->reason);
       s = CONV_ERROR_BAD_PLUGIN;
     }
     if (s == CONV_SUCCESS) {
       be->refcount++;
       *out = be;
-      pthread_mutex_unlock(&registry_lock);
-      return CONV_SUCCESS;
+      st = CONV_SUCCESS;
+      break;
     }
     /* The first failure's status is the one reported. */
     if (roff == 0) st = s;
-    if (roff < sizeof reasons) {
-      int w = snprintf(reasons + roff, sizeof reasons - roff, "%s%s",
-                       roff ? "; " : "", one);
-      if (w > 0) roff += (size_t)w;
-    }
+    msg_append(reasons, msglen, &roff, "%s%s", roff ? "; " : "", one);
   }
   pthread_mutex_unlock(&registry_lock);
-  snprintf(msg, msglen, "%s", roff ? reasons : "empty backend list");
+  if (st != CONV_SUCCESS)
+    snprintf(msg, msglen, "%s", roff ? reasons : "empty backend list");
+  free(list);
+  free(reasons);
+  free(one);
   return st;
 }
 
@@ -417,22 +664,34 @@ CONV_API conv_status conv_backend_list(conv_backend_info *infos,
   if (infos == NULL && capacity > 0)
     return conv_fail_thread(CONV_ERROR_INVALID_ARGUMENT,
                             "infos is NULL with capacity=%zu", capacity);
+  char msg[512];
+  backend_list all;
   pthread_mutex_lock(&registry_lock);
-  conv_backend *all[MAX_BACKENDS];
-  size_t n = scan_all(all, MAX_BACKENDS);
-  for (size_t i = 0; i < n && i < capacity; i++) {
+  conv_status st = scan_all(&all, msg, sizeof msg);
+  if (st != CONV_SUCCESS) {
+    pthread_mutex_unlock(&registry_lock);
+    return conv_fail_thread(st, "%s", msg);
+  }
+  for (size_t i = 0; i < all.count && i < capacity; i++) {
     conv_backend_info *info = &infos[i];
+    const conv_backend *be = all.items[i];
     memset(info, 0, sizeof *info);
-    snprintf(info->name, sizeof info->name, "%s", all[i]->name);
-    snprintf(info->path, sizeof info->path, "%s", all[i]->path);
+    snprintf(info->name, sizeof info->name, "%s", be->name);
+    /* A path longer than the field keeps its end (the file name). */
+    size_t plen = strlen(be->path);
+    if (plen < sizeof info->path)
+      memcpy(info->path, be->path, plen + 1);
+    else
+      snprintf(info->path, sizeof info->path, "...%s",
+               be->path + plen - (sizeof info->path - 4));
     snprintf(info->version, sizeof info->version, "%s",
-             all[i]->table.version != NULL ? all[i]->table.version : "");
-    info->usable = all[i]->usable;
-    snprintf(info->reason, sizeof info->reason, "%s", all[i]->reason);
-    info->device_count =
-        all[i]->usable ? all[i]->table.device_count(all[i]->state) : 0;
+             be->table.version != NULL ? be->table.version : "");
+    info->usable = be->usable;
+    snprintf(info->reason, sizeof info->reason, "%s", be->reason);
+    info->device_count = be->usable ? be->table.device_count(be->state) : 0;
   }
   pthread_mutex_unlock(&registry_lock);
-  *count = n;
+  *count = all.count;
+  free(all.items);
   return CONV_SUCCESS;
 }

@@ -544,6 +544,222 @@ START_TEST(test_context_shared_by_threads) {
 }
 END_TEST
 
+/* ------------------------------------------------------------ limits */
+
+/* The loader and a small run work on a thread with a 64 KiB stack. */
+typedef struct stack_arg {
+  int ok;
+  char why[512];
+} stack_arg;
+
+static void *small_stack_main(void *p) {
+  stack_arg *a = p;
+  conv_context *ctx = NULL;
+  a->ok = 0;
+  if (conv_context_create(&ctx, "nosuchbackend", NULL) !=
+      CONV_ERROR_BACKEND_NOT_FOUND) {
+    snprintf(a->why, sizeof a->why, "unknown name: %s", conv_last_error(NULL));
+    return NULL;
+  }
+  if (conv_context_create(&ctx, "cpu", NULL) != CONV_SUCCESS) {
+    snprintf(a->why, sizeof a->why, "cpu: %s", conv_last_error(NULL));
+    return NULL;
+  }
+  conv_desc d;
+  small_desc(&d);
+  conv_plan *plan = NULL;
+  float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w[1] = {3}, y[9];
+  tu_poison(y, 9);
+  if (conv_plan_create(ctx, &d, &plan) != CONV_SUCCESS ||
+      conv_forward(plan, x, w, NULL, y) != CONV_SUCCESS) {
+    snprintf(a->why, sizeof a->why, "run: %s", conv_last_error(ctx));
+  } else {
+    a->ok = 1;
+    for (int i = 0; i < 9; i++)
+      if (y[i] != 3 * x[i]) a->ok = 0;
+    if (!a->ok) snprintf(a->why, sizeof a->why, "wrong result");
+  }
+  conv_plan_destroy(plan);
+  conv_context_destroy(ctx);
+  return NULL;
+}
+
+START_TEST(test_small_stack) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  ck_assert_int_eq(pthread_attr_setstacksize(&attr, 64 * 1024), 0);
+  stack_arg arg = {0, ""};
+  pthread_t th;
+  ck_assert_int_eq(pthread_create(&th, &attr, small_stack_main, &arg), 0);
+  pthread_join(th, NULL);
+  pthread_attr_destroy(&attr);
+  ck_assert_msg(arg.ok, "64 KiB stack: %s", arg.why);
+}
+END_TEST
+
+/* Every entry of a long CONV_PLUGIN_PATH is searched, and the built-in
+ * directories after it; an entry too long to be a path is rejected. */
+START_TEST(test_long_plugin_path) {
+  size_t cap = 64 * 64 + strlen(plugin_dir) + 1;
+  char *path = tu_alloc(cap);
+  size_t off = 0;
+  for (int i = 0; i < 60; i++)
+    off += (size_t)snprintf(path + off, cap - off, "/nonexistent/dir%02d:", i);
+  snprintf(path + off, cap - off, "%s", plugin_dir);
+  setenv("CONV_PLUGIN_PATH", path, 1);
+  conv_context *ctx = NULL;
+  conv_status st = conv_context_create(&ctx, "fakegood", NULL);
+  ck_assert_msg(st == CONV_SUCCESS, "61st entry: %s", conv_last_error(NULL));
+  conv_context_destroy(ctx);
+  st = conv_context_create(&ctx, "cpu", NULL); /* the build tree, after */
+  ck_assert_msg(st == CONV_SUCCESS, "built-in after 61: %s",
+                conv_last_error(NULL));
+  conv_context_destroy(ctx);
+  free(path);
+  /* An entry of 5000 characters. */
+  path = tu_alloc(6000);
+  memset(path, 'd', 5000);
+  path[0] = '/';
+  snprintf(path + 5000, 1000, ":%s", plugin_dir);
+  setenv("CONV_PLUGIN_PATH", path, 1);
+  const char *words[] = {"CONV_PLUGIN_PATH", "5000", NULL};
+  expect_reject("fakegood", CONV_ERROR_INVALID_ARGUMENT, words);
+  setenv("CONV_PLUGIN_PATH", plugin_dir, 1);
+  free(path);
+}
+END_TEST
+
+/* A long backend string is never cut: what it names is what is opened. */
+START_TEST(test_long_backend_spec) {
+  char *spec = tu_alloc(8000);
+  memset(spec, 'x', 1019);
+  strcpy(spec + 1019, ",cpuXYZ");
+  const char *words[] = {"cpuXYZ", NULL};
+  expect_reject(spec, CONV_ERROR_BACKEND_NOT_FOUND, words);
+  setenv("CONV_BACKEND", spec, 1);
+  expect_reject(NULL, CONV_ERROR_BACKEND_NOT_FOUND, words);
+  /* Past the longest accepted spec: rejected as such, by argument and by
+   * variable. */
+  memset(spec, 'x', 7000);
+  strcpy(spec + 7000, ",cpu");
+  const char *too_long[] = {"7004", NULL};
+  expect_reject(spec, CONV_ERROR_INVALID_ARGUMENT, too_long);
+  setenv("CONV_BACKEND", spec, 1);
+  const char *too_long_env[] = {"CONV_BACKEND", "7004", NULL};
+  expect_reject(NULL, CONV_ERROR_INVALID_ARGUMENT, too_long_env);
+  unsetenv("CONV_BACKEND");
+  /* A name longer than any plugin's. */
+  memset(spec, 'y', 100);
+  spec[100] = '\0';
+  const char *long_name[] = {"100 characters", NULL};
+  expect_reject(spec, CONV_ERROR_BACKEND_NOT_FOUND, long_name);
+  free(spec);
+}
+END_TEST
+
+/* Names and lists are trimmed at both ends; a directory is named as one. */
+START_TEST(test_backend_spec_forms) {
+  static const char *const fine[] = {" cpu", "cpu ", "\tcpu\n", " cpu , fakegood ",
+                                     ",cpu", "nosuchbackend , cpu"};
+  for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++) {
+    conv_context *ctx = NULL;
+    ck_assert_msg(conv_context_create(&ctx, fine[i], NULL) == CONV_SUCCESS,
+                  "'%s': %s", fine[i], conv_last_error(NULL));
+    assert_contains(conv_context_backend(ctx), "cpu", fine[i]);
+    conv_context_destroy(ctx);
+    setenv("CONV_BACKEND", fine[i], 1);
+    ck_assert_msg(conv_context_create(&ctx, NULL, NULL) == CONV_SUCCESS,
+                  "CONV_BACKEND='%s': %s", fine[i], conv_last_error(NULL));
+    conv_context_destroy(ctx);
+    unsetenv("CONV_BACKEND");
+  }
+  const char *dir_words[] = {"/tmp", "directory", NULL};
+  expect_reject("/tmp", CONV_ERROR_BACKEND_NOT_FOUND, dir_words);
+  const char *missing[] = {"/nonexistent/conv_x.so", "No such file", NULL};
+  expect_reject("/nonexistent/conv_x.so", CONV_ERROR_BACKEND_NOT_FOUND, missing);
+  const char *empty[] = {"empty backend list", NULL};
+  expect_reject(" , ,", CONV_ERROR_BACKEND_NOT_FOUND, empty);
+}
+END_TEST
+
+/* More plugin files than the loader once had room for, each opened by its
+ * path: every one loads (the table grows). */
+START_TEST(test_many_plugin_paths) {
+  char from[4096];
+  plugin_path("fakegood", from, sizeof from);
+  char *dir = tu_make_temp_dir("many");
+  enum { MANY = 80 };
+  for (int i = 0; i < MANY; i++) {
+    char to[4096];
+    snprintf(to, sizeof to, "%s/conv_copy%02d.so", dir, i);
+    ck_assert_msg(copy_file(from, to), "copy %s", to);
+  }
+  for (int i = 0; i < MANY; i++) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/conv_copy%02d.so", dir, i);
+    conv_context *ctx = NULL;
+    conv_status st = conv_context_create(&ctx, path, NULL);
+    ck_assert_msg(st == CONV_SUCCESS, "copy %d: %s", i, conv_last_error(NULL));
+    conv_context_destroy(ctx);
+  }
+  tu_remove_dir(dir);
+  free(dir);
+}
+END_TEST
+
+/* Two threads fail on one shared context at the same time: each reads its
+ * own reason from conv_last_error(ctx). */
+typedef struct own_arg {
+  conv_context *ctx;
+  int64_t bad_stride;
+  pthread_barrier_t *barrier;
+  int failures;
+  char first_failure[512];
+} own_arg;
+
+static void *own_main(void *p) {
+  own_arg *a = p;
+  char want[64];
+  snprintf(want, sizeof want, "stride_h=%lld", (long long)a->bad_stride);
+  for (int i = 0; i < THREAD_ITERS; i++) {
+    conv_desc d;
+    small_desc(&d);
+    d.stride[0] = a->bad_stride;
+    conv_plan *plan = NULL;
+    pthread_barrier_wait(a->barrier);
+    conv_status st = conv_plan_create(a->ctx, &d, &plan);
+    pthread_barrier_wait(a->barrier); /* both have failed on ctx now */
+    const char *m = conv_last_error(a->ctx);
+    if ((st != CONV_ERROR_INVALID_ARGUMENT || strstr(m, want) == NULL) &&
+        a->failures++ == 0)
+      snprintf(a->first_failure, sizeof a->first_failure,
+               "iteration %d: message \"%s\", wanted \"%s\"", i, m, want);
+  }
+  return NULL;
+}
+
+START_TEST(test_errors_shared_context_per_thread) {
+  conv_context *ctx = NULL;
+  ck_assert_int_eq(conv_context_create(&ctx, "cpu", NULL), CONV_SUCCESS);
+  pthread_barrier_t barrier;
+  pthread_barrier_init(&barrier, NULL, 2);
+  own_arg args[2] = {{ctx, -3, &barrier, 0, ""}, {ctx, -7, &barrier, 0, ""}};
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++)
+    ck_assert_int_eq(pthread_create(&th[i], NULL, own_main, &args[i]), 0);
+  for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+  for (int i = 0; i < 2; i++)
+    ck_assert_msg(args[i].failures == 0, "thread %d: %d of %d reads wrong; "
+                  "first: %s", i, args[i].failures, THREAD_ITERS,
+                  args[i].first_failure);
+  /* A thread that never failed on ctx reads the latest failure of any. */
+  ck_assert_msg(strstr(conv_last_error(ctx), "stride_h=-") != NULL,
+                "main thread reads \"%s\"", conv_last_error(ctx));
+  pthread_barrier_destroy(&barrier);
+  conv_context_destroy(ctx);
+}
+END_TEST
+
 static Suite *loader_suite(void) {
   Suite *s = suite_create("loader");
   TCase *tf = tcase_create("fakes");
@@ -563,6 +779,11 @@ static Suite *loader_suite(void) {
   tcase_add_test(tf, test_preference_list);
   tcase_add_test(tf, test_bad_plugins_harm_nothing);
   tcase_add_test(tf, test_backend_list);
+  tcase_add_test(tf, test_small_stack);
+  tcase_add_test(tf, test_long_plugin_path);
+  tcase_add_test(tf, test_long_backend_spec);
+  tcase_add_test(tf, test_backend_spec_forms);
+  tcase_add_test(tf, test_many_plugin_paths);
   suite_add_tcase(s, tf);
   TCase *te = tcase_create("errors");
   tcase_set_timeout(te, 60);
@@ -570,6 +791,7 @@ static Suite *loader_suite(void) {
   tcase_add_test(te, test_errors_per_context);
   tcase_add_test(te, test_errors_thread_safe);
   tcase_add_test(te, test_context_shared_by_threads);
+  tcase_add_test(te, test_errors_shared_context_per_thread);
   suite_add_tcase(s, te);
   return s;
 }
