@@ -18,12 +18,6 @@
 
 #include "cpu_internal.h"
 
-/* The vector helpers are always inlined: no vector crosses a call, so the
- * ABI note about 64-byte vector arguments does not apply. */
-#if defined(__GNUC__) && !defined(__clang__)
-#  pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-
 #define LC_VL 16 /* floats per vector */
 #define LC_INLINE __attribute__((always_inline))
 /* Fully unrolls a loop of constant trip count, so that arrays of vectors
@@ -38,36 +32,53 @@
 typedef float vf __attribute__((vector_size(64)));
 typedef float vfu __attribute__((vector_size(64), aligned(4), may_alias));
 
-static inline LC_INLINE vf vload(const float *p) { return *(const vfu *)p; }
-static inline LC_INLINE void vstore(float *p, vf v) { *(vfu *)p = v; }
-static inline LC_INLINE vf vsplat(float s) { return (vf){0} + s; }
-static inline LC_INLINE vf vzero(void) { return (vf){0}; }
+/* The helpers that take or give a vector are macros, not functions: GCC
+ * notes every function with a 64-byte vector parameter ("the ABI for passing
+ * parameters with 64-byte alignment has changed in GCC 4.6") and warns of
+ * every one returning such a vector where AVX-512 is off (the plain and AVX2
+ * clones), even when it is always inlined. No vector crosses a call. */
+#define vload(p) (*(const vfu *)(p))
+#define vstore(p, v) ((void)(*(vfu *)(p) = (v)))
+#define vsplat(s) ((vf){0} + (float)(s))
+#define vzero() ((vf){0})
 
 /* Stores the first n (1..16) lanes of v. */
-static inline LC_INLINE void vstore_n(float *p, vf v, int64_t n) {
-  if (n >= LC_VL) {
-    vstore(p, v);
-  } else {
-    for (int64_t i = 0; i < n; i++) p[i] = v[i];
-  }
-}
+#define vstore_n(p, v, n)                                            \
+  do {                                                               \
+    float *const vsn_p_ = (p);                                       \
+    const vf vsn_v_ = (v);                                           \
+    const int64_t vsn_n_ = (n);                                      \
+    if (vsn_n_ >= LC_VL) {                                           \
+      vstore(vsn_p_, vsn_v_);                                        \
+    } else {                                                         \
+      for (int64_t vsn_i_ = 0; vsn_i_ < vsn_n_; vsn_i_++)            \
+        vsn_p_[vsn_i_] = vsn_v_[vsn_i_];                             \
+    }                                                                \
+  } while (0)
 
 /* Loads n (0..16) floats, the other lanes zero; never reads past p[n-1]. */
-static inline LC_INLINE vf vload_n(const float *p, int64_t n) {
-  if (n >= LC_VL) return vload(p);
-  vf v = vzero();
-  for (int64_t i = 0; i < n; i++) v[i] = p[i];
-  return v;
-}
+#define vload_n(p, n)                                                \
+  ({                                                                 \
+    const float *const vln_p_ = (p);                                 \
+    const int64_t vln_n_ = (n);                                      \
+    vf vln_v_ = vzero();                                             \
+    if (vln_n_ >= LC_VL)                                             \
+      vln_v_ = vload(vln_p_);                                        \
+    else                                                             \
+      for (int64_t vln_i_ = 0; vln_i_ < vln_n_; vln_i_++)            \
+        vln_v_[vln_i_] = vln_p_[vln_i_];                             \
+    vln_v_;                                                          \
+  })
 
 /* Sum of the lanes in a fixed order (pairwise), so results do not depend on
  * the instruction set's reduction order beyond the lane split. */
-static inline LC_INLINE float vsum(vf v) {
+static inline LC_INLINE float vsum_p(const vf *v) {
   float s8[8], s4[4];
-  for (int i = 0; i < 8; i++) s8[i] = v[i] + v[i + 8];
+  for (int i = 0; i < 8; i++) s8[i] = (*v)[i] + (*v)[i + 8];
   for (int i = 0; i < 4; i++) s4[i] = s8[i] + s8[i + 4];
   return (s4[0] + s4[2]) + (s4[1] + s4[3]);
 }
+#define vsum(v) vsum_p((const vf[1]){(v)})
 
 /* Which clone to run: 2 = AVX-512 (F, BW, VL, DQ), 1 = AVX2 + FMA, 0 = plain. */
 int lc_isa_level(void);

@@ -259,23 +259,24 @@ static inline LC_INLINE void wino_at(const vf m[6], vf o[4]) {
   o[3] = b + 8.0f * d + m[5];
 }
 
-/* v[t] = s[4 * t] for t < 16 (s has 64 readable floats). */
-static inline LC_INLINE vf gather4(const float *s) {
+/* v[t] = s[4 * t] for t < 16 (s has 64 readable floats). The vector is
+ * stored through v, not returned (see simd.h on vector-valued functions). */
+static inline LC_INLINE void gather4(vf *v, const float *s) {
   vf a0 = vload(s), a1 = vload(s + 16), a2 = vload(s + 32), a3 = vload(s + 48);
 #if defined(__clang__)
   vf lo = __builtin_shufflevector(a0, a1, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0,
                                   0, 0, 0, 0, 0);
   vf hi = __builtin_shufflevector(a2, a3, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0,
                                   0, 0, 0, 0, 0);
-  return __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18,
-                                 19, 20, 21, 22, 23);
+  *v = __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18,
+                               19, 20, 21, 22, 23);
 #else
   typedef int32_t vi __attribute__((vector_size(64)));
   const vi i4 = {0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0};
   const vi cat = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
   vf lo = __builtin_shuffle(a0, a1, i4);
   vf hi = __builtin_shuffle(a2, a3, i4);
-  return __builtin_shuffle(lo, hi, cat);
+  *v = __builtin_shuffle(lo, hi, cat);
 #endif
 }
 
@@ -370,7 +371,7 @@ static inline LC_INLINE void wino_in_body(const wino_prob *w, const float *xc,
     for (int k = 0; k < 6; k++) {
       vf d[6], o[6];
       LC_UNROLL
-      for (int j = 0; j < 6; j++) d[j] = gather4(rk + k * 80 + j);
+      for (int j = 0; j < 6; j++) gather4(&d[j], rk + k * 80 + j);
       wino_bt(d, o);
       LC_UNROLL
       for (int l = 0; l < 6; l++)
