@@ -212,6 +212,34 @@ typedef enum conv_op {
  * CONV_ERROR_OUT_OF_MEMORY or CONV_ERROR_DEVICE. */
 CONV_API conv_status conv_plan_create(conv_context *ctx, const conv_desc *desc,
                                       conv_plan **plan);
+
+/* The activation a plan may apply to its forward output, after the bias, in
+ * the same pass (PyTorch's act(conv(x))). NaN stays NaN for every one. */
+typedef enum conv_activation {
+  CONV_ACT_NONE = 0,
+  CONV_ACT_RELU = 1,       /* max(y, 0)                  torch.relu */
+  CONV_ACT_RELU6 = 2,      /* min(max(y, 0), 6)          torch.nn.ReLU6 */
+  CONV_ACT_LEAKY_RELU = 3, /* y > 0 ? y : alpha * y      F.leaky_relu(y, alpha) */
+  CONV_ACT_SIGMOID = 4,    /* 1 / (1 + exp(-y))          torch.sigmoid */
+  CONV_ACT_TANH = 5,       /* tanh(y)                    torch.tanh */
+  CONV_ACT_SILU = 6        /* y / (1 + exp(-y))          F.silu */
+} conv_activation;
+
+/* conv_plan_create with a fused activation on the forward pass: conv_forward
+ * then writes act(conv(x, w) + b). alpha is leaky_relu's negative slope
+ * (finite); it must be 0 for the other activations. The gradient calls of the
+ * plan are those of the plain convolution (no activation): a training loop
+ * that needs d act/d y applies it to dy itself, or keeps an unfused plan for
+ * training and a fused one for inference.
+ * Returns the statuses of conv_plan_create, and CONV_ERROR_INVALID_ARGUMENT
+ * for an unknown activation or a bad alpha, CONV_ERROR_UNSUPPORTED for a
+ * backend older than plugin ABI 1.2. */
+CONV_API conv_status conv_plan_create_fused(conv_context *ctx,
+                                            const conv_desc *desc,
+                                            conv_activation activation,
+                                            float alpha, conv_plan **plan);
+/* The activation of a plan (CONV_ACT_NONE for an unfused one). */
+CONV_API conv_activation conv_plan_activation(const conv_plan *plan);
 CONV_API void conv_plan_destroy(conv_plan *plan);
 
 /* The algorithm the plan runs for op ("im2col_gemm", "direct", ...). */
@@ -237,6 +265,69 @@ CONV_API conv_status conv_backward_weight(conv_plan *plan, const float *x,
                                           float *db);
 CONV_API conv_status conv_backward_bias(conv_plan *plan, const float *dy,
                                         float *db);
+
+/* -------------------------------------------------- transposed convolution */
+
+/* torch.nn.ConvTranspose2d (the gradient of conv2d with respect to its input,
+ * used as a layer):
+ *   x  (N, C_in, H, W)                     input
+ *   w  (C_in, C_out/groups, kH, kW)        weight, PyTorch's transposed layout
+ *   b  (C_out)                             bias (optional)
+ *   y  (N, C_out, H_out, W_out)
+ *   H_out = (H-1)*stride_h - pad_top - pad_bottom + dilation_h*(kH-1)
+ *           + output_padding_h + 1          (W_out likewise)
+ * PyTorch's int padding p is pad {p, p, p, p}; output_padding adds rows and
+ * columns at the bottom and right. Zero padding only, no flip.
+ *
+ * ONNX ConvTranspose maps onto it: pads [x1_begin, x2_begin, x1_end, x2_end]
+ * -> pad {x1_begin, x1_end, x2_begin, x2_end}; output_padding as is. With
+ * output_shape (or auto_pad SAME_UPPER / SAME_LOWER, output_shape = input *
+ * stride), per axis total = stride*(in-1) + output_padding + (k-1)*dilation
+ * + 1 - output_shape; SAME_UPPER puts total/2 at the begin and the rest at
+ * the end, SAME_LOWER the other way round (as onnxruntime). A negative total
+ * is -total more output_padding.
+ *
+ * The plan is a conv_plan: the run calls below work on it with the shapes
+ * above (conv_forward: y from x, w, b; conv_backward_data: dx from dy and w;
+ * conv_backward_weight: dw and db from x and dy; conv_backward_bias: db).
+ * No second copy of the algorithms: the forward is conv2d's backward-data of
+ * the matching convolution (input C_out channels of H_out x W_out, output
+ * C_in of H x W, weight (C_in, C_out/groups, kH, kW) read as conv2d's
+ * (C_out', C_in'/groups, kH, kW)); the input gradient is its forward and
+ * the weight gradient its weight gradient with x and dy exchanged.
+ * conv_plan_algorithm() names the conv2d algorithm each op runs. */
+typedef struct conv_transpose_desc {
+  int64_t n, c_in, h, w;      /* input shape; n may be 0 */
+  int64_t c_out;              /* output channels */
+  int64_t kernel[2];          /* kH, kW */
+  int64_t stride[2];          /* >= 1 */
+  int64_t dilation[2];        /* >= 1 */
+  int64_t groups;             /* divides c_in and c_out */
+  int64_t pad[4];             /* top, bottom, left, right, >= 0 */
+  /* Extra bottom rows / right columns: < stride or < dilation on its axis
+   * (PyTorch's rule). This version serves output_padding < stride only (and
+   * any output_padding no larger than the bottom/right pad); a larger one is
+   * CONV_ERROR_UNSUPPORTED. */
+  int64_t output_padding[2];
+  int has_bias;
+} conv_transpose_desc;
+
+/* PyTorch's defaults: stride 1, dilation 1, groups 1, no padding, no
+ * output_padding, no bias; shapes 0. */
+CONV_API void conv_transpose_desc_init(conv_transpose_desc *desc);
+
+/* Checks *desc and computes H_out and W_out. Statuses as conv_output_size. */
+CONV_API conv_status conv_transpose_output_size(const conv_transpose_desc *desc,
+                                                int64_t *h_out, int64_t *w_out);
+
+/* Makes a transposed-convolution plan; activation and alpha as in
+ * conv_plan_create_fused (CONV_ACT_NONE, 0 for none). Statuses as
+ * conv_plan_create_fused; a bias or an activation needs a backend of plugin
+ * ABI 1.2 (CONV_ERROR_UNSUPPORTED otherwise). */
+CONV_API conv_status conv_transpose_plan_create(conv_context *ctx,
+                                                const conv_transpose_desc *desc,
+                                                conv_activation activation,
+                                                float alpha, conv_plan **plan);
 
 /* --------------------------------------------------------------- tensors */
 
@@ -277,16 +368,23 @@ CONV_API conv_status conv_backward_bias_tensor(conv_plan *plan,
 /* ----------------------------------------------------------- max pooling */
 
 /* torch.nn.MaxPool2d on NCHW float32: x (N, C, H, W) -> y (N, C, H_out, W_out)
- *   H_out = floor_or_ceil((H + 2*pad_h - dilation_h*(kH-1) - 1) / stride_h) + 1
+ *   H_out = floor_or_ceil((H + pad_top + pad_bottom - dilation_h*(kH-1) - 1)
+ *                         / stride_h) + 1
  * with ceil_mode, and then, as in PyTorch, minus one if the last window would
- * start at or past H + pad_h (it must start inside the input or the left
- * padding). Padded positions never win. NaN propagates: a window holding NaN
+ * start at or past H + pad_top (it must start inside the input or the top
+ * padding). pad_top = pad_bottom = pad_h unless four_sided is set. Padded positions never win. NaN propagates: a window holding NaN
  * gives NaN. Ties go to the first maximum in scan order (row by row), as in
  * PyTorch's CPU code; backward routes each dy to that element (and to the
  * last NaN of a window holding NaN, again as PyTorch's CPU code does).
  * A window that lies wholly in the padding (possible with dilation) gives
  * -inf and an index outside the plane, as PyTorch does; backward drops its
  * dy instead of writing outside the plane. */
+typedef enum conv_pool_mode {
+  CONV_POOL_MAX = 0,          /* nn.MaxPool2d */
+  CONV_POOL_AVG = 1,          /* nn.AvgPool2d */
+  CONV_POOL_ADAPTIVE_AVG = 2  /* nn.AdaptiveAvgPool2d */
+} conv_pool_mode;
+
 typedef struct conv_pool_desc {
   int64_t n, c, h, w;     /* input shape; n may be 0 */
   int64_t kernel[2];      /* kH, kW (>= 1) */
@@ -294,10 +392,19 @@ typedef struct conv_pool_desc {
   int64_t pad[2];         /* pad_h, pad_w: both sides; <= kernel/2 */
   int64_t dilation[2];    /* >= 1 */
   int ceil_mode;          /* 0 or 1 */
+  /* Since 0.2, all zero from conv_pool_desc_init except count_include_pad. */
+  conv_pool_mode mode;    /* max (the default), avg, adaptive avg */
+  /* 1: pad4 {top, bottom, left, right} replaces pad[] (ONNX pads, auto_pad
+   * SAME_UPPER / SAME_LOWER with an odd total); each side <= kernel/2. */
+  int four_sided;
+  int64_t pad4[4];
+  int count_include_pad;  /* avg: padded positions count in the divisor (1) */
+  int64_t divisor_override; /* avg: > 0 divides by this instead; 0 none */
+  int64_t output_size[2]; /* adaptive avg: H_out, W_out (>= 1) */
 } conv_pool_desc;
 
-/* PyTorch's defaults: stride = kernel, pad 0, dilation 1, floor mode;
- * shapes and kernel 0 (to be set). */
+/* PyTorch's defaults: stride = kernel, pad 0, dilation 1, floor mode, max
+ * pooling, count_include_pad 1; shapes and kernel 0 (to be set). */
 CONV_API void conv_pool_desc_init(conv_pool_desc *desc);
 
 /* Checks *desc and computes H_out and W_out. Statuses as conv_output_size. */
@@ -333,6 +440,36 @@ CONV_API conv_status conv_maxpool_forward_tensor(conv_pool_plan *plan,
                                                  conv_tensor *y);
 CONV_API conv_status conv_maxpool_backward_tensor(conv_pool_plan *plan,
                                                   const conv_tensor *x,
+                                                  const conv_tensor *dy,
+                                                  conv_tensor *dx);
+
+/* ------------------------------------------------------- average pooling */
+
+/* torch.nn.AvgPool2d (mode CONV_POOL_AVG): the windows and H_out as max
+ * pooling above with dilation 1 (the only value allowed). Each output is the
+ * sum of the window's in-range inputs divided by divisor_override if set,
+ * else, with count_include_pad, by the window's size clipped to the padded
+ * input (H + pad_top + pad_bottom; a ceil_mode window that hangs past it
+ * counts only its part inside), else by its in-range count.
+ *
+ * torch.nn.AdaptiveAvgPool2d (mode CONV_POOL_ADAPTIVE_AVG): output_size
+ * gives H_out, W_out; window oh covers rows floor(oh*H/H_out) up to
+ * ceil((oh+1)*H/H_out) (exclusive), likewise for columns; kernel, stride,
+ * pads, ceil_mode, count_include_pad and divisor_override must be left 0
+ * (count_include_pad may stay 1). Global average pooling is output_size 1x1.
+ *
+ * Backward spreads each dy over its window with the same divisor. Both need
+ * a plan of the matching mode (CONV_ERROR_INVALID_ARGUMENT otherwise) and a
+ * backend of plugin ABI 1.2 with average pooling (CONV_ERROR_UNSUPPORTED at
+ * plan creation otherwise). Statuses as the max pooling calls. */
+CONV_API conv_status conv_avgpool_forward(conv_pool_plan *plan, const float *x,
+                                          float *y);
+CONV_API conv_status conv_avgpool_backward(conv_pool_plan *plan,
+                                           const float *dy, float *dx);
+CONV_API conv_status conv_avgpool_forward_tensor(conv_pool_plan *plan,
+                                                 const conv_tensor *x,
+                                                 conv_tensor *y);
+CONV_API conv_status conv_avgpool_backward_tensor(conv_pool_plan *plan,
                                                   const conv_tensor *dy,
                                                   conv_tensor *dx);
 

@@ -235,27 +235,78 @@ CONV_API conv_status conv_device_list(const char *backend,
 
 /* ------------------------------------------------------------------ plan */
 
-CONV_API conv_status conv_plan_create(conv_context *ctx, const conv_desc *desc,
-                                      conv_plan **out) {
-  if (ctx == NULL)
-    return conv_fail_thread(CONV_ERROR_INVALID_ARGUMENT, "ctx is NULL");
-  if (out == NULL) return conv_fail(ctx, CONV_ERROR_INVALID_ARGUMENT, "plan is NULL");
-  *out = NULL;
-  if (desc == NULL) return conv_fail(ctx, CONV_ERROR_INVALID_ARGUMENT, "desc is NULL");
-
+/* The common path of the plan constructors. desc is the conv2d the backend
+ * runs; tdesc, if not NULL, the transposed convolution the user asked for
+ * (desc is then its matching conv2d). */
+static conv_status plan_make(conv_context *ctx, const conv_desc *desc,
+                             const conv_transpose_desc *tdesc, int64_t t_h_out,
+                             int64_t t_w_out, conv_activation act, float alpha,
+                             conv_plan **out) {
   double t0 = now_ms();
   char msg[1024];
+  const conv_plugin *t = &ctx->backend->table;
+  conv_status st = conv_activation_check(act, alpha, msg, sizeof msg);
+  if (st != CONV_SUCCESS) return conv_fail(ctx, st, "%s", msg);
   conv_plan *plan = calloc(1, sizeof *plan);
   if (plan == NULL)
     return conv_fail(ctx, CONV_ERROR_OUT_OF_MEMORY, "plan: out of memory");
-  conv_status st = conv_desc_resolve(desc, &plan->problem, msg, sizeof msg);
+  st = conv_desc_resolve(desc, &plan->problem, msg, sizeof msg);
   if (st != CONV_SUCCESS) {
     free(plan);
     return conv_fail(ctx, st, "%s", msg);
   }
   plan->ctx = ctx;
   plan->desc = *desc;
-  conv_problem_sizes(&plan->problem, &plan->sizes);
+  plan->activation = act;
+  plan->activation_alpha = alpha;
+  if (tdesc != NULL) {
+    const conv_problem *p = &plan->problem;
+    if (p->h_out != tdesc->h || p->w_out != tdesc->w) {
+      st = conv_fail(ctx, CONV_ERROR_INTERNAL,
+                     "transposed convolution: the matching conv2d gives "
+                     "%lldx%lld, not %lldx%lld",
+                     (long long)p->h_out, (long long)p->w_out,
+                     (long long)tdesc->h, (long long)tdesc->w);
+      free(plan);
+      return st;
+    }
+    plan->transposed = 1;
+    plan->has_bias = tdesc->has_bias;
+    plan->h_out = t_h_out;
+    plan->w_out = t_w_out;
+    /* The user's tensors: x is the conv2d's y, y its x. */
+    conv_problem_sizes(p, &plan->sizes);
+    size_t x = plan->sizes.y, y = plan->sizes.x;
+    plan->sizes.x = x;
+    plan->sizes.y = y;
+    plan->sizes.b = (size_t)tdesc->c_out;
+    if ((tdesc->has_bias || act != CONV_ACT_NONE) && p->n > 0 &&
+        t->bias_activation == NULL) {
+      free(plan);
+      return conv_fail(ctx, CONV_ERROR_UNSUPPORTED,
+                       "backend '%s' (plugin ABI 1.%u) has no bias_activation "
+                       "entry: a transposed convolution with %s needs ABI 1.2",
+                       ctx->backend->name, (unsigned)t->abi_minor,
+                       tdesc->has_bias ? "has_bias=1" : "an activation");
+    }
+  } else {
+    plan->has_bias = desc->has_bias;
+    plan->h_out = plan->problem.h_out;
+    plan->w_out = plan->problem.w_out;
+    conv_problem_sizes(&plan->problem, &plan->sizes);
+    if (act != CONV_ACT_NONE) {
+      if (t->abi_minor < 2) {
+        free(plan);
+        return conv_fail(ctx, CONV_ERROR_UNSUPPORTED,
+                         "backend '%s' (plugin ABI 1.%u) has no fused "
+                         "activation: activation=%s needs ABI 1.2",
+                         ctx->backend->name, (unsigned)t->abi_minor,
+                         conv_activation_name(act));
+      }
+      plan->problem.activation = act;
+      plan->problem.activation_alpha = alpha;
+    }
+  }
 
   conv_plan_options options;
   char algo[2 * CONV_ALGO_MAX_LEN];
@@ -274,24 +325,66 @@ CONV_API conv_status conv_plan_create(conv_context *ctx, const conv_desc *desc,
   if (plan->problem.n > 0) {
     conv_err err;
     memset(&err, 0, sizeof err);
-    st = ctx->backend->table.plan_create(ctx->device, &plan->problem, &options,
-                                         &plan->impl, &err);
+    st = t->plan_create(ctx->device, &plan->problem, &options, &plan->impl, &err);
     if (st != CONV_SUCCESS) {
       free(plan);
-      return conv_fail(ctx, st, "%s: plan_create: %s", ctx->backend->name,
+      return conv_fail(ctx, st, "%s: plan_create%s: %s", ctx->backend->name,
+                       tdesc != NULL ? " (transposed convolution)" : "",
                        err.msg[0] ? err.msg : conv_status_string(st));
     }
   }
   if (verbose()) {
     char algos[256];
-    snprintf(algos, sizeof algos, "fwd=%s;bwd_data=%s;bwd_weight=%s",
+    snprintf(algos, sizeof algos, "fwd=%s;bwd_data=%s;bwd_weight=%s%s%s",
              conv_plan_algorithm(plan, CONV_OP_FORWARD),
              conv_plan_algorithm(plan, CONV_OP_BACKWARD_DATA),
-             conv_plan_algorithm(plan, CONV_OP_BACKWARD_WEIGHT));
-    log_call(plan, "plan_create", algos, now_ms() - t0, CONV_SUCCESS);
+             conv_plan_algorithm(plan, CONV_OP_BACKWARD_WEIGHT),
+             act != CONV_ACT_NONE ? ";act=" : "",
+             act != CONV_ACT_NONE ? conv_activation_name(act) : "");
+    log_call(plan, tdesc != NULL ? "transpose_plan_create" : "plan_create",
+             algos, now_ms() - t0, CONV_SUCCESS);
   }
   *out = plan;
   return CONV_SUCCESS;
+}
+
+CONV_API conv_status conv_plan_create_fused(conv_context *ctx,
+                                            const conv_desc *desc,
+                                            conv_activation activation,
+                                            float alpha, conv_plan **out) {
+  if (ctx == NULL)
+    return conv_fail_thread(CONV_ERROR_INVALID_ARGUMENT, "ctx is NULL");
+  if (out == NULL) return conv_fail(ctx, CONV_ERROR_INVALID_ARGUMENT, "plan is NULL");
+  *out = NULL;
+  if (desc == NULL) return conv_fail(ctx, CONV_ERROR_INVALID_ARGUMENT, "desc is NULL");
+  return plan_make(ctx, desc, NULL, 0, 0, activation, alpha, out);
+}
+
+CONV_API conv_status conv_plan_create(conv_context *ctx, const conv_desc *desc,
+                                      conv_plan **out) {
+  return conv_plan_create_fused(ctx, desc, CONV_ACT_NONE, 0.0f, out);
+}
+
+CONV_API conv_status conv_transpose_plan_create(conv_context *ctx,
+                                                const conv_transpose_desc *desc,
+                                                conv_activation activation,
+                                                float alpha, conv_plan **out) {
+  if (ctx == NULL)
+    return conv_fail_thread(CONV_ERROR_INVALID_ARGUMENT, "ctx is NULL");
+  if (out == NULL) return conv_fail(ctx, CONV_ERROR_INVALID_ARGUMENT, "plan is NULL");
+  *out = NULL;
+  if (desc == NULL) return conv_fail(ctx, CONV_ERROR_INVALID_ARGUMENT, "desc is NULL");
+  conv_desc inner;
+  int64_t h_out = 0, w_out = 0;
+  char msg[1024];
+  conv_status st = conv_transpose_resolve(desc, &inner, &h_out, &w_out, msg,
+                                          sizeof msg);
+  if (st != CONV_SUCCESS) return conv_fail(ctx, st, "%s", msg);
+  return plan_make(ctx, &inner, desc, h_out, w_out, activation, alpha, out);
+}
+
+CONV_API conv_activation conv_plan_activation(const conv_plan *plan) {
+  return plan != NULL ? plan->activation : CONV_ACT_NONE;
 }
 
 CONV_API void conv_plan_destroy(conv_plan *plan) {
@@ -304,6 +397,14 @@ CONV_API const char *conv_plan_algorithm(const conv_plan *plan, conv_op op) {
   if (plan == NULL) return "";
   if ((unsigned)op > CONV_OP_BACKWARD_BIAS) return "";
   if (plan->impl == NULL) return "empty";
+  if (plan->transposed) {
+    /* The conv2d op that serves each op of the transposed convolution. */
+    static const conv_op inner[] = {CONV_OP_BACKWARD_DATA, CONV_OP_FORWARD,
+                                    CONV_OP_BACKWARD_WEIGHT,
+                                    CONV_OP_BACKWARD_BIAS};
+    if (op == CONV_OP_BACKWARD_BIAS) return "channel_sum";
+    op = inner[op];
+  }
   const char *name = plan->ctx->backend->table.plan_algorithm(plan->impl, op);
   return name != NULL ? name : "";
 }
@@ -316,8 +417,8 @@ CONV_API size_t conv_plan_workspace_size(const conv_plan *plan) {
 CONV_API void conv_plan_output_size(const conv_plan *plan, int64_t *h_out,
                                     int64_t *w_out) {
   if (plan == NULL) return;
-  if (h_out != NULL) *h_out = plan->problem.h_out;
-  if (w_out != NULL) *w_out = plan->problem.w_out;
+  if (h_out != NULL) *h_out = plan->h_out;
+  if (w_out != NULL) *w_out = plan->w_out;
 }
 
 /* ------------------------------------------------------------- run calls */
@@ -339,6 +440,34 @@ typedef struct operand {
 static conv_status dispatch(conv_plan *plan, conv_op op, operand *o,
                             conv_err *err) {
   const conv_plugin *t = &plan->ctx->backend->table;
+  if (plan->transposed) {
+    /* The matching conv2d has x' = our y, y' = our x, and the same w. */
+    const conv_problem *p = &plan->problem;
+    const int64_t hw = p->h * p->w;
+    conv_status st;
+    switch (op) {
+      case CONV_OP_FORWARD:
+        st = t->backward_data(plan->impl, o[0].mem, o[1].mem, o[3].mem, err);
+        if (st == CONV_SUCCESS && (o[2].mem != NULL || plan->activation))
+          st = t->bias_activation(plan->ctx->device, o[3].mem, o[2].mem, p->n,
+                                  p->c_in, hw, plan->activation,
+                                  plan->activation_alpha, err);
+        return st;
+      case CONV_OP_BACKWARD_DATA:
+        return t->forward(plan->impl, o[0].mem, o[1].mem, NULL, o[2].mem, err);
+      case CONV_OP_BACKWARD_WEIGHT:
+        st = t->backward_weight(plan->impl, o[1].mem, o[0].mem, o[2].mem, NULL,
+                                err);
+        if (st == CONV_SUCCESS && o[3].mem != NULL)
+          st = t->channel_sum(plan->ctx->device, o[1].mem, o[3].mem, p->n,
+                              p->c_in, hw, err);
+        return st;
+      case CONV_OP_BACKWARD_BIAS:
+        return t->channel_sum(plan->ctx->device, o[0].mem, o[1].mem, p->n,
+                              p->c_in, hw, err);
+    }
+    return conv_err_set(err, CONV_ERROR_INTERNAL, "bad op %d", (int)op);
+  }
   switch (op) {
     case CONV_OP_FORWARD:
       return t->forward(plan->impl, o[0].mem, o[1].mem, o[2].mem, o[3].mem, err);
@@ -380,7 +509,7 @@ static conv_status run(conv_plan *plan, conv_op op, operand *o, int count,
     return conv_fail_thread(CONV_ERROR_INVALID_ARGUMENT, "plan is NULL");
   conv_context *ctx = plan->ctx;
   const conv_plugin *t = &ctx->backend->table;
-  const int has_bias = plan->problem.has_bias;
+  const int has_bias = plan->has_bias;
 
   /* Check everything before anything is written. */
   for (int i = 0; i < count; i++) {

@@ -25,6 +25,7 @@
 #ifndef CONV_PLUGIN_H
 #define CONV_PLUGIN_H
 
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,7 +38,7 @@ extern "C" {
 #endif
 
 #define CONV_PLUGIN_ABI_MAJOR 1
-#define CONV_PLUGIN_ABI_MINOR 1
+#define CONV_PLUGIN_ABI_MINOR 2
 #define CONV_PLUGIN_ENTRY "conv_plugin_entry"
 
 #if defined(__GNUC__)
@@ -80,7 +81,27 @@ typedef struct conv_problem {
   conv_padding_mode padding_mode;
   int has_bias;
   int flip_kernel;             /* true convolution: w read rotated 180 deg */
+  /* ABI 1.2: forward writes act(conv + bias). A backend of minor >= 2
+   * applies it or fails plan_create with CONV_ERROR_UNSUPPORTED; the host
+   * never passes an activation to an older one (whose table is shorter). */
+  conv_activation activation;
+  float activation_alpha;      /* leaky_relu's slope, else 0 */
 } conv_problem;
+
+/* The activations of conv_activation on one float, as PyTorch computes them
+ * (NaN stays NaN). One definition for every backend and the reference. */
+static inline float conv_activate(float v, conv_activation act, float alpha) {
+  switch (act) {
+    case CONV_ACT_RELU:       return v < 0.0f ? 0.0f : v;
+    case CONV_ACT_RELU6:      return v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v);
+    case CONV_ACT_LEAKY_RELU: return v > 0.0f ? v : v * alpha;
+    case CONV_ACT_SIGMOID:    return 1.0f / (1.0f + expf(-v));
+    case CONV_ACT_TANH:       return tanhf(v);
+    case CONV_ACT_SILU:       return v / (1.0f + expf(-v));
+    case CONV_ACT_NONE:
+    default:                  return v;
+  }
+}
 
 /* Where padded coordinate i (i = position in the padded axis - pad before,
  * so i < 0 is in the top/left border and i >= size in the bottom/right one)
@@ -122,6 +143,13 @@ typedef struct conv_pool_problem {
   int64_t dil_h, dil_w;
   int64_t h_out, w_out;
   int ceil_mode;
+  /* ABI 1.2. pad_h and pad_w are the top and left pads; pad_b and pad_r the
+   * bottom and right ones (they change only the output size, which the host
+   * computed, so a 1.1 backend's max pooling stays right with them). */
+  int64_t pad_b, pad_r;
+  conv_pool_mode mode;         /* a 1.1 backend only ever sees CONV_POOL_MAX */
+  int count_include_pad;       /* avg */
+  int64_t divisor_override;    /* avg: > 0 replaces the divisor */
 } conv_pool_problem;
 
 /* The table's flags. */
@@ -198,6 +226,27 @@ typedef struct conv_plugin {
                                  void *indices, conv_err *err);
   conv_status (*maxpool_backward)(void *plan, const void *x, const void *dy,
                                   void *dx, conv_err *err);
+
+  /* ABI 1.2: average pooling on plans of pool_plan_create whose problem has
+   * mode CONV_POOL_AVG or CONV_POOL_ADAPTIVE_AVG (the window and divisor
+   * rules are in conv.h). Optional as a pair, and only with the max pooling
+   * group; avgpool_backward overwrites dx. */
+  conv_status (*avgpool_forward)(void *plan, const void *x, void *y,
+                                 conv_err *err);
+  conv_status (*avgpool_backward)(void *plan, const void *dy, void *dx,
+                                  conv_err *err);
+
+  /* ABI 1.2: per-channel passes over an (n, c, hw) buffer of the device,
+   * which the transposed convolution needs around the conv2d operations it
+   * reuses. Optional as a pair.
+   * bias_activation: y[i, k, p] = act(y[i, k, p] + (b ? b[k] : 0)) in place.
+   * channel_sum: sum[k] = sum over i, p of y[i, k, p], in a fixed order. */
+  conv_status (*bias_activation)(void *device, void *y, const void *b,
+                                 int64_t n, int64_t c, int64_t hw,
+                                 conv_activation activation, float alpha,
+                                 conv_err *err);
+  conv_status (*channel_sum)(void *device, const void *y, void *sum, int64_t n,
+                             int64_t c, int64_t hw, conv_err *err);
 } conv_plugin;
 
 /* The one symbol a plugin exports. */

@@ -3,6 +3,7 @@
  * Every rule lives here so every backend sees a checked, resolved problem. */
 #include "config.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -226,5 +227,158 @@ CONV_API conv_status conv_output_size(const conv_desc *desc, int64_t *h_out,
   if (pads != NULL) {
     pads[0] = p.pad_t; pads[1] = p.pad_b; pads[2] = p.pad_l; pads[3] = p.pad_r;
   }
+  return CONV_SUCCESS;
+}
+
+/* ------------------------------------------------------------ activation */
+
+CONV_INTERNAL const char *conv_activation_name(conv_activation act) {
+  switch (act) {
+    case CONV_ACT_NONE: return "none";
+    case CONV_ACT_RELU: return "relu";
+    case CONV_ACT_RELU6: return "relu6";
+    case CONV_ACT_LEAKY_RELU: return "leaky_relu";
+    case CONV_ACT_SIGMOID: return "sigmoid";
+    case CONV_ACT_TANH: return "tanh";
+    case CONV_ACT_SILU: return "silu";
+  }
+  return "?";
+}
+
+CONV_INTERNAL conv_status conv_activation_check(conv_activation act,
+                                                float alpha, char *msg,
+                                                size_t msglen) {
+  if ((unsigned)act > CONV_ACT_SILU)
+    FAIL(CONV_ERROR_INVALID_ARGUMENT, "activation=%d is not a conv_activation",
+         (int)act);
+  if (act == CONV_ACT_LEAKY_RELU && !isfinite(alpha))
+    FAIL(CONV_ERROR_INVALID_ARGUMENT, "alpha=%g of leaky_relu must be finite",
+         (double)alpha);
+  if (act != CONV_ACT_LEAKY_RELU && alpha != 0.0f)
+    FAIL(CONV_ERROR_INVALID_ARGUMENT,
+         "alpha=%g must be 0 for activation=%s (only leaky_relu has one)",
+         (double)alpha, conv_activation_name(act));
+  return CONV_SUCCESS;
+}
+
+/* ------------------------------------------------- transposed convolution */
+
+CONV_API void conv_transpose_desc_init(conv_transpose_desc *desc) {
+  if (desc == NULL) return;
+  memset(desc, 0, sizeof *desc);
+  desc->stride[0] = desc->stride[1] = 1;
+  desc->dilation[0] = desc->dilation[1] = 1;
+  desc->groups = 1;
+}
+
+CONV_INTERNAL conv_status conv_transpose_resolve(const conv_transpose_desc *d,
+                                                 conv_desc *inner,
+                                                 int64_t *h_out, int64_t *w_out,
+                                                 char *msg, size_t msglen) {
+  if (d == NULL) FAIL(CONV_ERROR_INVALID_ARGUMENT, "desc is NULL");
+  const struct { const char *name; int64_t value; int64_t min; } sizes[] = {
+      {"batch n", d->n, 0},           {"in_channels", d->c_in, 1},
+      {"height", d->h, 1},            {"width", d->w, 1},
+      {"out_channels", d->c_out, 1},  {"kernel_h", d->kernel[0], 1},
+      {"kernel_w", d->kernel[1], 1},  {"stride_h", d->stride[0], 1},
+      {"stride_w", d->stride[1], 1},  {"dilation_h", d->dilation[0], 1},
+      {"dilation_w", d->dilation[1], 1}, {"groups", d->groups, 1},
+      {"pad_top", d->pad[0], 0},      {"pad_bottom", d->pad[1], 0},
+      {"pad_left", d->pad[2], 0},     {"pad_right", d->pad[3], 0},
+      {"output_padding_h", d->output_padding[0], 0},
+      {"output_padding_w", d->output_padding[1], 0},
+  };
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    if (sizes[i].value < sizes[i].min)
+      FAIL(CONV_ERROR_INVALID_ARGUMENT, "%s=%lld must be >= %lld",
+           sizes[i].name, (long long)sizes[i].value, (long long)sizes[i].min);
+    if (sizes[i].value > CONV_DIM_MAX)
+      FAIL(CONV_ERROR_SIZE_OVERFLOW, "%s=%lld exceeds the limit %lld",
+           sizes[i].name, (long long)sizes[i].value, (long long)CONV_DIM_MAX);
+  }
+  if (d->has_bias != 0 && d->has_bias != 1)
+    FAIL(CONV_ERROR_INVALID_ARGUMENT, "has_bias=%d must be 0 or 1", d->has_bias);
+  if (d->c_in % d->groups != 0)
+    FAIL(CONV_ERROR_INVALID_ARGUMENT, "groups=%lld does not divide in_channels=%lld",
+         (long long)d->groups, (long long)d->c_in);
+  if (d->c_out % d->groups != 0)
+    FAIL(CONV_ERROR_INVALID_ARGUMENT,
+         "groups=%lld does not divide out_channels=%lld", (long long)d->groups,
+         (long long)d->c_out);
+  int64_t out[2], pad_end[2];
+  for (int a = 0; a < 2; a++) {
+    const char ax = a ? 'w' : 'h';
+    const int64_t in = a ? d->w : d->h, s = d->stride[a], dil = d->dilation[a];
+    const int64_t op = d->output_padding[a];
+    const int64_t pb = d->pad[2 * a], pe = d->pad[2 * a + 1];
+    if (op >= s && op >= dil)
+      FAIL(CONV_ERROR_INVALID_ARGUMENT,
+           "output_padding_%c=%lld must be smaller than stride_%c=%lld or "
+           "dilation_%c=%lld",
+           ax, (long long)op, ax, (long long)s, ax, (long long)dil);
+    /* Every term is below 2^31, so this cannot overflow int64. */
+    out[a] = (in - 1) * s - pb - pe + dil * (d->kernel[a] - 1) + op + 1;
+    if (out[a] < 1)
+      FAIL(CONV_ERROR_INVALID_ARGUMENT,
+           "output %s %lld is not positive: (%c-1)*stride - pads + "
+           "dilation*(kernel-1) + output_padding + 1 with %c=%lld, "
+           "stride=%lld, pads=%lld+%lld, dilation=%lld, kernel=%lld, "
+           "output_padding=%lld",
+           a ? "width" : "height", (long long)out[a], ax, ax, (long long)in,
+           (long long)s, (long long)pb, (long long)pe, (long long)dil,
+           (long long)d->kernel[a], (long long)op);
+    /* The matching conv2d reads an input of out[a] rows padded with pb
+     * before and pad_end after; its output must have exactly `in` rows:
+     * 0 <= op + pad_end - pe <= s - 1. The end pad changes nothing else. */
+    if (op < s) pad_end[a] = pe;
+    else if (pe >= op) pad_end[a] = pe - op;
+    else if (op - pe <= s - 1) pad_end[a] = 0;
+    else
+      FAIL(CONV_ERROR_UNSUPPORTED,
+           "output_padding_%c=%lld with stride_%c=%lld and pad_%s=%lld: rows "
+           "past the last tap are not supported yet (output_padding < stride "
+           "or <= the end pad is)",
+           ax, (long long)op, ax, (long long)s, a ? "right" : "bottom",
+           (long long)pe);
+  }
+  conv_desc_init(inner);
+  inner->n = d->n;
+  inner->c_in = d->c_out;
+  inner->h = out[0];
+  inner->w = out[1];
+  inner->c_out = d->c_in;
+  inner->kernel[0] = d->kernel[0]; inner->kernel[1] = d->kernel[1];
+  inner->stride[0] = d->stride[0]; inner->stride[1] = d->stride[1];
+  inner->dilation[0] = d->dilation[0]; inner->dilation[1] = d->dilation[1];
+  inner->groups = d->groups;
+  inner->padding = CONV_PADDING_EXPLICIT;
+  inner->pad[0] = d->pad[0]; inner->pad[1] = pad_end[0];
+  inner->pad[2] = d->pad[2]; inner->pad[3] = pad_end[1];
+  inner->has_bias = 0;
+  *h_out = out[0];
+  *w_out = out[1];
+  return CONV_SUCCESS;
+}
+
+CONV_API conv_status conv_transpose_output_size(const conv_transpose_desc *desc,
+                                                int64_t *h_out, int64_t *w_out) {
+  if (h_out == NULL || w_out == NULL)
+    return conv_fail_thread(CONV_ERROR_INVALID_ARGUMENT, "%s is NULL",
+                            h_out == NULL ? "h_out" : "w_out");
+  conv_desc inner;
+  conv_problem p;
+  char msg[1024];
+  int64_t oh, ow;
+  conv_status st = conv_transpose_resolve(desc, &inner, &oh, &ow, msg, sizeof msg);
+  if (st == CONV_SUCCESS) st = conv_desc_resolve(&inner, &p, msg, sizeof msg);
+  if (st != CONV_SUCCESS) return conv_fail_thread(st, "%s", msg);
+  if (p.h_out != desc->h || p.w_out != desc->w)
+    return conv_fail_thread(CONV_ERROR_INTERNAL,
+                            "transposed convolution: the matching conv2d gives "
+                            "%lldx%lld, not %lldx%lld",
+                            (long long)p.h_out, (long long)p.w_out,
+                            (long long)desc->h, (long long)desc->w);
+  *h_out = oh;
+  *w_out = ow;
   return CONV_SUCCESS;
 }

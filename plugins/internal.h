@@ -82,6 +82,20 @@ CONV_INTERNAL conv_status conv_desc_resolve(const conv_desc *desc,
                                             conv_problem *problem, char *msg,
                                             size_t msglen);
 
+/* Checks a transposed-convolution descriptor and fills the descriptor of
+ * the matching conv2d (whose backward-data is its forward) and the output
+ * size. On failure writes msg. */
+CONV_INTERNAL conv_status conv_transpose_resolve(const conv_transpose_desc *d,
+                                                 conv_desc *inner,
+                                                 int64_t *h_out, int64_t *w_out,
+                                                 char *msg, size_t msglen);
+
+/* Checks an activation and its alpha. */
+CONV_INTERNAL conv_status conv_activation_check(conv_activation act,
+                                                float alpha, char *msg,
+                                                size_t msglen);
+CONV_INTERNAL const char *conv_activation_name(conv_activation act);
+
 /* Checks a pooling descriptor and fills the resolved problem. */
 CONV_INTERNAL conv_status conv_pool_resolve(const conv_pool_desc *desc,
                                             conv_pool_problem *problem,
@@ -111,8 +125,15 @@ struct conv_plan {
   conv_context *ctx;
   void *impl;
   conv_desc desc;
-  conv_problem problem;
-  conv_sizes sizes;
+  conv_problem problem;  /* what the backend runs (the matching conv2d) */
+  conv_sizes sizes;      /* element counts of the user's x, w, b, y */
+  /* A transposed convolution runs its ops as the matching conv2d's; its bias
+   * and activation are then passes of bias_activation / channel_sum. */
+  int transposed;
+  int has_bias;          /* the user's: problem.has_bias is 0 when transposed */
+  int64_t h_out, w_out;  /* the user's output size */
+  conv_activation activation;
+  float activation_alpha;
 };
 
 struct conv_tensor {

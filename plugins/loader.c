@@ -211,6 +211,24 @@ CONV_INTERNAL int conv_plugin_table_check(const conv_plugin *src,
              pool_entries);
     return 0;
   }
+  /* ABI 1.2: average pooling (a pair, and only beside max pooling), and the
+   * per-channel passes (a pair). A 1.0 or 1.1 table leaves them NULL. */
+  const int avg_entries = (dst->avgpool_forward != NULL) +
+                          (dst->avgpool_backward != NULL);
+  if (avg_entries == 1 || (avg_entries == 2 && pool_entries == 0)) {
+    snprintf(why, whylen,
+             "average pooling entries are %s: fill both, with the pooling "
+             "entries, or none",
+             avg_entries == 1 ? "partly filled (1 of 2)"
+                              : "filled without the pooling entries");
+    return 0;
+  }
+  if ((dst->bias_activation != NULL) != (dst->channel_sum != NULL)) {
+    snprintf(why, whylen,
+             "bias_activation and channel_sum are partly filled (1 of 2): "
+             "fill both or none");
+    return 0;
+  }
   return 1;
 }
 
