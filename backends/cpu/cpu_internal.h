@@ -200,6 +200,19 @@ void cpu_blas_single_thread(void);
 void cpu_bias_grad(const conv_problem *p, const float *dy, float *db,
                    int threads);
 
+/* cpu_epilogue.c: y[i] = act(y[i] + bias) over count elements; the
+ * activation of a fused forward over the whole output; the ABI 1.2 per-channel
+ * entries. */
+void cpu_activate(float *restrict y, int64_t count, float bias,
+                  conv_activation act, float alpha);
+void cpu_activate_output(const conv_problem *p, float *y, int threads);
+conv_status cpu_bias_activation(void *device, void *y, const void *b,
+                                int64_t n, int64_t c, int64_t hw,
+                                conv_activation act, float alpha,
+                                conv_err *err);
+conv_status cpu_channel_sum(void *device, const void *y, void *sum, int64_t n,
+                            int64_t c, int64_t hw, conv_err *err);
+
 /* Padding maps of a problem, built at plan time (prepare) and shared by the
  * loop-nest algorithms. For weight row a (0..kh-1) and output row oh:
  *   row[a * h_out + oh] = conv_pad_source(oh * stride_h - pad_t

@@ -207,7 +207,11 @@ static conv_status cpu_forward(void *plan, const void *x, const void *w,
   t.w = w;
   t.b = b;
   t.y = y;
-  return run_op(plan, CONV_OP_FORWARD, &t, err);
+  cpu_plan *pl = plan;
+  conv_status st = run_op(pl, CONV_OP_FORWARD, &t, err);
+  if (st == CONV_SUCCESS && pl->p.activation != CONV_ACT_NONE)
+    cpu_activate_output(&pl->p, y, pl->threads);
+  return st;
 }
 
 static conv_status cpu_backward_data(void *plan, const void *dy, const void *w,
@@ -267,7 +271,7 @@ static conv_status cpu_mem_read(void *device, const void *mem, size_t offset,
 
 /* ------------------------------------------------------------------ table */
 
-/* Max pooling (cpu_pool.c). */
+/* Pooling (cpu_pool.c). */
 conv_status cpu_pool_plan_create(void *device, const conv_pool_problem *problem,
                                  const conv_plan_options *options, void **plan,
                                  conv_err *err);
@@ -276,6 +280,10 @@ conv_status cpu_maxpool_forward(void *plan, const void *x, void *y,
                                 void *indices, conv_err *err);
 conv_status cpu_maxpool_backward(void *plan, const void *x, const void *dy,
                                  void *dx, conv_err *err);
+conv_status cpu_avgpool_forward(void *plan, const void *x, void *y,
+                                conv_err *err);
+conv_status cpu_avgpool_backward(void *plan, const void *dy, void *dx,
+                                 conv_err *err);
 
 static const conv_plugin cpu_plugin_table = {
     .abi_major = CONV_PLUGIN_ABI_MAJOR,
@@ -306,6 +314,10 @@ static const conv_plugin cpu_plugin_table = {
     .pool_plan_destroy = cpu_pool_plan_destroy,
     .maxpool_forward = cpu_maxpool_forward,
     .maxpool_backward = cpu_maxpool_backward,
+    .avgpool_forward = cpu_avgpool_forward,
+    .avgpool_backward = cpu_avgpool_backward,
+    .bias_activation = cpu_bias_activation,
+    .channel_sum = cpu_channel_sum,
 };
 
 CONV_PLUGIN_EXPORT const conv_plugin *conv_plugin_entry(void) {
