@@ -539,6 +539,10 @@ static const conv_plugin ocl_plugin = {
     .pool_plan_destroy = ocl_pool_plan_destroy,
     .maxpool_forward = ocl_maxpool_forward,
     .maxpool_backward = ocl_maxpool_backward,
+    .avgpool_forward = ocl_avgpool_forward,
+    .avgpool_backward = ocl_avgpool_backward,
+    .bias_activation = ocl_bias_activation,
+    .channel_sum = ocl_channel_sum,
 };
 
 CONV_PLUGIN_EXPORT const conv_plugin *conv_plugin_entry(void) {

@@ -557,8 +557,8 @@ static conv_status bias_grad(ocl_plan *pl, cl_mem dy, cl_mem db,
   return launch_groups(pl, K_BIAS_GRAD, (size_t)pl->p.c_out, err);
 }
 
-conv_status ocl_forward(void *plan, const void *xv, const void *wv,
-                        const void *bv, void *yv, conv_err *err) {
+static conv_status forward_conv(void *plan, const void *xv, const void *wv,
+                                const void *bv, void *yv, conv_err *err) {
   ocl_plan *pl = plan;
   const conv_problem *p = &pl->p;
   cl_mem x = (cl_mem)xv, w = (cl_mem)wv, b = (cl_mem)bv, y = (cl_mem)yv;
@@ -611,6 +611,15 @@ conv_status ocl_forward(void *plan, const void *xv, const void *wv,
     }
   }
   return finish(pl, err);
+}
+
+/* The convolution, then the fused activation if any (opencl_epilogue.c). */
+conv_status ocl_forward(void *plan, const void *xv, const void *wv,
+                        const void *bv, void *yv, conv_err *err) {
+  ocl_plan *pl = plan;
+  conv_status st = forward_conv(plan, xv, wv, bv, yv, err);
+  if (st != CONV_SUCCESS) return st;
+  return ocl_forward_activation(pl->dev, &pl->p, yv, err);
 }
 
 conv_status ocl_backward_data(void *plan, const void *dyv, const void *wv,

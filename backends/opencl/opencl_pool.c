@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Pooling plans of the libconv OpenCL backend (ABI 1.1 max pooling); the
- * kernels are in pool.cl. Kept apart from the convolution plans so either
+ * Pooling plans of the libconv OpenCL backend (ABI 1.1 max pooling, ABI 1.2
+ * average pooling); the kernels are in pool.cl and avgpool.cl. Kept apart from the convolution plans so either
  * can change without touching the other.
  */
 #include <limits.h>
@@ -49,9 +49,18 @@ static conv_status pool_kernel(ocl_pool_plan *pl, cl_program program,
                                const char *name, cl_uint first, cl_kernel *k,
                                size_t *kmax, conv_err *err) {
   const conv_pool_problem *p = &pl->p;
-  const int64_t v[] = {p->h,        p->w,        p->kh,    p->kw,
-                       p->stride_h, p->stride_w, p->pad_h, p->pad_w,
-                       p->dil_h,    p->dil_w,    p->h_out, p->w_out};
+  const int64_t vmax[] = {p->h,        p->w,        p->kh,    p->kw,
+                          p->stride_h, p->stride_w, p->pad_h, p->pad_w,
+                          p->dil_h,    p->dil_w,    p->h_out, p->w_out};
+  const int64_t vavg[] = {p->h,        p->w,        p->kh,
+                          p->kw,       p->stride_h, p->stride_w,
+                          p->pad_h,    p->pad_b,    p->pad_w,
+                          p->pad_r,    p->h_out,    p->w_out,
+                          p->mode == CONV_POOL_ADAPTIVE_AVG,
+                          p->count_include_pad, p->divisor_override};
+  const int avg = p->mode != CONV_POOL_MAX;
+  const int64_t *v = avg ? vavg : vmax;
+  const cl_uint nv = avg ? sizeof vavg / sizeof vavg[0] : sizeof vmax / sizeof vmax[0];
   cl_int e;
   char call[96];
   *k = clCreateKernel(program, name, &e);
@@ -64,7 +73,7 @@ static conv_status pool_kernel(ocl_pool_plan *pl, cl_program program,
   if (e != CL_SUCCESS)
     return cl_fail(err, "clGetKernelWorkGroupInfo(CL_KERNEL_WORK_GROUP_SIZE)", e);
   if (*kmax == 0) *kmax = 1;
-  for (cl_uint i = 0; i < sizeof v / sizeof v[0]; i++) {
+  for (cl_uint i = 0; i < nv; i++) {
     cl_int a = (cl_int)v[i];
     e = clSetKernelArg(*k, first + i, sizeof a, &a);
     if (e != CL_SUCCESS) {
@@ -87,7 +96,8 @@ conv_status ocl_pool_plan_create(void *device, const conv_pool_problem *problem,
   (void)options;
 
   *plan = NULL;
-  if (p->h + 2 * p->pad_h > imax / 2 || p->w + 2 * p->pad_w > imax / 2 ||
+  if (p->h + p->pad_h + p->pad_b > imax / 2 ||
+      p->w + p->pad_w + p->pad_r > imax / 2 || p->divisor_override > imax ||
       p->h > imax / p->w || p->h_out > imax / p->w_out ||
       (p->n > 1 ? p->n : 1) > imax / p->c ||
       (p->kh - 1) * p->dil_h > imax / 4 || (p->kw - 1) * p->dil_w > imax / 4 ||
@@ -102,10 +112,17 @@ conv_status ocl_pool_plan_create(void *device, const conv_pool_problem *problem,
   pl->dev = dev;
   pl->p = *p;
   st = ocl_device_program(dev, &program, err);
-  if (st == CONV_SUCCESS)
-    st = pool_kernel(pl, program, "maxpool_fwd", 5, &pl->fwd, &pl->fwd_max, err);
-  if (st == CONV_SUCCESS)
-    st = pool_kernel(pl, program, "maxpool_bwd", 4, &pl->bwd, &pl->bwd_max, err);
+  if (p->mode == CONV_POOL_MAX) {
+    if (st == CONV_SUCCESS)
+      st = pool_kernel(pl, program, "maxpool_fwd", 5, &pl->fwd, &pl->fwd_max, err);
+    if (st == CONV_SUCCESS)
+      st = pool_kernel(pl, program, "maxpool_bwd", 4, &pl->bwd, &pl->bwd_max, err);
+  } else {
+    if (st == CONV_SUCCESS)
+      st = pool_kernel(pl, program, "avgpool_fwd", 3, &pl->fwd, &pl->fwd_max, err);
+    if (st == CONV_SUCCESS)
+      st = pool_kernel(pl, program, "avgpool_bwd", 3, &pl->bwd, &pl->bwd_max, err);
+  }
   if (st != CONV_SUCCESS) {
     ocl_pool_plan_destroy(pl);
     return st;
@@ -174,5 +191,28 @@ conv_status ocl_maxpool_backward(void *plan, const void *x, const void *dy,
   PARG(pl->bwd, "maxpool_bwd", 2, cl_mem, (cl_mem)dx);
   PARG(pl->bwd, "maxpool_bwd", 3, cl_int, (cl_int)(p->n * p->c));
   return pool_launch(pl, pl->bwd, pl->bwd_max, "maxpool_bwd",
+                     (size_t)(p->h * p->w), (size_t)(p->n * p->c), err);
+}
+
+conv_status ocl_avgpool_forward(void *plan, const void *x, void *y,
+                                conv_err *err) {
+  ocl_pool_plan *pl = plan;
+  const conv_pool_problem *p = &pl->p;
+  PARG(pl->fwd, "avgpool_fwd", 0, cl_mem, (cl_mem)x);
+  PARG(pl->fwd, "avgpool_fwd", 1, cl_mem, (cl_mem)y);
+  PARG(pl->fwd, "avgpool_fwd", 2, cl_int, (cl_int)(p->n * p->c));
+  return pool_launch(pl, pl->fwd, pl->fwd_max, "avgpool_fwd",
+                     (size_t)(p->h_out * p->w_out), (size_t)(p->n * p->c),
+                     err);
+}
+
+conv_status ocl_avgpool_backward(void *plan, const void *dy, void *dx,
+                                 conv_err *err) {
+  ocl_pool_plan *pl = plan;
+  const conv_pool_problem *p = &pl->p;
+  PARG(pl->bwd, "avgpool_bwd", 0, cl_mem, (cl_mem)dy);
+  PARG(pl->bwd, "avgpool_bwd", 1, cl_mem, (cl_mem)dx);
+  PARG(pl->bwd, "avgpool_bwd", 2, cl_int, (cl_int)(p->n * p->c));
+  return pool_launch(pl, pl->bwd, pl->bwd_max, "avgpool_bwd",
                      (size_t)(p->h * p->w), (size_t)(p->n * p->c), err);
 }
