@@ -407,8 +407,18 @@ enum {
   KEY_FLIP = 1 << 5,
   KEY_OP = 1 << 6,
   KEY_KERNEL = 1 << 7,
-  KEY_CEIL = 1 << 8
+  KEY_CEIL = 1 << 8,
+  KEY_OUTPAD = 1 << 9,
+  KEY_INCLUDE_PAD = 1 << 10,
+  KEY_DIVISOR = 1 << 11,
+  KEY_OUTSIZE = 1 << 12,
+  KEY_ACT = 1 << 13
 };
+
+/* The ops a params file may name. */
+static const char *const golden_ops[] = {"conv2d", "maxpool2d",
+                                         "conv_transpose2d", "avgpool2d",
+                                         "adaptive_avgpool2d"};
 
 typedef struct params {
   int seen;
@@ -417,8 +427,12 @@ typedef struct params {
   int64_t pad[4];
   conv_padding_mode mode;
   int flip, ceil_mode;
-  char op[16];
+  char op[24];
   char description[512];
+  int64_t output_padding[2], divisor, output_size[2];
+  int include_pad;
+  conv_activation act;
+  float act_alpha;
 } params;
 
 /* Comma-separated integers in [lo, GOLDEN_MAX_PARAM]; 1..maxn of them. */
@@ -501,14 +515,19 @@ static int handle_key(const char *path, int line, const char *key,
               {"dilation", KEY_DILATION}, {"groups", KEY_GROUPS},
               {"padding_mode", KEY_MODE}, {"flip_kernel", KEY_FLIP},
               {"op", KEY_OP},           {"kernel", KEY_KERNEL},
-              {"ceil_mode", KEY_CEIL}};
+              {"ceil_mode", KEY_CEIL},  {"output_padding", KEY_OUTPAD},
+              {"count_include_pad", KEY_INCLUDE_PAD},
+              {"divisor_override", KEY_DIVISOR},
+              {"output_size", KEY_OUTSIZE}, {"activation", KEY_ACT}};
   int bit = 0;
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
     if (strcmp(key, keys[i].name) == 0) bit = keys[i].bit;
   if (bit == 0)
     return fail(err, errlen,
                 "%s:%d: unknown key '%s' (known: stride, padding, dilation, "
-                "groups, padding_mode, flip_kernel, op, kernel, ceil_mode)",
+                "groups, padding_mode, flip_kernel, op, kernel, ceil_mode, "
+                "output_padding, count_include_pad, divisor_override, "
+                "output_size, activation)",
                 path, line, key);
   if (pp->seen & bit)
     return fail(err, errlen, "%s:%d: key '%s' given twice", path, line, key);
@@ -585,12 +604,56 @@ static int handle_key(const char *path, int line, const char *key,
     case KEY_CEIL:
       return parse_flag(path, line, key, value, &pp->ceil_mode, err, errlen);
     case KEY_OP:
-      if (strcmp(value, "conv2d") != 0 && strcmp(value, "maxpool2d") != 0)
-        return fail(err, errlen,
-                    "%s:%d: op=%s: expected conv2d or maxpool2d", path, line,
-                    value);
-      snprintf(pp->op, sizeof pp->op, "%s", value);
-      return 0;
+      for (size_t i = 0; i < sizeof golden_ops / sizeof golden_ops[0]; i++)
+        if (strcmp(value, golden_ops[i]) == 0) {
+          snprintf(pp->op, sizeof pp->op, "%s", value);
+          return 0;
+        }
+      return fail(err, errlen,
+                  "%s:%d: op=%s: expected conv2d, maxpool2d, "
+                  "conv_transpose2d, avgpool2d or adaptive_avgpool2d",
+                  path, line, value);
+    case KEY_OUTPAD:
+      return parse_pair(path, line, key, value, 0, pp->output_padding, err,
+                        errlen);
+    case KEY_OUTSIZE:
+      return parse_pair(path, line, key, value, 1, pp->output_size, err,
+                        errlen);
+    case KEY_INCLUDE_PAD:
+      return parse_flag(path, line, key, value, &pp->include_pad, err, errlen);
+    case KEY_DIVISOR: {
+      int n;
+      return parse_ints(path, line, key, value, 1, &pp->divisor, 1, &n, err,
+                        errlen);
+    }
+    case KEY_ACT: {
+      static const struct {
+        const char *name;
+        conv_activation act;
+      } acts[] = {{"none", CONV_ACT_NONE},       {"relu", CONV_ACT_RELU},
+                  {"relu6", CONV_ACT_RELU6},     {"sigmoid", CONV_ACT_SIGMOID},
+                  {"tanh", CONV_ACT_TANH},       {"silu", CONV_ACT_SILU}};
+      for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
+        if (strcmp(value, acts[i].name) == 0) {
+          pp->act = acts[i].act;
+          return 0;
+        }
+      if (strncmp(value, "leaky_relu:", 11) == 0) {
+        char *end = NULL;
+        errno = 0;
+        double a = strtod(value + 11, &end);
+        if (end != value + 11 && *end == '\0' && errno == 0 && isfinite(a) &&
+            fabs(a) < 1e6) {
+          pp->act = CONV_ACT_LEAKY_RELU;
+          pp->act_alpha = (float)a;
+          return 0;
+        }
+      }
+      return fail(err, errlen,
+                  "%s:%d: activation=%s: expected relu, relu6, "
+                  "leaky_relu:SLOPE, sigmoid, tanh or silu",
+                  path, line, value);
+    }
     default:
       return fail(err, errlen, "%s:%d: internal error", path, line);
   }
@@ -609,6 +672,7 @@ static int read_params(const char *path, params *pp, char *err,
   pp->groups = 1;
   pp->padding = CONV_PADDING_EXPLICIT;
   pp->mode = CONV_PAD_ZEROS;
+  pp->include_pad = 1;
   snprintf(pp->op, sizeof pp->op, "conv2d");
 
   f = fopen(path, "rb");
@@ -742,7 +806,8 @@ static int resolve_axis(const char *dir, const char *axis, int64_t size,
                 "input (%lld)",
                 dir, axis, (long long)(span + 1),
                 (long long)(size + *p0 + *p1));
-  if (strcmp(pp->op, "maxpool2d") == 0 && pp->ceil_mode) {
+  if ((strcmp(pp->op, "maxpool2d") == 0 || strcmp(pp->op, "avgpool2d") == 0) &&
+      pp->ceil_mode) {
     *out = (num + stride - 1) / stride + 1;
     /* PyTorch: the last window must start inside the input or the
      * leading pad. */
@@ -808,15 +873,58 @@ int golden_load(const char *case_dir, golden_case *c, char *err,
   if (read_params(path, &pp, err, errlen) != 0) goto error;
   snprintf(c->op, sizeof c->op, "%s", pp.op);
   snprintf(c->description, sizeof c->description, "%s", pp.description);
-  pool = strcmp(pp.op, "maxpool2d") == 0;
-  if (!pool && (pp.seen & KEY_CEIL)) {
-    fail(err, errlen, "%s: ceil_mode is only for op=maxpool2d", path);
-    goto error;
+  {
+    const int is_conv = strcmp(pp.op, "conv2d") == 0;
+    const int is_tconv = strcmp(pp.op, "conv_transpose2d") == 0;
+    const int is_avg = strcmp(pp.op, "avgpool2d") == 0;
+    const int is_adapt = strcmp(pp.op, "adaptive_avgpool2d") == 0;
+    const int is_max = strcmp(pp.op, "maxpool2d") == 0;
+    /* Which keys each op takes (op itself always). */
+    const struct { int bit; const char *name; int ok; } only[] = {
+        {KEY_CEIL, "ceil_mode", is_max || is_avg},
+        {KEY_OUTPAD, "output_padding", is_tconv},
+        {KEY_INCLUDE_PAD, "count_include_pad", is_avg},
+        {KEY_DIVISOR, "divisor_override", is_avg},
+        {KEY_OUTSIZE, "output_size", is_adapt},
+        {KEY_ACT, "activation", is_conv || is_tconv},
+        {KEY_MODE, "padding_mode", is_conv || is_max},
+        {KEY_FLIP, "flip_kernel", is_conv},
+        {KEY_GROUPS, "groups", is_conv || is_tconv || is_max},
+        {KEY_DILATION, "dilation", !is_avg && !is_adapt},
+        {KEY_STRIDE, "stride", !is_adapt},
+        {KEY_PADDING, "padding", !is_adapt},
+        {KEY_KERNEL, "kernel", !is_adapt},
+    };
+    for (size_t i = 0; i < sizeof only / sizeof only[0]; i++)
+      if ((pp.seen & only[i].bit) && !only[i].ok) {
+        fail(err, errlen, "%s: %s is not a key of op=%s", path, only[i].name,
+             pp.op);
+        goto error;
+      }
+    if ((is_max || is_avg) && !(pp.seen & KEY_KERNEL)) {
+      fail(err, errlen, "%s: op=%s needs kernel=KH,KW", path, pp.op);
+      goto error;
+    }
+    if (is_adapt && !(pp.seen & KEY_OUTSIZE)) {
+      fail(err, errlen, "%s: op=%s needs output_size=OH,OW", path, pp.op);
+      goto error;
+    }
+    if (is_tconv && pp.padding != CONV_PADDING_EXPLICIT) {
+      fail(err, errlen,
+           "%s: op=conv_transpose2d takes padding=P|PH,PW|T,B,L,R only", path);
+      goto error;
+    }
   }
-  if (pool && !(pp.seen & KEY_KERNEL)) {
-    fail(err, errlen, "%s: op=maxpool2d needs kernel=KH,KW", path);
-    goto error;
-  }
+  pool = strcmp(pp.op, "maxpool2d") == 0 || strcmp(pp.op, "avgpool2d") == 0 ||
+         strcmp(pp.op, "adaptive_avgpool2d") == 0;
+  c->count_include_pad = pp.include_pad;
+  c->divisor_override = pp.divisor;
+  c->output_size[0] = pp.output_size[0];
+  c->output_size[1] = pp.output_size[1];
+  c->output_padding[0] = pp.output_padding[0];
+  c->output_padding[1] = pp.output_padding[1];
+  c->activation = pp.act;
+  c->activation_alpha = pp.act_alpha;
 
   if (load_member(dir, "x.npy", 1, &c->x, err, errlen) != 0 ||
       load_member(dir, "w.npy", !pool, &c->w, err, errlen) != 0 ||
@@ -829,7 +937,7 @@ int golden_load(const char *case_dir, golden_case *c, char *err,
     goto error;
 
   if (pool && (c->w.data || c->b.data || c->dw.data || c->db.data)) {
-    fail(err, errlen, "%s: op=maxpool2d takes no w, b, dw or db", dir);
+    fail(err, errlen, "%s: op=%s takes no w, b, dw or db", dir, pp.op);
     goto error;
   }
   if (c->db.data != NULL && c->b.data == NULL) {
@@ -871,8 +979,50 @@ int golden_load(const char *case_dir, golden_case *c, char *err,
     d->kernel[0] = pp.kernel[0];
     d->kernel[1] = pp.kernel[1];
     if (d->groups != 1) {
-      fail(err, errlen, "%s/params: groups is not used by maxpool2d", dir);
+      fail(err, errlen, "%s/params: groups is not used by %s", dir, pp.op);
       goto error;
+    }
+  } else if (strcmp(pp.op, "conv_transpose2d") == 0) {
+    /* w (C_in, C_out/groups, kH, kW) */
+    if (c->w.ndim != 4) {
+      fail(err, errlen,
+           "%s/w.npy: %d dimensions, expected 4 (C_in, C_out/groups, kH, kW)",
+           dir, c->w.ndim);
+      goto error;
+    }
+    d->kernel[0] = c->w.shape[2];
+    d->kernel[1] = c->w.shape[3];
+    if (c->w.shape[1] < 1 || d->kernel[0] < 1 || d->kernel[1] < 1) {
+      fail(err, errlen, "%s/w.npy: C_out/groups, kH and kW must be >= 1", dir);
+      goto error;
+    }
+    if (c->w.shape[0] != d->c_in || d->c_in % d->groups != 0) {
+      fail(err, errlen,
+           "%s/w.npy: first dimension %lld, but x has C_in=%lld (groups=%lld "
+           "must divide it)",
+           dir, (long long)c->w.shape[0], (long long)d->c_in,
+           (long long)d->groups);
+      goto error;
+    }
+    d->c_out = c->w.shape[1] * d->groups;
+    if ((pp.seen & KEY_KERNEL) &&
+        (pp.kernel[0] != d->kernel[0] || pp.kernel[1] != d->kernel[1])) {
+      fail(err, errlen,
+           "%s/params: kernel=%lld,%lld but w.npy's kernel is %lldx%lld",
+           dir, (long long)pp.kernel[0], (long long)pp.kernel[1],
+           (long long)d->kernel[0], (long long)d->kernel[1]);
+      goto error;
+    }
+    for (int a = 0; a < 2; a++) {
+      const int64_t op = pp.output_padding[a];
+      if (op >= d->stride[a] && op >= d->dilation[a]) {
+        fail(err, errlen,
+             "%s/params: output_padding=%lld must be smaller than stride "
+             "(%lld) or dilation (%lld)",
+             dir, (long long)op, (long long)d->stride[a],
+             (long long)d->dilation[a]);
+        goto error;
+      }
     }
   } else {
     if (c->w.ndim != 4) {
@@ -914,13 +1064,34 @@ int golden_load(const char *case_dir, golden_case *c, char *err,
     }
   }
 
-  if (resolve_axis(dir, "height", d->h, d->kernel[0], d->stride[0],
-                   d->dilation[0], &pp, pp.pad[0], pp.pad[1], &c->pads[0],
-                   &c->pads[1], &c->h_out, err, errlen) != 0 ||
-      resolve_axis(dir, "width", d->w, d->kernel[1], d->stride[1],
-                   d->dilation[1], &pp, pp.pad[2], pp.pad[3], &c->pads[2],
-                   &c->pads[3], &c->w_out, err, errlen) != 0)
+  if (strcmp(pp.op, "adaptive_avgpool2d") == 0) {
+    c->h_out = pp.output_size[0];
+    c->w_out = pp.output_size[1];
+  } else if (strcmp(pp.op, "conv_transpose2d") == 0) {
+    for (int a = 0; a < 2; a++) {
+      const int64_t in = a ? d->w : d->h;
+      int64_t *out = a ? &c->w_out : &c->h_out;
+      c->pads[2 * a] = pp.pad[2 * a];
+      c->pads[2 * a + 1] = pp.pad[2 * a + 1];
+      /* Each term < 2^53: no overflow. */
+      *out = (in - 1) * d->stride[a] - pp.pad[2 * a] - pp.pad[2 * a + 1] +
+             d->dilation[a] * (d->kernel[a] - 1) + pp.output_padding[a] + 1;
+      if (*out < 1) {
+        fail(err, errlen, "%s: the transposed convolution's output %s is %lld",
+             dir, a ? "width" : "height", (long long)*out);
+        goto error;
+      }
+    }
+  } else if (resolve_axis(dir, "height", d->h, d->kernel[0], d->stride[0],
+                          d->dilation[0], &pp, pp.pad[0], pp.pad[1],
+                          &c->pads[0], &c->pads[1], &c->h_out, err,
+                          errlen) != 0 ||
+             resolve_axis(dir, "width", d->w, d->kernel[1], d->stride[1],
+                          d->dilation[1], &pp, pp.pad[2], pp.pad[3],
+                          &c->pads[2], &c->pads[3], &c->w_out, err,
+                          errlen) != 0) {
     goto error;
+  }
 
   {
     const int64_t yshape[4] = {d->n, d->c_out, c->h_out, c->w_out};

@@ -49,7 +49,9 @@ typedef struct golden_case {
   char name[256];          /* the directory's last component */
   char dir[4096];          /* the directory as given */
   char description[512];   /* the first '#' comment of params, or "" */
-  char op[16];             /* "conv2d" (default) or "maxpool2d" */
+  /* "conv2d" (default), "maxpool2d", "conv_transpose2d", "avgpool2d" or
+   * "adaptive_avgpool2d". */
+  char op[24];
   /* The problem. For conv2d: n, c_in, h, w from x; c_out and kernel from
    * w; stride, dilation, groups, padding, pad[], padding_mode, flip_kernel
    * from params; has_bias iff b.npy exists. For maxpool2d (planned):
@@ -57,7 +59,20 @@ typedef struct golden_case {
   conv_desc desc;
   int64_t pads[4];         /* resolved top, bottom, left, right */
   int64_t h_out, w_out;    /* output size by the formula */
-  int ceil_mode;           /* maxpool2d only (params' ceil_mode=) */
+  int ceil_mode;           /* maxpool2d, avgpool2d (params' ceil_mode=) */
+  /* conv_transpose2d: desc holds its shape (c_in, c_out as
+   * ConvTranspose2d's, kernel, stride, dilation, groups, pad[] explicit,
+   * has_bias), output_padding this; w is (C_in, C_out/groups, kH, kW). */
+  int64_t output_padding[2];
+  /* avgpool2d: count_include_pad (1 unless the params say 0) and
+   * divisor_override (0: none). adaptive_avgpool2d: output_size. */
+  int count_include_pad;
+  int64_t divisor_override;
+  int64_t output_size[2];
+  /* conv2d and conv_transpose2d: the fused activation y went through
+   * (CONV_ACT_NONE without the key); the gradients are the unfused op's. */
+  conv_activation activation;
+  float activation_alpha;
   /* conv2d: x, w, y, dy, dx, dw always; b and db iff the case has a bias.
    * maxpool2d: x, y, dy, dx; w, b, dw, db absent. */
   golden_array x, w, b, y, dy, dx, dw, db;
@@ -69,9 +84,13 @@ typedef struct golden_case {
  *
  * params keys: stride=S|SH,SW  padding=P|PH,PW|T,B,L,R|same|valid|full
  * dilation=D|DH,DW  groups=G  padding_mode=zeros|reflect|replicate|
- * circular|symmetric  flip_kernel=0|1  op=conv2d|maxpool2d  kernel=K|KH,KW
- * ceil_mode=0|1. Blank lines and '#' comments are skipped; an unknown or
- * repeated key, a line without '=', or a bad number is an error.
+ * circular|symmetric  flip_kernel=0|1  op=conv2d|maxpool2d|conv_transpose2d|
+ * avgpool2d|adaptive_avgpool2d  kernel=K|KH,KW  ceil_mode=0|1
+ * output_padding=P|PH,PW  count_include_pad=0|1  divisor_override=D
+ * output_size=S|OH,OW  activation=relu|relu6|leaky_relu:SLOPE|sigmoid|tanh|
+ * silu. Each key only with the ops it belongs to. Blank lines and '#'
+ * comments are skipped; an unknown or repeated key, a line without '=', or a
+ * bad number is an error.
  *
  * Checks: every .npy as in npy_load(); x and w 4-D; groups divides C_in and
  * C_out and w's second dimension is C_in/groups; 'same' needs stride 1;

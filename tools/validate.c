@@ -189,18 +189,18 @@ static void compare(check *c, const char *tensor, conv_status st,
   if (!c->pass) describe_worst(c->msg, sizeof c->msg, got, ref);
 }
 
-/* A maxpool2d case: y by conv_maxpool_forward, dx by conv_maxpool_backward.
- * Fills up to 2 checks, returns how many. */
+/* A pooling case (maxpool2d, avgpool2d, adaptive_avgpool2d): y by the
+ * forward call, dx by the backward one. Fills up to 2 checks, returns how
+ * many. */
 static int run_pool_case(conv_context *ctx, const golden_case *gc, check *c) {
   const conv_desc *d = &gc->desc;
   conv_pool_plan *plan = NULL;
   float *y = NULL, *dx = NULL;
   int n = 0;
-  if (gc->pads[0] != gc->pads[1] || gc->pads[2] != gc->pads[3] ||
-      d->padding_mode != CONV_PAD_ZEROS) {
-    fail_check(&c[n++], "op", "unsupported maxpool2d padding%s%s "
-               "(the API pads both sides alike, with nothing that can win)",
-               "", "");
+  const int avg = strcmp(gc->op, "maxpool2d") != 0;
+  if (d->padding_mode != CONV_PAD_ZEROS) {
+    fail_check(&c[n++], "op", "unsupported %s padding_mode%s (padded "
+               "positions never count)", gc->op, "");
     return n;
   }
   conv_pool_desc pd;
@@ -209,15 +209,31 @@ static int run_pool_case(conv_context *ctx, const golden_case *gc, check *c) {
   pd.c = d->c_in;
   pd.h = d->h;
   pd.w = d->w;
-  pd.kernel[0] = d->kernel[0];
-  pd.kernel[1] = d->kernel[1];
-  pd.stride[0] = d->stride[0];
-  pd.stride[1] = d->stride[1];
-  pd.pad[0] = gc->pads[0];
-  pd.pad[1] = gc->pads[2];
-  pd.dilation[0] = d->dilation[0];
-  pd.dilation[1] = d->dilation[1];
-  pd.ceil_mode = gc->ceil_mode;
+  if (strcmp(gc->op, "adaptive_avgpool2d") == 0) {
+    pd.mode = CONV_POOL_ADAPTIVE_AVG;
+    pd.output_size[0] = gc->output_size[0];
+    pd.output_size[1] = gc->output_size[1];
+  } else {
+    pd.mode = avg ? CONV_POOL_AVG : CONV_POOL_MAX;
+    pd.kernel[0] = d->kernel[0];
+    pd.kernel[1] = d->kernel[1];
+    pd.stride[0] = d->stride[0];
+    pd.stride[1] = d->stride[1];
+    if (gc->pads[0] != gc->pads[1] || gc->pads[2] != gc->pads[3]) {
+      pd.four_sided = 1;
+      for (int i = 0; i < 4; i++) pd.pad4[i] = gc->pads[i];
+    } else {
+      pd.pad[0] = gc->pads[0];
+      pd.pad[1] = gc->pads[2];
+    }
+    pd.dilation[0] = d->dilation[0];
+    pd.dilation[1] = d->dilation[1];
+    pd.ceil_mode = gc->ceil_mode;
+    if (avg) {
+      pd.count_include_pad = gc->count_include_pad;
+      pd.divisor_override = gc->divisor_override;
+    }
+  }
   conv_status st = conv_pool_plan_create(ctx, &pd, &plan);
   if (st != CONV_SUCCESS) {
     fail_check(&c[n++], "plan", "conv_pool_plan_create: %s: %s",
@@ -240,10 +256,17 @@ static int run_pool_case(conv_context *ctx, const golden_case *gc, check *c) {
     fail_check(&c[n++], "mem", "out of memory%s%s", "", "");
     goto done;
   }
-  st = conv_maxpool_forward(plan, gc->x.data, y, NULL);
-  compare(&c[n++], "y", st, "conv_maxpool_forward", ctx, y, &gc->y);
-  st = conv_maxpool_backward(plan, gc->x.data, gc->dy.data, dx);
-  compare(&c[n++], "dx", st, "conv_maxpool_backward", ctx, dx, &gc->dx);
+  if (avg) {
+    st = conv_avgpool_forward(plan, gc->x.data, y);
+    compare(&c[n++], "y", st, "conv_avgpool_forward", ctx, y, &gc->y);
+    st = conv_avgpool_backward(plan, gc->dy.data, dx);
+    compare(&c[n++], "dx", st, "conv_avgpool_backward", ctx, dx, &gc->dx);
+  } else {
+    st = conv_maxpool_forward(plan, gc->x.data, y, NULL);
+    compare(&c[n++], "y", st, "conv_maxpool_forward", ctx, y, &gc->y);
+    st = conv_maxpool_backward(plan, gc->x.data, gc->dy.data, dx);
+    compare(&c[n++], "dx", st, "conv_maxpool_backward", ctx, dx, &gc->dx);
+  }
 done:
   free(y);
   free(dx);
@@ -256,15 +279,45 @@ static int run_case(conv_context *ctx, const golden_case *gc, check *c) {
   conv_plan *plan = NULL;
   float *y = NULL, *dx = NULL, *dw = NULL, *db = NULL;
   int n = 0;
-  if (strcmp(gc->op, "maxpool2d") == 0) return run_pool_case(ctx, gc, c);
-  if (strcmp(gc->op, "conv2d") != 0) {
+  if (strcmp(gc->op, "maxpool2d") == 0 || strcmp(gc->op, "avgpool2d") == 0 ||
+      strcmp(gc->op, "adaptive_avgpool2d") == 0)
+    return run_pool_case(ctx, gc, c);
+  const int transposed = strcmp(gc->op, "conv_transpose2d") == 0;
+  if (strcmp(gc->op, "conv2d") != 0 && !transposed) {
     fail_check(&c[n++], "op", "unsupported op '%s'%s", gc->op, "");
     return n;
   }
-  conv_status st = conv_plan_create(ctx, &gc->desc, &plan);
+  conv_status st;
+  if (transposed) {
+    /* The golden reader fills desc with ConvTranspose2d's shape. */
+    const conv_desc *d = &gc->desc;
+    conv_transpose_desc td;
+    conv_transpose_desc_init(&td);
+    td.n = d->n; td.c_in = d->c_in; td.h = d->h; td.w = d->w;
+    td.c_out = d->c_out;
+    td.kernel[0] = d->kernel[0]; td.kernel[1] = d->kernel[1];
+    td.stride[0] = d->stride[0]; td.stride[1] = d->stride[1];
+    td.dilation[0] = d->dilation[0]; td.dilation[1] = d->dilation[1];
+    td.groups = d->groups;
+    for (int i = 0; i < 4; i++) td.pad[i] = gc->pads[i];
+    td.output_padding[0] = gc->output_padding[0];
+    td.output_padding[1] = gc->output_padding[1];
+    td.has_bias = d->has_bias;
+    st = conv_transpose_plan_create(ctx, &td, gc->activation,
+                                    gc->activation_alpha, &plan);
+  } else {
+    st = conv_plan_create_fused(ctx, &gc->desc, gc->activation,
+                                gc->activation_alpha, &plan);
+  }
   if (st != CONV_SUCCESS) {
-    fail_check(&c[n++], "plan", "conv_plan_create: %s: %s",
-               conv_status_string(st), conv_last_error(ctx));
+    fail_check(&c[n++], "plan", "%s: %s",
+               transposed ? "conv_transpose_plan_create: %s"
+                          : "conv_plan_create_fused: %s",
+               conv_status_string(st));
+    snprintf(c[n - 1].msg, sizeof c[n - 1].msg, "%s: %s: %s",
+             transposed ? "conv_transpose_plan_create"
+                        : "conv_plan_create_fused",
+             conv_status_string(st), conv_last_error(ctx));
     return n;
   }
   y = poisoned(&gc->y);

@@ -14,8 +14,8 @@ rewrites the same bytes. It also asserts the published values of the seed
 examples, and rewrites files.am (the automake list of installed files).
 
 Adding a case means adding one entry to CASES (see `case()` below); adding
-an operation (maxpool2d, planned) means adding a reference function to
-REFERENCES and the keys it needs to `params_text()`.
+an operation means adding a reference function to REFERENCES and the keys it
+needs to `params_text()`.
 """
 
 import os
@@ -39,7 +39,9 @@ MODES = ("zeros", "reflect", "replicate", "circular")
 
 def case(name, desc, x, w=None, bias=True, stride=1, padding=0, dilation=1,
          groups=1, padding_mode="zeros", dy="random", seed=0, expect=None,
-         op="conv2d", flip_kernel=0, kernel=None, ceil_mode=0):
+         op="conv2d", flip_kernel=0, kernel=None, ceil_mode=0,
+         output_padding=0, count_include_pad=1, divisor_override=None,
+         output_size=None, activation=None, x_scale=1.0):
     """One golden case.
 
     x, w: a shape tuple (filled with seeded random float32) or an explicit
@@ -49,13 +51,27 @@ def case(name, desc, x, w=None, bias=True, stride=1, padding=0, dilation=1,
     expect: {"y"|"dx"|"dw"|"db": array} asserted exactly (seed examples).
     flip_kernel=1: true convolution, referenced by scipy.signal.convolve2d
     (padding "full"|"same"|"valid", padding_mode zeros|circular|symmetric).
-    op="maxpool2d": kernel=(KH, KW), padding (PH, PW), ceil_mode; no w.
+    op="maxpool2d": kernel=(KH, KW), padding (PH, PW) or (T, B, L, R),
+    ceil_mode; no w.
+    op="avgpool2d": as maxpool2d without dilation, plus count_include_pad
+    and divisor_override.
+    op="adaptive_avgpool2d": output_size=(OH, OW) only.
+    op="conv_transpose2d": w is (C_in, C_out/groups, kH, kW); padding int,
+    pair or (T, B, L, R); output_padding.
+    activation (conv2d, conv_transpose2d): "relu", "relu6",
+    "leaky_relu:SLOPE", "sigmoid", "tanh", "silu"; y is act(conv), the
+    gradients those of the plain conv for the same dy.
+    x_scale multiplies a random x (to reach relu6's clamp).
     """
     return dict(name=name, desc=desc, x=x, w=w, bias=bias, stride=stride,
                 padding=padding, dilation=dilation, groups=groups,
                 padding_mode=padding_mode, dy=dy, seed=seed,
                 expect=expect or {}, op=op, flip_kernel=flip_kernel,
-                kernel=kernel, ceil_mode=ceil_mode)
+                kernel=kernel, ceil_mode=ceil_mode,
+                output_padding=output_padding,
+                count_include_pad=count_include_pad,
+                divisor_override=divisor_override, output_size=output_size,
+                activation=activation, x_scale=x_scale)
 
 
 def pair(v):
@@ -401,6 +417,136 @@ CASES += [
 ]
 
 
+# ------------------------------------------- transposed convolution
+
+CASES += [
+    case("tconv_basic", "ConvTranspose2d 2->3 channels, kernel 3, stride 1, "
+         "no padding, bias: 4x4 -> 6x6.", x=(1, 2, 4, 4), w=(2, 3, 3, 3),
+         op="conv_transpose2d", seed=200),
+    case("tconv_stride2_pad1", "Stride 2, padding 1, batch 2, bias: "
+         "5x4 -> 9x7.", x=(2, 3, 5, 4), w=(3, 2, 3, 3), stride=2, padding=1,
+         op="conv_transpose2d", seed=201),
+    case("tconv_outpad_limit", "output_padding at its limit (stride-1 on "
+         "each axis): stride (3,2), padding (1,0), output_padding (2,1).",
+         x=(1, 2, 4, 5), w=(2, 2, 3, 2), stride=(3, 2), padding=(1, 0),
+         output_padding=(2, 1), op="conv_transpose2d", seed=202),
+    case("tconv_groups_dil", "groups 2 with dilation (2,3), stride 2, "
+         "padding 1, output_padding 1: 4 -> 6 channels.", x=(1, 4, 4, 4),
+         w=(4, 3, 3, 3), groups=2, dilation=(2, 3), stride=2, padding=1,
+         output_padding=1, op="conv_transpose2d", seed=203),
+    case("tconv_depthwise_up", "Depthwise (groups = channels = 3) kernel 4, "
+         "stride 2, padding 1: the 2x upsampling of DCGAN-style decoders.",
+         x=(2, 3, 5, 5), w=(3, 1, 4, 4), groups=3, stride=2, padding=1,
+         op="conv_transpose2d", seed=204),
+    case("tconv_pad4_asym", "Four-sided padding (1,0,2,1) (ONNX pads; "
+         "PyTorch reference by cropping the unpadded output), stride 2.",
+         x=(1, 2, 4, 4), w=(2, 3, 3, 3), stride=2, padding=(1, 0, 2, 1),
+         op="conv_transpose2d", seed=205),
+    case("tconv_outpad_dilation", "output_padding 1 with stride 1 and "
+         "dilation 2 (allowed because it is below the dilation), padding 1.",
+         x=(1, 2, 5, 5), w=(2, 2, 3, 3), dilation=2, padding=1,
+         output_padding=1, bias=False, op="conv_transpose2d", seed=206),
+    case("tconv_1x1_stride2", "1x1 kernel, stride 2, output_padding 1: "
+         "zeros between the inputs.", x=(1, 3, 3, 3), w=(3, 4, 1, 1),
+         stride=2, output_padding=1, op="conv_transpose2d", seed=207),
+    case("tconv_batch_empty", "N=0: empty x, y, dy, dx; zero dw and db.",
+         x=(0, 2, 3, 3), w=(2, 2, 3, 3), stride=2, op="conv_transpose2d",
+         seed=208),
+    case("tconv_relu", "Transposed convolution with a fused relu (stride 2, "
+         "padding 1, bias).", x=(1, 3, 4, 4), w=(3, 2, 3, 3), stride=2,
+         padding=1, activation="relu", op="conv_transpose2d", seed=209),
+    case("tconv_silu", "Transposed convolution with a fused silu, groups 2.",
+         x=(2, 4, 3, 3), w=(4, 1, 2, 2), stride=2, groups=2,
+         activation="silu", op="conv_transpose2d", seed=210),
+]
+
+# ------------------------------------------------- fused activation
+
+for _i, _act in enumerate(("relu", "relu6", "leaky_relu:0.1", "sigmoid",
+                           "tanh", "silu")):
+    CASES.append(case(
+        "act_" + _act.replace(":", "_").replace(".", "p"),
+        "conv2d 3x3, padding 1, bias, with a fused %s (x scaled by 3 so "
+        "relu6 clamps at both ends)." % _act,
+        x=(2, 3, 5, 6), w=(4, 3, 3, 3), padding=1, activation=_act,
+        x_scale=3.0, seed=220 + _i))
+CASES.append(case("act_relu_depthwise_stride2", "Depthwise 3x3 stride 2 "
+                  "with a fused relu6 (MobileNet's block).",
+                  x=(1, 4, 7, 7), w=(4, 1, 3, 3), groups=4, stride=2,
+                  padding=1, activation="relu6", x_scale=4.0, seed=230))
+
+# --------------------------------------------------- average pooling
+
+CASES += [
+    case("avg_k2s2", "AvgPool2d(2, stride 2) on 8x8.", x=(2, 3, 8, 8),
+         op="avgpool2d", kernel=(2, 2), stride=2, seed=300),
+    case("avg_pad_include", "Kernel 3, stride 2, padding 1, "
+         "count_include_pad=True (the padding counts in the divisor).",
+         x=(1, 2, 7, 6), op="avgpool2d", kernel=(3, 3), stride=2, padding=1,
+         seed=301),
+    case("avg_pad_exclude", "Kernel 3, stride 2, padding 1, "
+         "count_include_pad=False.", x=(1, 2, 7, 6), op="avgpool2d",
+         kernel=(3, 3), stride=2, padding=1, count_include_pad=0, seed=302),
+    case("avg_ceil_overhang_include", "ceil_mode with count_include_pad: "
+         "the last window hangs past the padded input, whose part outside "
+         "does not count (4x6, kernel 3, stride 2, padding 1).",
+         x=(1, 2, 4, 6), op="avgpool2d", kernel=(3, 3), stride=2, padding=1,
+         ceil_mode=1, seed=303),
+    case("avg_ceil_overhang_exclude", "The same ceil_mode overhang with "
+         "count_include_pad=False.", x=(1, 2, 4, 6), op="avgpool2d",
+         kernel=(3, 3), stride=2, padding=1, ceil_mode=1,
+         count_include_pad=0, seed=304),
+    case("avg_ceil_start_in_pad", "ceil_mode windows that start in the "
+         "padding: 5x5, kernel 2, stride 2, padding 1 (the window that "
+         "would start in the bottom padding is dropped).", x=(1, 1, 5, 5),
+         op="avgpool2d", kernel=(2, 2), stride=2, padding=1, ceil_mode=1,
+         seed=305),
+    case("avg_ceil_no_pad", "ceil_mode without padding: 7x7, kernel 3, "
+         "stride 2 (the last window is clipped to the input).",
+         x=(1, 2, 7, 7), op="avgpool2d", kernel=(3, 3), stride=2,
+         ceil_mode=1, seed=306),
+    case("avg_divisor_override", "divisor_override=3 with padding 1.",
+         x=(1, 2, 6, 6), op="avgpool2d", kernel=(3, 3), stride=2, padding=1,
+         divisor_override=3, seed=307),
+    case("avg_rect", "Kernel (3,2), stride (1,2), padding (1,0).",
+         x=(2, 2, 5, 6), op="avgpool2d", kernel=(3, 2), stride=(1, 2),
+         padding=(1, 0), seed=308),
+    case("avg_pad4_include", "Four-sided padding (0,1,0,1) as ONNX "
+         "auto_pad=SAME_UPPER gives for kernel 2, stride 2 on 5x5; padded "
+         "positions count.", x=(1, 2, 5, 5), op="avgpool2d", kernel=(2, 2),
+         stride=2, padding=(0, 1, 0, 1), seed=309),
+    case("avg_pad4_exclude", "Four-sided padding (1,0,1,1), kernel 3, "
+         "stride 2, count_include_pad=False.", x=(1, 2, 6, 7),
+         op="avgpool2d", kernel=(3, 3), stride=2, padding=(1, 0, 1, 1),
+         count_include_pad=0, seed=310),
+    case("avg_batch_empty", "N=0.", x=(0, 2, 4, 4), op="avgpool2d",
+         kernel=(2, 2), stride=2, seed=311),
+    case("adapt_global", "AdaptiveAvgPool2d(1): global average pooling.",
+         x=(2, 3, 7, 5), op="adaptive_avgpool2d", output_size=(1, 1),
+         seed=320),
+    case("adapt_uneven", "AdaptiveAvgPool2d((3,2)) on 7x5: windows of "
+         "different sizes that overlap.", x=(1, 2, 7, 5),
+         op="adaptive_avgpool2d", output_size=(3, 2), seed=321),
+    case("adapt_upsample", "AdaptiveAvgPool2d((5,4)) on 3x3: more outputs "
+         "than inputs (windows of one element, repeated).", x=(1, 2, 3, 3),
+         op="adaptive_avgpool2d", output_size=(5, 4), seed=322),
+    case("adapt_identity", "AdaptiveAvgPool2d to the input size: the "
+         "identity.", x=(1, 2, 4, 3), op="adaptive_avgpool2d",
+         output_size=(4, 3), seed=323),
+    case("adapt_batch_empty", "N=0.", x=(0, 2, 4, 4),
+         op="adaptive_avgpool2d", output_size=(2, 2), seed=324),
+    case("pool_pad4_same_upper", "MaxPool2d with four-sided padding "
+         "(0,1,0,1): ONNX auto_pad=SAME_UPPER for kernel 3, stride 2 on "
+         "6x6 (reference: -inf padding, then no padding).",
+         x=(1, 2, 6, 6), op="maxpool2d", kernel=(3, 3), stride=2,
+         padding=(0, 1, 0, 1), seed=330),
+    case("pool_pad4_asym_dil", "MaxPool2d with four-sided padding "
+         "(1,0,0,1), dilation 2, kernel 3, stride 1.", x=(1, 2, 7, 6),
+         op="maxpool2d", kernel=(3, 3), stride=1, dilation=2,
+         padding=(1, 0, 0, 1), seed=331),
+]
+
+
 # ----------------------------------------------------------- reference
 
 def resolve_pads(spec, k, dil):
@@ -524,10 +670,75 @@ def true_conv_reference(spec, x, w, b, dy):
     return out
 
 
+def activate(name, y):
+    """The fused activation in float64, by torch.nn.functional."""
+    t = torch.from_numpy(np.asarray(y, dtype=np.float64))
+    if name.startswith("leaky_relu:"):
+        return F.leaky_relu(t, float(name.split(":")[1])).numpy()
+    return {"relu": F.relu, "relu6": F.relu6, "sigmoid": torch.sigmoid,
+            "tanh": torch.tanh, "silu": F.silu}[name](t).numpy()
+
+
+def with_activation(ref, spec):
+    if spec["activation"]:
+        ref["y"] = activate(spec["activation"], ref["y"])
+    return ref
+
+
 def conv2d_any(spec, x, w, b, dy):
     if spec["flip_kernel"]:
-        return true_conv_reference(spec, x, w, b, dy)
-    return conv2d_reference(spec, x, w, b, dy)
+        return with_activation(true_conv_reference(spec, x, w, b, dy), spec)
+    return with_activation(conv2d_reference(spec, x, w, b, dy), spec)
+
+
+def conv_transpose_reference(spec, x, w, b, dy):
+    """y, dx, dw, db by F.conv_transpose2d + autograd in float64. A
+    four-sided padding runs padding 0 and crops (t, b, l, r) off the
+    output, which is what a padding does to a transposed convolution."""
+    xt = torch.from_numpy(x.astype(np.float64)).requires_grad_(True)
+    wt = torch.from_numpy(w.astype(np.float64)).requires_grad_(True)
+    bt = None
+    if b is not None:
+        bt = torch.from_numpy(b.astype(np.float64)).requires_grad_(True)
+    p = spec["padding"]
+    args = dict(stride=pair(spec["stride"]),
+                output_padding=pair(spec["output_padding"]),
+                groups=spec["groups"], dilation=pair(spec["dilation"]))
+    if isinstance(p, (tuple, list)) and len(p) == 4:
+        t, bo, l, r = p
+        yt = F.conv_transpose2d(xt, wt, bt, padding=0, **args)
+        yt = yt[:, :, t:yt.shape[2] - bo, l:yt.shape[3] - r]
+    else:
+        yt = F.conv_transpose2d(xt, wt, bt, padding=pair(p), **args)
+    dyt = torch.from_numpy(dy.astype(np.float64))
+    assert tuple(dyt.shape) == tuple(yt.shape), (spec["name"], dyt.shape,
+                                                 yt.shape)
+    yt.backward(dyt)
+    out = {"y": yt.detach().numpy()}
+    for key, t_, ref in (("dx", xt, x), ("dw", wt, w), ("db", bt, b)):
+        if t_ is not None:
+            out[key] = t_.grad.numpy() if t_.grad is not None \
+                else np.zeros_like(ref, dtype=np.float64)
+    return with_activation(out, spec)
+
+
+def conv_transpose_shape(spec, x, w):
+    n, _, h, wd = x.shape
+    p = spec["padding"]
+    pads = resolve_pads(spec, w.shape[2:], pair(spec["dilation"])) \
+        if not isinstance(p, int) else (p,) * 4
+    out = [n, w.shape[1] * spec["groups"]]
+    for a, size in enumerate((h, wd)):
+        s, d = pair(spec["stride"])[a], pair(spec["dilation"])[a]
+        out.append((size - 1) * s - pads[2 * a] - pads[2 * a + 1] +
+                   d * (w.shape[2 + a] - 1) + pair(spec["output_padding"])[a]
+                   + 1)
+    return tuple(out)
+
+
+def four_sided(spec):
+    p = spec["padding"]
+    return isinstance(p, (tuple, list)) and len(p) == 4
 
 
 def pool_args(spec):
@@ -537,9 +748,45 @@ def pool_args(spec):
                 ceil_mode=bool(spec["ceil_mode"]))
 
 
+def pool_shape_rule(spec, x):
+    """libconv's output size (PyTorch's rule with pads on four sides)."""
+    t, bo, l, r = resolve_pads(spec, spec["kernel"], pair(spec["dilation"]))
+    out = list(x.shape[:2])
+    for a, (size, p0, p1) in enumerate(((x.shape[2], t, bo),
+                                        (x.shape[3], l, r))):
+        k, s = pair(spec["kernel"])[a], pair(spec["stride"])[a]
+        d = pair(spec["dilation"])[a]
+        num = size + p0 + p1 - d * (k - 1) - 1
+        o = (num + (s - 1 if spec["ceil_mode"] else 0)) // s + 1
+        if spec["ceil_mode"] and (o - 1) * s >= size + p0:
+            o -= 1
+        out.append(o)
+    return tuple(out)
+
+
+def maxpool_pad4_reference(spec, x, dy):
+    """Four-sided pads: F.pad with -inf, then F.max_pool2d without padding
+    (finite inputs only, so a padded -inf never wins); the shape must be
+    libconv's rule (cases are chosen where PyTorch's ceil rule on the padded
+    input agrees)."""
+    t, bo, l, r = spec["padding"]
+    xt = torch.from_numpy(x.astype(np.float64)).requires_grad_(True)
+    assert np.isfinite(x).all(), spec["name"]
+    xp = F.pad(xt, (l, r, t, bo), value=-np.inf)
+    args = pool_args(dict(spec, padding=0))
+    yt = F.max_pool2d(xp, **args)
+    if tuple(yt.shape) != pool_shape_rule(spec, x):
+        sys.exit("gen_golden: %s: shape %s, the rule gives %s"
+                 % (spec["name"], tuple(yt.shape), pool_shape_rule(spec, x)))
+    yt.backward(torch.from_numpy(dy.astype(np.float64)))
+    return {"y": yt.detach().numpy(), "dx": xt.grad.numpy()}
+
+
 def maxpool_reference(spec, x, w, b, dy):
     """y and dx by F.max_pool2d + autograd in float64; y and the indices
     must equal the float32 run's (same comparisons either way)."""
+    if four_sided(spec):
+        return maxpool_pad4_reference(spec, x, dy)
     xt = torch.from_numpy(x.astype(np.float64)).requires_grad_(True)
     yt, it = F.max_pool2d(xt, return_indices=True, **pool_args(spec))
     y32, i32 = F.max_pool2d(torch.from_numpy(x), return_indices=True,
@@ -554,7 +801,52 @@ def maxpool_reference(spec, x, w, b, dy):
     return {"y": yt.detach().numpy(), "dx": dx}
 
 
-REFERENCES = {"conv2d": conv2d_any, "maxpool2d": maxpool_reference}
+def avgpool_reference(spec, x, w, b, dy):
+    """y and dx by F.avg_pool2d + autograd in float64. Four-sided pads:
+    sums of the zero-padded input over the windows (avg_pool2d with
+    divisor 1) divided by the divisor the rule in conv.h gives, counted
+    the same way over a mask (1 inside the input, and inside the padding
+    too for count_include_pad), all differentiable."""
+    xt = torch.from_numpy(x.astype(np.float64)).requires_grad_(True)
+    if not four_sided(spec):
+        yt = F.avg_pool2d(xt, tuple(spec["kernel"]), pair(spec["stride"]),
+                          pair(spec["padding"]), bool(spec["ceil_mode"]),
+                          bool(spec["count_include_pad"]),
+                          spec["divisor_override"])
+    else:
+        assert not spec["ceil_mode"], spec["name"]
+        t, bo, l, r = spec["padding"]
+        k, s = tuple(spec["kernel"]), pair(spec["stride"])
+        xp = F.pad(xt, (l, r, t, bo))
+        sums = F.avg_pool2d(xp, k, s, 0, False, True, 1)
+        if spec["divisor_override"]:
+            yt = sums / spec["divisor_override"]
+        else:
+            mask = torch.ones((1, 1) + x.shape[2:], dtype=torch.float64)
+            mask = F.pad(mask, (l, r, t, bo),
+                         value=1.0 if spec["count_include_pad"] else 0.0)
+            yt = sums / F.avg_pool2d(mask, k, s, 0, False, True, 1)
+    if tuple(yt.shape) != pool_shape_rule(spec, x):
+        sys.exit("gen_golden: %s: shape %s, the rule gives %s"
+                 % (spec["name"], tuple(yt.shape), pool_shape_rule(spec, x)))
+    yt.backward(torch.from_numpy(dy.astype(np.float64)))
+    dx = xt.grad.numpy() if xt.grad is not None else np.zeros(x.shape)
+    return {"y": yt.detach().numpy(), "dx": dx}
+
+
+def adaptive_reference(spec, x, w, b, dy):
+    xt = torch.from_numpy(x.astype(np.float64)).requires_grad_(True)
+    yt = F.adaptive_avg_pool2d(xt, tuple(spec["output_size"]))
+    yt.backward(torch.from_numpy(dy.astype(np.float64)))
+    dx = xt.grad.numpy() if xt.grad is not None else np.zeros(x.shape)
+    return {"y": yt.detach().numpy(), "dx": dx}
+
+
+REFERENCES = {"conv2d": conv2d_any, "maxpool2d": maxpool_reference,
+              "conv_transpose2d": conv_transpose_reference,
+              "avgpool2d": avgpool_reference,
+              "adaptive_avgpool2d": adaptive_reference}
+POOL_OPS = ("maxpool2d", "avgpool2d", "adaptive_avgpool2d")
 
 
 # ------------------------------------------------------------ writing
@@ -577,13 +869,39 @@ def fmt_param(v):
 
 def params_text(spec):
     lines = ["# " + spec["desc"]]
+    pad = spec["padding"]
+    pad = pad if four_sided(spec) else pair(pad)
     if spec["op"] == "maxpool2d":
         lines += ["op=maxpool2d",
                   "kernel=" + fmt_param(pair(spec["kernel"])),
                   "stride=" + fmt_param(pair(spec["stride"])),
-                  "padding=" + fmt_param(pair(spec["padding"])),
+                  "padding=" + fmt_param(pad),
                   "dilation=" + fmt_param(pair(spec["dilation"])),
                   "ceil_mode=%d" % spec["ceil_mode"]]
+        return "\n".join(lines) + "\n"
+    if spec["op"] == "avgpool2d":
+        lines += ["op=avgpool2d",
+                  "kernel=" + fmt_param(pair(spec["kernel"])),
+                  "stride=" + fmt_param(pair(spec["stride"])),
+                  "padding=" + fmt_param(pad),
+                  "ceil_mode=%d" % spec["ceil_mode"],
+                  "count_include_pad=%d" % spec["count_include_pad"]]
+        if spec["divisor_override"]:
+            lines.append("divisor_override=%d" % spec["divisor_override"])
+        return "\n".join(lines) + "\n"
+    if spec["op"] == "adaptive_avgpool2d":
+        lines += ["op=adaptive_avgpool2d",
+                  "output_size=" + fmt_param(pair(spec["output_size"]))]
+        return "\n".join(lines) + "\n"
+    if spec["op"] == "conv_transpose2d":
+        lines += ["op=conv_transpose2d",
+                  "stride=" + fmt_param(pair(spec["stride"])),
+                  "padding=" + fmt_param(pad),
+                  "output_padding=" + fmt_param(pair(spec["output_padding"])),
+                  "dilation=" + fmt_param(pair(spec["dilation"])),
+                  "groups=%d" % spec["groups"]]
+        if spec["activation"]:
+            lines.append("activation=" + spec["activation"])
         return "\n".join(lines) + "\n"
     if spec["op"] != "conv2d":
         lines.append("op=" + spec["op"])
@@ -594,19 +912,24 @@ def params_text(spec):
               "padding_mode=" + spec["padding_mode"]]
     if spec["flip_kernel"]:
         lines.append("flip_kernel=1")
+    if spec["activation"]:
+        lines.append("activation=" + spec["activation"])
     return "\n".join(lines) + "\n"
 
 
 def build(spec):
     rng = np.random.default_rng(spec["seed"])
-    x = make_array(spec["x"], rng)
-    pool = spec["op"] == "maxpool2d"
+    x = make_array(spec["x"], rng, spec["x_scale"])
+    pool = spec["op"] in POOL_OPS
     w = None if pool else make_array(spec["w"], rng, 0.5)
     b = None
+    c_out = None if pool else (w.shape[1] * spec["groups"]
+                               if spec["op"] == "conv_transpose2d"
+                               else w.shape[0])
     if pool:
         pass
     elif spec["bias"] is True:
-        b = f32(rng.standard_normal(w.shape[0]))
+        b = f32(rng.standard_normal(c_out))
     elif spec["bias"] is not False:
         b = f32(spec["bias"])
     # dy is drawn after x, w, b from the same generator.
@@ -635,9 +958,15 @@ def build(spec):
 
 
 def forward_shape(spec, x, w):
-    if spec["op"] == "maxpool2d":
+    if spec["op"] == "maxpool2d" and not four_sided(spec):
         return tuple(F.max_pool2d(torch.from_numpy(x.astype(np.float64)),
                                   **pool_args(spec)).shape)
+    if spec["op"] in ("maxpool2d", "avgpool2d"):
+        return pool_shape_rule(spec, x)
+    if spec["op"] == "adaptive_avgpool2d":
+        return tuple(x.shape[:2]) + pair(spec["output_size"])
+    if spec["op"] == "conv_transpose2d":
+        return conv_transpose_shape(spec, x, w)
     n, _, h, wd = x.shape
     t, b, l, r = resolve_pads(spec, w.shape[2:], pair(spec["dilation"]))
     sh, sw = pair(spec["stride"])

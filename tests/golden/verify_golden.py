@@ -118,6 +118,106 @@ def naive(p, x, w, b, dy):
     return {"y": y, "dx": dx, "dw": dwt, "db": db}
 
 
+def act(name, y):
+    """The fused activation, in numpy."""
+    if name.startswith("leaky_relu:"):
+        return np.where(y > 0, y, y * float(name.split(":")[1]))
+    return {"relu": lambda v: np.maximum(v, 0),
+            "relu6": lambda v: np.minimum(np.maximum(v, 0), 6),
+            "sigmoid": lambda v: 1 / (1 + np.exp(-v)),
+            "tanh": np.tanh,
+            "silu": lambda v: v / (1 + np.exp(-v))}[name](y)
+
+
+def naive_transpose(p, x, w, b, dy):
+    """ConvTranspose2d as the scatter of every x * w product into the
+    output, cropped by the pads; gradients as its adjoint."""
+    n, cin, h, wd = x.shape
+    _, ocg, kh, kw = w.shape
+    g = int(p["groups"])
+    sh, sw = ints(p["stride"], 2)
+    dh, dw_ = ints(p["dilation"], 2)
+    oph, opw = ints(p.get("output_padding", "0"), 2)
+    t, bo, l, r = pads_of(p, kh, kw, dh, dw_)
+    ho = (h - 1) * sh - t - bo + dh * (kh - 1) + oph + 1
+    wo = (wd - 1) * sw - l - r + dw_ * (kw - 1) + opw + 1
+    cout = ocg * g
+    icg = cin // g
+    y = np.zeros((n, cout, ho, wo))
+    dx = np.zeros(x.shape)
+    dwt = np.zeros(w.shape)
+    for bi in range(n):
+        for ci in range(cin):
+            gi = ci // icg
+            for i in range(h):
+                for j in range(wd):
+                    xv = float(x[bi, ci, i, j])
+                    for oc in range(ocg):
+                        co = gi * ocg + oc
+                        for a in range(kh):
+                            oi = i * sh - t + a * dh
+                            if oi < 0 or oi >= ho:
+                                continue
+                            for c in range(kw):
+                                oj = j * sw - l + c * dw_
+                                if oj < 0 or oj >= wo:
+                                    continue
+                                wv = float(w[ci, oc, a, c])
+                                gy = float(dy[bi, co, oi, oj])
+                                y[bi, co, oi, oj] += xv * wv
+                                dx[bi, ci, i, j] += gy * wv
+                                dwt[ci, oc, a, c] += gy * xv
+    if b is not None:
+        y += b.astype(np.float64)[None, :, None, None]
+    db = None if b is None else dy.astype(np.float64).sum(axis=(0, 2, 3))
+    return {"y": y, "dx": dx, "dw": dwt, "db": db}
+
+
+def naive_avgpool(p, x, dy):
+    """AvgPool2d / AdaptiveAvgPool2d window by window (rules in conv.h)."""
+    n, c, h, wd = x.shape
+    adaptive = p["op"] == "adaptive_avgpool2d"
+    if adaptive:
+        ho, wo = ints(p["output_size"], 2)
+    else:
+        kh, kw = ints(p["kernel"], 2)
+        sh, sw = ints(p["stride"], 2)
+        t, bo, l, r = pads_of(p, kh, kw, 1, 1)
+        ceil = p.get("ceil_mode", "0") == "1"
+        incl = p.get("count_include_pad", "1") == "1"
+        div = int(p.get("divisor_override", "0"))
+
+        def out(size, k, s, p0, p1):
+            num = size + p0 + p1 - k + (s - 1 if ceil else 0)
+            o = num // s + 1
+            if ceil and (o - 1) * s >= size + p0:
+                o -= 1
+            return o
+        ho, wo = out(h, kh, sh, t, bo), out(wd, kw, sw, l, r)
+    y = np.zeros((n, c, ho, wo))
+    dx = np.zeros(x.shape)
+    for oi in range(ho):
+        for oj in range(wo):
+            if adaptive:
+                h0, h1 = oi * h // ho, -(-(oi + 1) * h // ho)
+                w0, w1 = oj * wd // wo, -(-(oj + 1) * wd // wo)
+                d = (h1 - h0) * (w1 - w0)
+            else:
+                h0, w0 = oi * sh - t, oj * sw - l
+                h1, w1 = min(h0 + kh, h + bo), min(w0 + kw, wd + r)
+                padded = (h1 - h0) * (w1 - w0)
+                h0, w0, h1, w1 = max(h0, 0), max(w0, 0), min(h1, h), min(w1, wd)
+                d = div if div else (padded if incl else
+                                     (h1 - h0) * (w1 - w0))
+            if h1 <= h0 or w1 <= w0:
+                continue
+            y[:, :, oi, oj] = x[:, :, h0:h1, w0:w1].astype(
+                np.float64).sum(axis=(2, 3)) / d
+            dx[:, :, h0:h1, w0:w1] += dy[:, :, oi:oi + 1, oj:oj + 1].astype(
+                np.float64) / d
+    return {"y": y, "dx": dx}
+
+
 def rel(got, ref):
     ref = ref.astype(np.float64)
     if ref.size == 0:
@@ -135,7 +235,9 @@ def main():
         if not os.path.isfile(os.path.join(d, "params")):
             continue
         p = read_params(os.path.join(d, "params"))
-        if p.get("op", "conv2d") != "conv2d":
+        op = p.get("op", "conv2d")
+        if op not in ("conv2d", "conv_transpose2d", "avgpool2d",
+                      "adaptive_avgpool2d"):
             print("%-28s skipped (op=%s)" % (name, p["op"]))
             continue
         arr = {}
@@ -143,7 +245,15 @@ def main():
             f = os.path.join(d, k + ".npy")
             if os.path.exists(f):
                 arr[k] = np.load(f)
-        got = naive(p, arr["x"], arr["w"], arr.get("b"), arr["dy"])
+        if op == "conv2d":
+            got = naive(p, arr["x"], arr["w"], arr.get("b"), arr["dy"])
+        elif op == "conv_transpose2d":
+            got = naive_transpose(p, arr["x"], arr["w"], arr.get("b"),
+                                  arr["dy"])
+        else:
+            got = naive_avgpool(p, arr["x"], arr["dy"])
+        if "activation" in p:
+            got["y"] = act(p["activation"], got["y"])
         errs = {k: rel(got[k], arr[k]) for k in ("y", "dx", "dw", "db")
                 if k in arr}
         e = max(errs.values())
