@@ -16,6 +16,8 @@
 #define FAKE_INIT_FAIL 6
 #define FAKE_OLD_MINOR 7    /* an ABI 1.0 plugin: smaller table, no pooling */
 #define FAKE_POOL_PARTIAL 8 /* one of the four pooling entries filled */
+#define FAKE_AVG_PARTIAL 9  /* ABI 1.2: one of the two avgpool entries */
+#define FAKE_EPI_PARTIAL 10 /* ABI 1.2: bias_activation without channel_sum */
 
 #ifndef FAKE_KIND
 #  error "FAKE_KIND must be defined"
@@ -37,6 +39,10 @@
 #  define FAKE_NAME "fakeoldminor"
 #elif FAKE_KIND == FAKE_POOL_PARTIAL
 #  define FAKE_NAME "fakepoolpartial"
+#elif FAKE_KIND == FAKE_AVG_PARTIAL
+#  define FAKE_NAME "fakeavgpartial"
+#elif FAKE_KIND == FAKE_EPI_PARTIAL
+#  define FAKE_NAME "fakeepipartial"
 #endif
 
 static int fake_state;
@@ -181,6 +187,23 @@ static conv_status fake_mem_read(void *device, const void *mem, size_t offset,
 #if FAKE_KIND == FAKE_POOL_PARTIAL
 static void fake_pool_plan_destroy(void *plan) { free(plan); }
 #endif
+#if FAKE_KIND == FAKE_AVG_PARTIAL
+static conv_status fake_avgpool_backward(void *plan, const void *dy, void *dx,
+                                         conv_err *err) {
+  (void)plan; (void)dy; (void)dx;
+  return conv_err_set(err, CONV_ERROR_UNSUPPORTED, "fake: avgpool_backward");
+}
+#endif
+#if FAKE_KIND == FAKE_EPI_PARTIAL
+static conv_status fake_bias_activation(void *device, void *y, const void *b,
+                                        int64_t n, int64_t c, int64_t hw,
+                                        conv_activation act, float alpha,
+                                        conv_err *err) {
+  (void)device; (void)y; (void)b; (void)n; (void)c; (void)hw; (void)act;
+  (void)alpha;
+  return conv_err_set(err, CONV_ERROR_UNSUPPORTED, "fake: bias_activation");
+}
+#endif
 
 static const conv_plugin fake_table = {
 #if FAKE_KIND == FAKE_ABI_MAJOR
@@ -228,6 +251,12 @@ static const conv_plugin fake_table = {
     .mem_read = fake_mem_read,
 #if FAKE_KIND == FAKE_POOL_PARTIAL
     .pool_plan_destroy = fake_pool_plan_destroy, /* the defect: 1 of 4 */
+#endif
+#if FAKE_KIND == FAKE_AVG_PARTIAL
+    .avgpool_backward = fake_avgpool_backward, /* the defect: 1 of 2 */
+#endif
+#if FAKE_KIND == FAKE_EPI_PARTIAL
+    .bias_activation = fake_bias_activation, /* the defect: 1 of 2 */
 #endif
 };
 

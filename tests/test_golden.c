@@ -61,12 +61,40 @@ static void compare(report *r, const golden_case *c, const char *backend,
          e, TU_TOLERANCE);
 }
 
-/* Runs one loaded conv2d case on ctx; returns 1 if it ran. */
+/* The transposed convolution a conv_transpose2d case describes. */
+static void transpose_desc_of(const golden_case *c, conv_transpose_desc *td) {
+  const conv_desc *d = &c->desc;
+  conv_transpose_desc_init(td);
+  td->n = d->n; td->c_in = d->c_in; td->h = d->h; td->w = d->w;
+  td->c_out = d->c_out;
+  td->kernel[0] = d->kernel[0]; td->kernel[1] = d->kernel[1];
+  td->stride[0] = d->stride[0]; td->stride[1] = d->stride[1];
+  td->dilation[0] = d->dilation[0]; td->dilation[1] = d->dilation[1];
+  td->groups = d->groups;
+  for (int i = 0; i < 4; i++) td->pad[i] = c->pads[i];
+  td->output_padding[0] = c->output_padding[0];
+  td->output_padding[1] = c->output_padding[1];
+  td->has_bias = d->has_bias;
+}
+
+/* Runs one loaded conv2d or conv_transpose2d case on ctx (a fused plan when
+ * the case has an activation: y is act(conv), the gradients the plain
+ * convolution's); returns 1 if it ran. */
 static int run_golden_case(report *r, conv_context *ctx, const char *backend,
                            const golden_case *c) {
   const conv_desc *d = &c->desc;
+  const int transposed = strcmp(c->op, "conv_transpose2d") == 0;
   int64_t h_out = 0, w_out = 0, pads[4];
-  if (conv_output_size(d, &h_out, &w_out, pads) != CONV_SUCCESS) {
+  conv_transpose_desc td;
+  if (transposed) {
+    transpose_desc_of(c, &td);
+    if (conv_transpose_output_size(&td, &h_out, &w_out) != CONV_SUCCESS) {
+      report_fail(r, "%s: case %s: conv_transpose_output_size: %s", backend,
+                  c->name, conv_last_error(NULL));
+      return 0;
+    }
+    for (int i = 0; i < 4; i++) pads[i] = c->pads[i];
+  } else if (conv_output_size(d, &h_out, &w_out, pads) != CONV_SUCCESS) {
     report_fail(r, "%s: case %s: conv_output_size: %s", backend, c->name,
          conv_last_error(NULL));
     return 0;
@@ -77,12 +105,20 @@ static int run_golden_case(report *r, conv_context *ctx, const char *backend,
          backend, c->name, (long long)h_out, (long long)w_out,
          (long long)c->h_out, (long long)c->w_out);
   conv_plan *plan = NULL;
-  conv_status st = conv_plan_create(ctx, d, &plan);
+  conv_status st =
+      transposed ? conv_transpose_plan_create(ctx, &td, c->activation,
+                                              c->activation_alpha, &plan)
+                 : conv_plan_create_fused(ctx, d, c->activation,
+                                          c->activation_alpha, &plan);
   if (st != CONV_SUCCESS) {
-    report_fail(r, "%s: case %s: conv_plan_create: %s (%s)", backend, c->name,
+    report_fail(r, "%s: case %s: plan: %s (%s)", backend, c->name,
          conv_status_string(st), conv_last_error(ctx));
     return 0;
   }
+  if (conv_plan_activation(plan) != c->activation)
+    report_fail(r, "%s: case %s: conv_plan_activation %d, the case has %d",
+                backend, c->name, (int)conv_plan_activation(plan),
+                (int)c->activation);
   const int bias = d->has_bias;
   float *y = poisoned(c->y.count), *dx = poisoned(c->dx.count);
   float *dw = poisoned(c->dw.count);
@@ -149,14 +185,14 @@ START_TEST(test_golden_cases) {
       report_fail(r, "golden_load(%s): %s", dir, err);
       continue;
     }
-    if (strcmp(c.op, "conv2d") != 0) {
-      other_ops++; /* maxpool2d cases: test_pool runs them */
+    if (strcmp(c.op, "conv2d") != 0 && strcmp(c.op, "conv_transpose2d") != 0) {
+      other_ops++; /* pooling cases: test_pool runs them */
     } else {
       ran += run_golden_case(r, ctx, backend, &c);
     }
     golden_free(&c);
   }
-  printf("golden: backend %s: %d of %zu cases run (%d non-conv2d cases "
+  printf("golden: backend %s: %d of %zu cases run (%d pooling cases "
          "left to test_pool), %d failures\n", backend, ran, count, other_ops,
          r->failures);
   fflush(stdout);

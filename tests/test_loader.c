@@ -29,6 +29,8 @@ static const struct {
     {"fake_init_fail.so", "fakeinitfail"},
     {"fake_old_minor.so", "fakeoldminor"},
     {"fake_pool_partial.so", "fakepoolpartial"},
+    {"fake_avg_partial.so", "fakeavgpartial"},
+    {"fake_epi_partial.so", "fakeepipartial"},
 };
 
 static int copy_file(const char *from, const char *to) {
@@ -237,7 +239,37 @@ START_TEST(test_older_minor_loads) {
   st = conv_pool_plan_create(ctx, &pd, &pool);
   ck_assert_msg(st == CONV_ERROR_UNSUPPORTED, "pooling on an ABI 1.0 plugin: %s",
                 conv_status_string(st));
+  /* ABI 1.2 features: a fused activation and a transposed convolution's
+   * bias are refused with the reason; a plain transposed one runs on the
+   * old conv2d entries. */
+  st = conv_plan_create_fused(ctx, &d, CONV_ACT_RELU, 0.0f, &plan);
+  ck_assert_msg(st == CONV_ERROR_UNSUPPORTED, "activation on ABI 1.0: %s",
+                conv_status_string(st));
+  assert_contains(conv_last_error(ctx), "ABI 1.0", "activation refusal");
+  conv_transpose_desc td;
+  conv_transpose_desc_init(&td);
+  td.n = td.c_in = td.c_out = 1;
+  td.h = td.w = 2;
+  td.kernel[0] = td.kernel[1] = 1;
+  td.has_bias = 1;
+  st = conv_transpose_plan_create(ctx, &td, CONV_ACT_NONE, 0.0f, &plan);
+  ck_assert_msg(st == CONV_ERROR_UNSUPPORTED, "transposed bias on ABI 1.0: %s",
+                conv_status_string(st));
+  assert_contains(conv_last_error(ctx), "bias_activation", "bias refusal");
+  td.has_bias = 0;
+  ck_assert_int_eq(conv_transpose_plan_create(ctx, &td, CONV_ACT_NONE, 0.0f,
+                                              &plan), CONV_SUCCESS);
+  conv_plan_destroy(plan);
   conv_context_destroy(ctx);
+}
+END_TEST
+
+/* ABI 1.2's groups are all or nothing too. */
+START_TEST(test_partial_12_groups_rejected) {
+  const char *avg[] = {"fakeavgpartial", "average pooling", NULL};
+  expect_reject("fakeavgpartial", CONV_ERROR_BAD_PLUGIN, avg);
+  const char *epi[] = {"fakeepipartial", "channel_sum", NULL};
+  expect_reject("fakeepipartial", CONV_ERROR_BAD_PLUGIN, epi);
 }
 END_TEST
 
@@ -293,6 +325,7 @@ START_TEST(test_bad_plugins_harm_nothing) {
   static const char *const bad[] = {"fakeabimajor", "fakeabiminor",
                                     "fakenoentry", "fakenullfn",
                                     "fakeinitfail", "fakepoolpartial",
+                                    "fakeavgpartial", "fakeepipartial",
                                     "bogus"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     conv_context *ctx = NULL;
@@ -316,7 +349,7 @@ END_TEST
 START_TEST(test_backend_list) {
   size_t count = 0;
   ck_assert_int_eq(conv_backend_list(NULL, 0, &count), CONV_SUCCESS);
-  ck_assert_uint_ge(count, 10); /* cpu + 8 fakes + bogus */
+  ck_assert_uint_ge(count, 12); /* cpu + 10 fakes + bogus */
   ck_assert_int_eq(conv_backend_list(NULL, 0, NULL),
                    CONV_ERROR_INVALID_ARGUMENT);
   ck_assert_int_eq(conv_backend_list(NULL, 4, &count),
@@ -338,6 +371,8 @@ START_TEST(test_backend_list) {
       {"conv_fakeinitfail.so", "code 1234", 0},
       {"conv_fakeoldminor.so", NULL, 1},
       {"conv_fakepoolpartial.so", "pool", 0},
+      {"conv_fakeavgpartial.so", "average pooling", 0},
+      {"conv_fakeepipartial.so", "channel_sum", 0},
       {"conv_bogus.so", "", 0},
   };
   for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
@@ -774,6 +809,7 @@ static Suite *loader_suite(void) {
   tcase_add_test(tf, test_init_failure_kept);
   tcase_add_test(tf, test_older_minor_loads);
   tcase_add_test(tf, test_partial_pool_rejected);
+  tcase_add_test(tf, test_partial_12_groups_rejected);
   tcase_add_test(tf, test_not_a_plugin);
   tcase_add_test(tf, test_unknown_backend);
   tcase_add_test(tf, test_preference_list);
