@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The layers beside conv2d (issue 11) on every usable backend:
  *  - transposed convolution (conv_transpose_*): 200 seeded random
  *    descriptors (stride, dilation, groups, four-sided pads, output_padding,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Average pooling (torch.nn.AvgPool2d, AdaptiveAvgPool2d; PyTorch's rules):
  * AvgPool2d's window is clipped to the padded input (its size is the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Per-channel passes over an (n, c, hw) buffer (plugin ABI 1.2): bias and
  * activation in place (a fused forward's epilogue and the transposed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Per-channel passes of the OpenCL backend (plugin ABI 1.2, kernels in
  * epilogue.cl): the activation of a fused forward, run right after the
