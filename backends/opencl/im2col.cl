@@ -7,49 +7,52 @@
  * GEMM reads the weight as stored. With flip_kernel row (ii, jj) holds tap
  * (KH-1-ii, KW-1-jj): the flip lives here, never in a copy of the weight.
  *
- * Two layouts for a chunk of nb images: layout 0 stacks the images' matrices
- * ([n][r][p], one GEMM per image and group); layout 1 puts the images side
- * by side ([r][n][p], a (C*KH*KW) x (nb*OH*OW) matrix), so the weight
- * gradient is one GEMM per group whose inner dimension runs over the batch.
+ * im2col stacks the matrices of a chunk of nb images ([n][r][p]: forward
+ * and backward data); im2col_t writes each image's matrix transposed
+ * ([n][p][r]), the B operand of the weight gradient, whose inner dimension
+ * runs over the positions of every image of the chunk.
  */
-/* col (nb images) <- x[x_off ...]. Work item (p, row): p = output position,
- * row = (n*C + c)*KH*KW + ii*KW + jj. */
-__kernel void im2col(__global const float *x, long x_off, __global float *col,
-                     int nb, int layout, GEOM_PARAMS) {
-  const int p = get_global_id(0);
-  const int r = get_global_id(1);
-  const int P = OH * OW;
-  if (p >= P || r >= nb * C * KH * KW) return;
+
+/* The element (row r of image-channel block t, position p) of the column
+ * matrix: x through the padding map, or 0. */
+float col_value(__global const float *x, long x_off, int t, int r, int p,
+                int C, int H, int W, int KH, int KW, int OW, int SH, int SW,
+                int DH, int DW, int PT, int PL, int mode, int flip) {
   const int jj = r % KW;
-  int t = r / KW;
-  const int ii = t % KH;
-  t /= KH; /* n*C + c */
+  const int ii = (r / KW) % KH;
   const int i = flip ? KH - 1 - ii : ii;
   const int j = flip ? KW - 1 - jj : jj;
   const int oh = p / OW, ow = p % OW;
   const int sh = pad_source(oh * SH - PT + i * DH, H, mode);
   const int sw = pad_source(ow * SW - PL + j * DW, W, mode);
-  float v = 0.0f;
-  if (sh >= 0 && sw >= 0) v = x[x_off + ((long)t * H + sh) * W + sw];
-  if (layout == 0) {
-    col[(long)r * P + p] = v;
-  } else {
-    const int rows = C * KH * KW;
-    const int n = r / rows;
-    col[((long)(r - n * rows) * nb + n) * P + p] = v;
-  }
+  if (sh < 0 || sw < 0) return 0.0f;
+  return x[x_off + ((long)t * H + sh) * W + sw];
 }
 
-/* dst[k][n][p] <- src[src_off + (n*K + k)*P + p] for nb images: the output
- * gradient in the side-by-side layout. Work item (p, n*K + k). */
-__kernel void batch_transpose(__global const float *src, long src_off,
-                              __global float *dst, int nb, GEOM_PARAMS) {
+/* col[n][r][p] (nb images) <- x[x_off ...]. Work item (p, row): row =
+ * (n*C + c)*KH*KW + ii*KW + jj. */
+__kernel void im2col(__global const float *x, long x_off, __global float *col,
+                     int nb, GEOM_PARAMS) {
   const int p = get_global_id(0);
-  const int t = get_global_id(1);
+  const int r = get_global_id(1);
   const int P = OH * OW;
-  if (p >= P || t >= nb * K) return;
-  const int n = t / K, k = t % K;
-  dst[((long)k * nb + n) * P + p] = src[src_off + (long)t * P + p];
+  if (p >= P || r >= nb * C * KH * KW) return;
+  col[(long)r * P + p] = col_value(x, x_off, r / (KH * KW), r, p, C, H, W, KH,
+                                   KW, OW, SH, SW, DH, DW, PT, PL, mode, flip);
+}
+
+/* col[n][p][r] (nb images) <- x[x_off ...], r over all C*KH*KW rows. Work
+ * item (r, n*P + p): neighbouring items write neighbouring addresses. */
+__kernel void im2col_t(__global const float *x, long x_off,
+                       __global float *col, int nb, GEOM_PARAMS) {
+  const int r = get_global_id(0);
+  const int q = get_global_id(1);
+  const int P = OH * OW, R = C * KH * KW;
+  if (r >= R || q >= nb * P) return;
+  const int n = q / P, p = q % P;
+  col[(long)q * R + r] =
+      col_value(x, x_off, n * C + r / (KH * KW), r, p, C, H, W, KH, KW, OW,
+                SH, SW, DH, DW, PT, PL, mode, flip);
 }
 
 /* dx[dx_off ...] (nb images) <- the adjoint of im2col applied to col.

@@ -395,10 +395,39 @@ static conv_status ocl_device_open(void *backend, int index, void **device,
                       &dev->units, NULL) != CL_SUCCESS ||
       dev->units == 0)
     dev->units = 1;
+  if (clGetDeviceInfo(dev->id, CL_DEVICE_LOCAL_MEM_SIZE, sizeof dev->local_mem,
+                      &dev->local_mem, NULL) != CL_SUCCESS)
+    dev->local_mem = 0;
+  if (clGetDeviceInfo(dev->id, CL_DEVICE_MAX_WORK_GROUP_SIZE,
+                      sizeof dev->max_wg, &dev->max_wg, NULL) != CL_SUCCESS ||
+      dev->max_wg == 0)
+    dev->max_wg = 1;
+  if (clGetDeviceInfo(dev->id, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT,
+                      sizeof dev->vec_width, &dev->vec_width, NULL) !=
+          CL_SUCCESS ||
+      dev->vec_width == 0)
+    dev->vec_width = 1;
+  if (clGetDeviceInfo(dev->id, CL_DEVICE_TYPE, sizeof dev->type, &dev->type,
+                      NULL) != CL_SUCCESS)
+    dev->type = CL_DEVICE_TYPE_DEFAULT;
+  dev_str(dev->id, CL_DEVICE_NAME, dev->name, sizeof dev->name);
+  dev_str(dev->id, CL_DEVICE_VENDOR, dev->vendor, sizeof dev->vendor);
+  dev_str(dev->id, CL_DEVICE_VERSION, dev->version, sizeof dev->version);
+  dev_str(dev->id, CL_DRIVER_VERSION, dev->driver, sizeof dev->driver);
+  plat_str(dev->platform, CL_PLATFORM_NAME, dev->platform_name,
+           sizeof dev->platform_name);
+  plat_str(dev->platform, CL_PLATFORM_VERSION, dev->platform_version,
+           sizeof dev->platform_version);
+  dev->dummy = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, 64, NULL, &e);
+  if (dev->dummy == NULL) {
+    st = cl_fail(err, "clCreateBuffer(64 bytes)", e);
+    goto done;
+  }
   *device = dev;
   dev = NULL;
 done:
   if (dev != NULL) {
+    if (dev->dummy != NULL) clReleaseMemObject(dev->dummy);
     if (dev->queue != NULL) clReleaseCommandQueue(dev->queue);
     if (dev->ctx != NULL) clReleaseContext(dev->ctx);
     pthread_mutex_destroy(&dev->lock);
@@ -411,52 +440,215 @@ static void ocl_device_close(void *device) {
   ocl_device *dev = device;
   if (dev == NULL) return;
   if (dev->queue != NULL) clFinish(dev->queue);
-  if (dev->program != NULL) clReleaseProgram(dev->program);
+  while (dev->programs != NULL) {
+    ocl_program *next = dev->programs->next;
+    clReleaseProgram(dev->programs->prog);
+    free(dev->programs->options);
+    free(dev->programs->warmed);
+    free(dev->programs);
+    dev->programs = next;
+  }
+  if (dev->dummy != NULL) clReleaseMemObject(dev->dummy);
   if (dev->queue != NULL) clReleaseCommandQueue(dev->queue);
   if (dev->ctx != NULL) clReleaseContext(dev->ctx);
   pthread_mutex_destroy(&dev->lock);
   free(dev);
 }
 
-conv_status ocl_device_program(ocl_device *dev, cl_program *program,
-                               conv_err *err) {
+/* The cache key of a program: everything that changes the binary. */
+static char *program_key(const ocl_device *dev, int set, const char *options) {
+  enum { NSRC = sizeof conv_cl_sources / sizeof conv_cl_sources[0] };
+  uint64_t h = OCL_HASH_INIT;
+  for (int i = 0; i < NSRC; i++) {
+    const int is_gemm = strcmp(conv_cl_sources[i].name, "gemm.cl") == 0;
+    if (is_gemm != (set == OCL_SRC_GEMM)) continue;
+    h = ocl_hash(conv_cl_sources[i].name, strlen(conv_cl_sources[i].name), h);
+    h = ocl_hash(conv_cl_sources[i].data, conv_cl_sources[i].size, h);
+  }
+  size_t len = strlen(options) + 1024 + sizeof dev->name;
+  char *key = malloc(len);
+  if (key == NULL) return NULL;
+  snprintf(key, len,
+           "libconv %s\nset %d\nsource %016llx\noptions %s\nplatform %s %s\n"
+           "device %s\nvendor %s\ndevice-version %s\ndriver %s\n",
+           CONV_VERSION_STRING, set, (unsigned long long)h, options,
+           dev->platform_name, dev->platform_version, dev->name, dev->vendor,
+           dev->version, dev->driver);
+  return key;
+}
+
+static conv_status build_log_fail(ocl_device *dev, cl_program prog, cl_int e,
+                                  conv_err *err) {
+  char log[768] = "";
+  size_t n = 0;
+  clGetProgramBuildInfo(prog, dev->id, CL_PROGRAM_BUILD_LOG, sizeof log - 1,
+                        log, &n);
+  log[sizeof log - 1] = '\0';
+  return conv_err_set(err, CONV_ERROR_DEVICE, "clBuildProgram: %s (%d): %s",
+                      ocl_error_name(e), (int)e, log);
+}
+
+/* The program from the disk cache, or NULL. */
+static cl_program program_from_cache(ocl_device *dev, const char *key,
+                                     char **warmed) {
+  size_t size = 0;
+  unsigned char *bin = ocl_cache_load(key, &size, warmed);
+  if (bin == NULL) return NULL;
+  const unsigned char *bins[1] = {bin};
+  cl_int status = CL_SUCCESS, e;
+  cl_program prog = clCreateProgramWithBinary(dev->ctx, 1, &dev->id, &size,
+                                              bins, &status, &e);
+  free(bin);
+  if (prog != NULL && (e != CL_SUCCESS || status != CL_SUCCESS ||
+                       clBuildProgram(prog, 1, &dev->id, "", NULL, NULL) !=
+                           CL_SUCCESS)) {
+    clReleaseProgram(prog);
+    prog = NULL;
+  }
+  if (prog == NULL) {
+    free(*warmed);
+    *warmed = NULL;
+    if (ocl_verbose())
+      fprintf(stderr, "libconv: opencl: a cached binary did not load; "
+              "rebuilding from source\n");
+  }
+  return prog;
+}
+
+conv_status ocl_device_build(ocl_device *dev, int set, const char *options,
+                             ocl_program **program, conv_err *err) {
   enum { NSRC = sizeof conv_cl_sources / sizeof conv_cl_sources[0] };
   const char *srcs[NSRC];
   size_t lens[NSRC];
+  int nsrc = 0;
   conv_status st = CONV_SUCCESS;
+  ocl_program *pg;
+  char *key = NULL, *warmed = NULL;
   cl_program prog = NULL;
-  char options[64];
   cl_int e;
 
-  pthread_mutex_lock(&dev->lock);
-  if (dev->program != NULL) goto done;
-  for (int i = 0; i < NSRC; i++) {
-    srcs[i] = (const char *)conv_cl_sources[i].data;
-    lens[i] = conv_cl_sources[i].size;
-  }
-  prog = clCreateProgramWithSource(dev->ctx, NSRC, srcs, lens, &e);
+  /* Called with dev->lock held. */
+  for (pg = dev->programs; pg != NULL; pg = pg->next)
+    if (pg->set == set && strcmp(pg->options, options) == 0) {
+      *program = pg;
+      return CONV_SUCCESS;
+    }
+  key = program_key(dev, set, options);
+  if (key == NULL)
+    return conv_err_set(err, CONV_ERROR_OUT_OF_MEMORY,
+                        "opencl: out of host memory");
+  prog = program_from_cache(dev, key, &warmed);
   if (prog == NULL) {
-    st = cl_fail(err, "clCreateProgramWithSource", e);
-    goto done;
+    const char *dir = ocl_cache_dir(0);
+    ocl_progress("compiling OpenCL kernels (%s%s%s) for %s; once: cached in "
+                 "%s", set == OCL_SRC_GEMM ? "GEMM " : "base",
+                 set == OCL_SRC_GEMM ? options : "", "", dev->name,
+                 dir ? dir : "(cache off)");
+    for (int i = 0; i < NSRC; i++) {
+      const int is_gemm = strcmp(conv_cl_sources[i].name, "gemm.cl") == 0;
+      if (is_gemm != (set == OCL_SRC_GEMM)) continue;
+      srcs[nsrc] = (const char *)conv_cl_sources[i].data;
+      lens[nsrc++] = conv_cl_sources[i].size;
+    }
+    prog = clCreateProgramWithSource(dev->ctx, (cl_uint)nsrc, srcs, lens, &e);
+    if (prog == NULL) {
+      st = cl_fail(err, "clCreateProgramWithSource", e);
+      goto done;
+    }
+    e = clBuildProgram(prog, 1, &dev->id, options, NULL, NULL);
+    if (e != CL_SUCCESS) {
+      st = build_log_fail(dev, prog, e, err);
+      clReleaseProgram(prog);
+      prog = NULL;
+      goto done;
+    }
   }
-  snprintf(options, sizeof options, "-DRED_WG=%d", OCL_RED_WG);
-  e = clBuildProgram(prog, 1, &dev->id, options, NULL, NULL);
-  if (e != CL_SUCCESS) {
-    char log[768] = "";
-    size_t n = 0;
-    clGetProgramBuildInfo(prog, dev->id, CL_PROGRAM_BUILD_LOG, sizeof log - 1,
-                          log, &n);
-    log[sizeof log - 1] = '\0';
-    st = conv_err_set(err, CONV_ERROR_DEVICE, "clBuildProgram: %s (%d): %s",
-                      ocl_error_name(e), (int)e, log);
+  pg = calloc(1, sizeof *pg);
+  if (pg == NULL || (pg->options = strdup(options)) == NULL) {
+    free(pg);
     clReleaseProgram(prog);
+    st = conv_err_set(err, CONV_ERROR_OUT_OF_MEMORY,
+                      "opencl: out of host memory");
     goto done;
   }
-  dev->program = prog;
+  pg->set = set;
+  pg->prog = prog;
+  pg->warmed = warmed;
+  warmed = NULL;
+  pg->dirty = pg->warmed == NULL; /* built from source: store it */
+  pg->next = dev->programs;
+  dev->programs = pg;
+  *program = pg;
 done:
-  *program = dev->program;
+  free(warmed);
+  free(key);
+  return st;
+}
+
+conv_status ocl_device_program(ocl_device *dev, cl_program *program,
+                               conv_err *err) {
+  char options[64];
+  ocl_program *pg = NULL;
+  snprintf(options, sizeof options, "-DRED_WG=%d", OCL_RED_WG);
+  pthread_mutex_lock(&dev->lock);
+  conv_status st = ocl_device_build(dev, OCL_SRC_BASE, options, &pg, err);
+  pthread_mutex_unlock(&dev->lock);
+  *program = pg ? pg->prog : NULL;
+  return st;
+}
+
+conv_status ocl_warm_launch(ocl_device *dev, ocl_program *program,
+                            cl_kernel k, const char *name, cl_uint dims,
+                            const size_t *local, conv_err *err) {
+  char sig[160];
+  size_t l[3] = {1, 1, 1};
+  for (cl_uint d = 0; d < dims && d < 3; d++) l[d] = local[d];
+  snprintf(sig, sizeof sig, "%s:%zux%zux%zu\n", name, l[0], l[1], l[2]);
+  conv_status st = CONV_SUCCESS;
+  pthread_mutex_lock(&dev->lock);
+  if (program->warmed != NULL && strstr(program->warmed, sig) != NULL)
+    goto done;
+  cl_int e = clEnqueueNDRangeKernel(dev->queue, k, 3, NULL, l, l, 0, NULL,
+                                    NULL);
+  if (e == CL_SUCCESS) e = clFinish(dev->queue);
+  if (e != CL_SUCCESS) {
+    char call[128];
+    snprintf(call, sizeof call, "clEnqueueNDRangeKernel(%s, warm-up)", name);
+    st = cl_fail(err, call, e);
+    goto done;
+  }
+  size_t have = program->warmed ? strlen(program->warmed) : 0;
+  char *grown = realloc(program->warmed, have + strlen(sig) + 1);
+  if (grown != NULL) {
+    memcpy(grown + have, sig, strlen(sig) + 1);
+    program->warmed = grown;
+    program->dirty = 1;
+  }
+done:
   pthread_mutex_unlock(&dev->lock);
   return st;
+}
+
+void ocl_device_save_programs(ocl_device *dev) {
+  pthread_mutex_lock(&dev->lock);
+  for (ocl_program *pg = dev->programs; pg != NULL; pg = pg->next) {
+    if (!pg->dirty) continue;
+    pg->dirty = 0;
+    size_t size = 0;
+    if (clGetProgramInfo(pg->prog, CL_PROGRAM_BINARY_SIZES, sizeof size, &size,
+                         NULL) != CL_SUCCESS || size == 0)
+      continue;
+    unsigned char *bin = malloc(size);
+    unsigned char *bins[1] = {bin};
+    char *key = program_key(dev, pg->set, pg->options);
+    if (bin != NULL && key != NULL &&
+        clGetProgramInfo(pg->prog, CL_PROGRAM_BINARIES, sizeof bins, bins,
+                         NULL) == CL_SUCCESS)
+      ocl_cache_store(key, bin, size, pg->warmed ? pg->warmed : "");
+    free(key);
+    free(bin);
+  }
+  pthread_mutex_unlock(&dev->lock);
 }
 
 /* ------------------------------------------------------------------ memory */

@@ -1,88 +1,157 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Plans of the libconv OpenCL backend and the four operations.
+ * Convolution plans of the libconv OpenCL backend and the four operations.
  *
- * Algorithms (per operation, chosen at plan creation, $CONV_ALGO forces):
- *   gemm_1x1     1x1 kernel, stride 1, no padding: the input is the column
- *                matrix, so each (image, group) is one GEMM through CLBlast
- *                (the weight gradient still lays a chunk out side by side).
- *   im2col_gemm  im2col into a workspace, batched GEMM per (image, group);
- *                backward data is GEMM then a gather col2im. The weight
- *                gradient lays a chunk of images side by side ([r][n][p],
- *                dy as [k][n][p]) and runs one GEMM per group over the
- *                chunk, accumulating chunks in batch order; on a device with
- *                many compute units the inner dimension is split into
- *                slices (split-K) whose partial products sum_slices adds in
- *                slice order.
- *   direct       one work item per output element (depthwise and small
- *                grouped convolutions, and problems too large for the
- *                workspace or for CLBlast's 32-bit offsets).
+ * Algorithms (one registry, algos[] below; the policy is the ordered list
+ * policy[]: the first that applies to an operation wins; $CONV_ALGO forces
+ * one, the tuning database may name one):
+ *   direct          one work item per output element: depthwise and thin
+ *                   grouped convolutions, and what no workspace can hold.
+ *   gemm_1x1        1x1 kernel, stride 1, no padding: x is the column
+ *                   matrix, one batched GEMM (gemm.cl) over images and
+ *                   groups with the bias in its epilogue.
+ *   im2col_gemm     im2col of a chunk of images into a workspace, then
+ *                   gemm.cl; backward data is the GEMM then a gather col2im;
+ *                   the weight gradient GEMM's inner dimension runs over
+ *                   the chunk's images and positions (x transposed per
+ *                   image by im2col_t, dy read in place), split into
+ *                   slices (split-K) when the output is too small to fill
+ *                   the device, slices summed in order by sum_slices.
+ *   clblast_1x1, clblast_im2col
+ *                   the same lowerings with CLBlast's GEMM (one call per
+ *                   image, group and, for the weight gradient, image of the
+ *                   chunk, accumulating in order); the tuner keeps them
+ *                   where they win.
  * The bias gradient is a fixed-order work-group reduction ("reduce").
- * Max pooling (ABI 1.1) is in opencl_pool.c.
  *
- * Workspace: the im2col buffer, and for the weight gradient dy rearranged
- * and the split-K partials, each sized for a chunk of images so that no
- * buffer passes CL_DEVICE_MAX_MEM_ALLOC_SIZE or 256 MiB
- * ($CONV_OPENCL_MAX_CHUNK_BYTES lowers the cap, for tests).
+ * GEMM parameters (ocl_gemm_params) per operation come from, in order:
+ * $CONV_OPENCL_GEMM, the tuning database (an entry for this exact problem,
+ * then for its GEMM shape class), the device-type default. With $CONV_TUNE
+ * set, plan creation times the candidates and records the winners.
  *
- * Everything is deterministic: no atomics, every sum in a fixed order, and
- * the same GEMM shapes on every run of a plan.
+ * Everything a plan's run calls need is compiled here: programs (through
+ * the disk cache), the work-group shapes the runs use (a warm-up launch
+ * each), and CLBlast's kernels (one call of each shape on scratch buffers).
+ *
+ * Deterministic: no atomics, every sum in a fixed order, the same kernels
+ * and shapes on every run of a plan.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
-#include "conv_env.h"
 #include "opencl_internal.h"
 
-enum { ALGO_NONE = 0, ALGO_GEMM1X1, ALGO_IM2COL, ALGO_DIRECT };
-static const char *const algo_names[] = {"none", "gemm_1x1", "im2col_gemm",
-                                         "direct"};
 enum { OP_FWD = 0, OP_BWD_DATA = 1, OP_BWD_WEIGHT = 2, NOPS = 3 };
+static const char *const op_keys[NOPS] = {"fwd", "bwd_data", "bwd_weight"};
 
-/* Grouped convolutions with at most this many input channels per group run
- * the direct kernels (a GEMM per group would be too thin to pay). */
+/* ------------------------------------------------------------ registry */
+
+enum {
+  ALGO_NONE = 0,
+  ALGO_DIRECT,
+  ALGO_GEMM1X1,
+  ALGO_IM2COL,
+  ALGO_CLBLAST1X1,
+  ALGO_CLBLAST_IM2COL,
+  NALGOS
+};
+
+typedef struct algo_def {
+  const char *name;
+  int gemm;  /* 0: none, 1: gemm.cl, 2: CLBlast */
+  int is1x1; /* x is the column matrix (fwd, bwd_data) */
+} algo_def;
+
+static const algo_def algos[NALGOS] = {
+    [ALGO_NONE] = {"none", 0, 0},
+    [ALGO_DIRECT] = {"direct", 0, 0},
+    [ALGO_GEMM1X1] = {"gemm_1x1", 1, 1},
+    [ALGO_IM2COL] = {"im2col_gemm", 1, 0},
+    [ALGO_CLBLAST1X1] = {"clblast_1x1", 2, 1},
+    [ALGO_CLBLAST_IM2COL] = {"clblast_im2col", 2, 0},
+};
+
+/* The default policy: the first entry that applies wins. "thin" entries
+ * apply only to grouped convolutions with few channels per group. */
 #define DIRECT_MAX_CG 4
+static const struct {
+  int algo, thin_only;
+} policy[] = {
+    {ALGO_DIRECT, 1},
+    {ALGO_GEMM1X1, 0},
+    {ALGO_IM2COL, 0},
+    {ALGO_DIRECT, 0},
+};
+
+/* ------------------------------------------------------------- kernels */
 
 enum {
   K_IM2COL,
+  K_IM2COL_T,
   K_COL2IM,
   K_BIAS_ADD,
   K_FWD_DIRECT,
   K_BWD_DATA_DIRECT,
   K_BWD_WEIGHT_DIRECT,
   K_BIAS_GRAD,
-  K_BATCH_TRANSPOSE,
   K_SUM_SLICES,
   NKERNELS
 };
 static const char *const kernel_names[NKERNELS] = {
-    "im2col",          "col2im",           "bias_add",  "fwd_direct",
-    "bwd_data_direct", "bwd_weight_direct", "bias_grad", "batch_transpose",
-    "sum_slices"};
-/* Index of the first geometry argument of each kernel. */
-static const cl_uint kernel_geom_arg[NKERNELS] = {5, 4, 4, 6, 4, 4, 3, 4, 5};
+    "im2col",          "im2col_t",          "col2im",
+    "bias_add",        "fwd_direct",        "bwd_data_direct",
+    "bwd_weight_direct", "bias_grad",       "sum_slices"};
+/* Index of the first geometry argument of each kernel (0: none). */
+static const cl_uint kernel_geom_arg[NKERNELS] = {4, 4, 4, 4, 6, 4, 4, 3, 0};
+/* The arguments a warm-up launch sets to make it a no-op: buffers to the
+ * dummy, then the count argument (images, elements) to 0. */
+static const struct {
+  cl_uint nbuf, bufs[4], count;
+  int long_arg; /* index of a long offset argument, or -1 */
+} kernel_noop[NKERNELS] = {
+    [K_IM2COL] = {2, {0, 2}, 3, 1},
+    [K_IM2COL_T] = {2, {0, 2}, 3, 1},
+    [K_COL2IM] = {2, {0, 1}, 3, 2},
+    [K_BIAS_ADD] = {2, {0, 2}, 3, 1},
+    [K_FWD_DIRECT] = {4, {0, 1, 2, 3}, 4, -1},
+    [K_BWD_DATA_DIRECT] = {3, {0, 1, 2}, 3, -1},
+    [K_BWD_WEIGHT_DIRECT] = {3, {0, 1, 2}, 3, -1},
+    [K_BIAS_GRAD] = {2, {0, 1}, 2, -1},
+    [K_SUM_SLICES] = {2, {0, 1}, 3, -1},
+};
+
+/* What each operation's GEMM runs with. */
+typedef struct op_choice {
+  int algo;
+  ocl_gemm_params gp;
+  char source[48]; /* where gp came from */
+} op_choice;
 
 typedef struct ocl_plan {
   ocl_device *dev;
   conv_problem p;
-  int algo[NOPS];
-  int64_t cg, kg;     /* channels per group, in and out */
-  size_t r, np, hw;   /* GEMM depth cg*kh*kw; output and input plane sizes */
+  op_choice ch[NOPS];
+  ocl_program *gprog[NOPS];
+  cl_kernel gk[NOPS];    /* gemm.cl kernel of each op (own GEMM) */
+  int64_t cg, kg;        /* channels per group, in and out */
+  size_t r, rt, np, hw;  /* GEMM depth cg*kh*kw, c_in*kh*kw; plane sizes */
+  ocl_program *base;
   cl_kernel k[NKERNELS];
   size_t kmax[NKERNELS]; /* CL_KERNEL_WORK_GROUP_SIZE */
   cl_mem col;            /* im2col workspace: chunk images */
-  cl_mem dyt;            /* weight gradient: dy of a chunk as [k][n][p] */
   cl_mem part;           /* weight gradient: split-K partial products */
-  size_t col_bytes, dyt_bytes, part_bytes;
-  int64_t slices;        /* split-K slices of the weight gradient (1: none) */
-  int64_t chunk;   /* images per im2col chunk */
-  int64_t chunk1;  /* images per gemm_1x1 batch */
-  size_t nbatch;   /* capacity of the offset arrays */
-  size_t *a_off, *b_off, *c_off;
-  float *alpha, *beta;
+  cl_mem tmp;            /* CLBlast's temporary buffer */
+  size_t col_bytes, part_bytes, tmp_bytes;
+  int slices;            /* split-K slices of the weight gradient */
+  int64_t chunk;         /* images per im2col chunk */
 } ocl_plan;
 
 /* ------------------------------------------------------------- helpers */
@@ -99,7 +168,8 @@ static conv_status blast_fail(conv_err *err, const char *call,
                               CLBlastStatusCode code) {
   conv_status st = CONV_ERROR_DEVICE;
   if (code == CLBlastTempBufferAllocFailure ||
-      code == CLBlastOpenCLOutOfHostMemory)
+      code == CLBlastOpenCLOutOfHostMemory ||
+      code == CLBlastOpenCLOutOfResources)
     st = CONV_ERROR_OUT_OF_MEMORY;
   return conv_err_set(err, st, "%s: %s (%d)", call, ocl_clblast_name(code),
                       (int)code);
@@ -107,10 +177,24 @@ static conv_status blast_fail(conv_err *err, const char *call,
 
 static size_t round_up(size_t v, size_t m) { return (v + m - 1) / m * m; }
 
+static double ceil_div_d(double a, double b) {
+  const double q = a / b;
+  const double f = (double)(int64_t)q;
+  return f < q ? f + 1.0 : f;
+}
+
 static size_t pow2_at_least(size_t v) {
   size_t p = 1;
   while (p < v) p <<= 1;
   return p;
+}
+
+static const char *env_get(const char *name) {
+#ifdef HAVE_SECURE_GETENV
+  return secure_getenv(name);
+#else
+  return getenv(name);
+#endif
 }
 
 /* Sets argument idx of kernel kk to value. */
@@ -140,24 +224,38 @@ static conv_status set_geometry(ocl_plan *pl, int kk, conv_err *err) {
   return CONV_SUCCESS;
 }
 
-/* Enqueues kernel kk over d0 x d1 work items; local sizes chosen here (a NULL
- * local size lets some drivers run everything on one core), global sizes
- * rounded up and guarded in the kernel. */
-static conv_status launch2d(ocl_plan *pl, int kk, size_t d0, size_t d1,
-                            conv_err *err) {
-  size_t total = pl->kmax[kk] < 64 ? pl->kmax[kk] : 64;
-  size_t l0 = total, l1 = 1;
-  if (d0 < l0) {
-    l0 = pow2_at_least(d0);
-    l1 = total / l0;
-    if (l1 > d1) l1 = pow2_at_least(d1);
-    if (l0 * l1 > total) l1 = total / l0 ? total / l0 : 1;
+/* The local size of kernel kk for a first dimension of d0 items: it
+ * depends on d0 alone, so every launch of a plan (chunks of any size) uses
+ * the shape its warm-up compiled. Reduction kernels use RED_WG. */
+static void local_size(const ocl_plan *pl, int kk, size_t d0, size_t l[2]) {
+  if (kk == K_BWD_WEIGHT_DIRECT || kk == K_BIAS_GRAD) {
+    l[0] = OCL_RED_WG;
+    l[1] = 1;
+    return;
   }
-  if (l0 == 0) l0 = 1;
-  size_t global[2] = {round_up(d0, l0), round_up(d1, l1)};
-  size_t local[2] = {l0, l1};
-  cl_int e = clEnqueueNDRangeKernel(pl->dev->queue, pl->k[kk], 2, NULL, global,
-                                    local, 0, NULL, NULL);
+  size_t total = pl->kmax[kk] < 64 ? pl->kmax[kk] : 64;
+  size_t l0 = d0 < total ? pow2_at_least(d0 ? d0 : 1) : total;
+  if (l0 > total) l0 = total;
+  l[0] = l0;
+  l[1] = total / l0 ? total / l0 : 1;
+}
+
+/* Enqueues kernel kk over d0 x d1 work items (reduction kernels: d0 groups
+ * of RED_WG items); global sizes rounded up and guarded in the kernels. */
+static conv_status launch(ocl_plan *pl, int kk, size_t d0, size_t d1,
+                          conv_err *err) {
+  size_t l[2], g[2];
+  local_size(pl, kk, d0, l);
+  if (kk == K_BWD_WEIGHT_DIRECT || kk == K_BIAS_GRAD) {
+    g[0] = d0 * OCL_RED_WG;
+    g[1] = 1;
+  } else {
+    g[0] = round_up(d0, l[0]);
+    g[1] = round_up(d1, l[1]);
+  }
+  if (g[0] == 0 || g[1] == 0) return CONV_SUCCESS;
+  cl_int e = clEnqueueNDRangeKernel(pl->dev->queue, pl->k[kk], 2, NULL, g, l,
+                                    0, NULL, NULL);
   if (e != CL_SUCCESS) {
     char call[96];
     snprintf(call, sizeof call, "clEnqueueNDRangeKernel(%s)", kernel_names[kk]);
@@ -166,18 +264,9 @@ static conv_status launch2d(ocl_plan *pl, int kk, size_t d0, size_t d1,
   return CONV_SUCCESS;
 }
 
-/* One work-group of OCL_RED_WG items per group index. */
-static conv_status launch_groups(ocl_plan *pl, int kk, size_t groups,
-                                 conv_err *err) {
-  size_t global = groups * OCL_RED_WG, local = OCL_RED_WG;
-  cl_int e = clEnqueueNDRangeKernel(pl->dev->queue, pl->k[kk], 1, NULL,
-                                    &global, &local, 0, NULL, NULL);
-  if (e != CL_SUCCESS) {
-    char call[96];
-    snprintf(call, sizeof call, "clEnqueueNDRangeKernel(%s)", kernel_names[kk]);
-    return cl_fail(err, call, e);
-  }
-  return CONV_SUCCESS;
+static conv_status finish_queue(ocl_device *dev, conv_err *err) {
+  cl_int e = clFinish(dev->queue);
+  return e == CL_SUCCESS ? CONV_SUCCESS : cl_fail(err, "clFinish", e);
 }
 
 static conv_status finish(ocl_plan *pl, conv_err *err) {
@@ -185,48 +274,181 @@ static conv_status finish(ocl_plan *pl, conv_err *err) {
   return e == CL_SUCCESS ? CONV_SUCCESS : cl_fail(err, "clFinish", e);
 }
 
-/* count GEMMs C_i = alpha_i op(A_i) op(B_i) + beta_i C_i, row-major, with the
- * offsets and scalars in the plan's arrays. */
-static conv_status gemm(ocl_plan *pl, CLBlastTranspose ta, CLBlastTranspose tb,
-                        size_t m, size_t n, size_t k, cl_mem a, size_t lda,
-                        cl_mem b, size_t ldb, cl_mem c, size_t ldc,
-                        size_t count, conv_err *err) {
-  CLBlastStatusCode s;
-  if (count == 1) {
-    s = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, m, n, k, pl->alpha[0], a,
-                     pl->a_off[0], lda, b, pl->b_off[0], ldb, pl->beta[0], c,
-                     pl->c_off[0], ldc, &pl->dev->queue, NULL);
-    if (s != CLBlastSuccess) return blast_fail(err, "CLBlastSgemm", s);
-  } else {
-    s = CLBlastSgemmBatched(CLBlastLayoutRowMajor, ta, tb, m, n, k, pl->alpha,
-                            a, pl->a_off, lda, b, pl->b_off, ldb, pl->beta, c,
-                            pl->c_off, ldc, count, &pl->dev->queue, NULL);
-    if (s != CLBlastSuccess) return blast_fail(err, "CLBlastSgemmBatched", s);
+/* ----------------------------------------------------------------- GEMM */
+
+/* One GEMM call through CLBlast: a single GEMM per (image, group, image of
+ * the inner dimension), in that order, with the plan's temporary buffer. */
+static conv_status gemm_clblast(ocl_plan *pl, const ocl_gemm_call *c,
+                                conv_err *err) {
+  const CLBlastTranspose ta = c->trans_a ? CLBlastTransposeYes
+                                         : CLBlastTransposeNo;
+  for (int zb = 0; zb < c->nb; zb++) {
+    for (int zg = 0; zg < c->g; zg++) {
+      for (int kb = 0; kb < c->kb; kb++) {
+        const size_t a = (size_t)(c->a_off + zb * c->a_sn + zg * c->a_sg +
+                                  kb * c->a_skb);
+        const size_t b = (size_t)(c->b_off + zb * c->b_sn + zg * c->b_sg +
+                                  kb * c->b_skb);
+        const size_t cc = (size_t)(c->c_off + zb * c->c_sn + zg * c->c_sg);
+        const float beta = kb > 0 || c->accumulate ? 1.0f : 0.0f;
+        CLBlastStatusCode s = CLBlastSgemmWithTempBuffer(
+            CLBlastLayoutRowMajor, ta, CLBlastTransposeNo, (size_t)c->m,
+            (size_t)c->n, (size_t)c->kp, 1.0f, c->a, a, (size_t)c->lda, c->b,
+            b, (size_t)c->ldb, beta, c->c, cc, (size_t)c->ldc,
+            &pl->dev->queue, NULL, pl->tmp);
+        if (s != CLBlastSuccess)
+          return blast_fail(err, "CLBlastSgemmWithTempBuffer", s);
+      }
+    }
   }
   return CONV_SUCCESS;
+}
+
+static conv_status gemm(ocl_plan *pl, int op, const ocl_gemm_call *c,
+                        conv_err *err) {
+  if (algos[pl->ch[op].algo].gemm == 2) return gemm_clblast(pl, c, err);
+  return ocl_gemm_enqueue(pl->dev, pl->gk[op], &pl->ch[op].gp, c, err);
+}
+
+/* The GEMM of each operation, for images n0 .. n0+nb-1 (a chunk, or all of
+ * them for gemm_1x1's forward and backward data). */
+static ocl_gemm_call fwd_call(const ocl_plan *pl, cl_mem x, cl_mem w,
+                              cl_mem y, cl_mem b, int64_t n0, int64_t nb) {
+  const conv_problem *p = &pl->p;
+  const int one = algos[pl->ch[OP_FWD].algo].is1x1;
+  ocl_gemm_call c;
+  memset(&c, 0, sizeof c);
+  c.m = (int)pl->kg;
+  c.n = (int)pl->np;
+  c.kb = 1;
+  c.kp = (int)pl->r;
+  c.a = w;
+  c.lda = (int)pl->r;
+  c.a_sg = (long)(pl->kg * (int64_t)pl->r);
+  if (one) {
+    c.b = x;
+    c.b_off = (long)(n0 * p->c_in * (int64_t)pl->hw);
+    c.b_sn = (long)(p->c_in * (int64_t)pl->hw);
+    c.b_sg = (long)(pl->cg * (int64_t)pl->hw);
+  } else {
+    c.b = pl->col;
+    c.b_sn = (long)(pl->rt * pl->np);
+    c.b_sg = (long)(pl->r * pl->np);
+  }
+  c.ldb = (int)pl->np;
+  c.c = y;
+  c.c_off = (long)(n0 * p->c_out * (int64_t)pl->np);
+  c.ldc = (int)pl->np;
+  c.c_sn = (long)(p->c_out * (int64_t)pl->np);
+  c.c_sg = (long)(pl->kg * (int64_t)pl->np);
+  c.g = (int)p->groups;
+  c.nb = (int)nb;
+  c.slices = 1;
+  c.bias = b;
+  return c;
+}
+
+static ocl_gemm_call bwd_data_call(const ocl_plan *pl, cl_mem dy, cl_mem w,
+                                   cl_mem dx, int64_t n0, int64_t nb) {
+  const conv_problem *p = &pl->p;
+  const int one = algos[pl->ch[OP_BWD_DATA].algo].is1x1;
+  ocl_gemm_call c;
+  memset(&c, 0, sizeof c);
+  c.m = (int)pl->r;
+  c.n = (int)pl->np;
+  c.kb = 1;
+  c.kp = (int)pl->kg;
+  c.a = w;
+  c.lda = (int)pl->r;
+  c.a_sg = (long)(pl->kg * (int64_t)pl->r);
+  c.trans_a = 1;
+  c.b = dy;
+  c.b_off = (long)(n0 * p->c_out * (int64_t)pl->np);
+  c.ldb = (int)pl->np;
+  c.b_sn = (long)(p->c_out * (int64_t)pl->np);
+  c.b_sg = (long)(pl->kg * (int64_t)pl->np);
+  if (one) {
+    c.c = dx;
+    c.c_off = (long)(n0 * p->c_in * (int64_t)pl->hw);
+    c.c_sn = (long)(p->c_in * (int64_t)pl->hw);
+    c.c_sg = (long)(pl->cg * (int64_t)pl->hw);
+  } else {
+    c.c = pl->col;
+    c.c_sn = (long)(pl->rt * pl->np);
+    c.c_sg = (long)(pl->r * pl->np);
+  }
+  c.ldc = (int)pl->np;
+  c.g = (int)p->groups;
+  c.nb = (int)nb;
+  c.slices = 1;
+  return c;
+}
+
+/* dw (+)= dy_chunk (Kg x nb*P) * col_t (nb*P x R) per group; into the
+ * split-K partials when the plan has slices. */
+static ocl_gemm_call bwd_weight_call(const ocl_plan *pl, cl_mem dy, cl_mem dw,
+                                     int64_t n0, int64_t nb) {
+  const conv_problem *p = &pl->p;
+  ocl_gemm_call c;
+  memset(&c, 0, sizeof c);
+  c.m = (int)pl->kg;
+  c.n = (int)pl->r;
+  c.kb = (int)nb;
+  c.kp = (int)pl->np;
+  c.a = dy;
+  c.a_off = (long)(n0 * p->c_out * (int64_t)pl->np);
+  c.lda = (int)pl->np;
+  c.a_skb = (long)(p->c_out * (int64_t)pl->np);
+  c.a_sg = (long)(pl->kg * (int64_t)pl->np);
+  c.b = pl->col;
+  c.ldb = (int)pl->rt;
+  c.b_skb = (long)(pl->np * pl->rt);
+  c.b_sg = (long)pl->r;
+  c.ldc = (int)pl->r;
+  c.c_sg = (long)(pl->kg * (int64_t)pl->r);
+  c.g = (int)p->groups;
+  c.nb = 1;
+  if (pl->slices > 1) {
+    c.c = pl->part;
+    c.c_ss = (long)(p->c_out * (int64_t)pl->r);
+    c.slices = pl->slices;
+  } else {
+    c.c = dw;
+    c.slices = 1;
+    c.accumulate = n0 > 0;
+  }
+  return c;
 }
 
 /* ---------------------------------------------------------- algo option */
 
 static int algo_by_name(const char *s, size_t n) {
-  for (int a = ALGO_GEMM1X1; a <= ALGO_DIRECT; a++)
-    if (strlen(algo_names[a]) == n && strncmp(algo_names[a], s, n) == 0)
+  for (int a = ALGO_DIRECT; a < NALGOS; a++)
+    if (strlen(algos[a].name) == n && strncasecmp(algos[a].name, s, n) == 0)
       return a;
   return -1;
+}
+
+static void known_algos(char *buf, size_t len) {
+  size_t at = 0;
+  buf[0] = '\0';
+  for (int a = ALGO_DIRECT; a < NALGOS && at < len; a++)
+    at += (size_t)snprintf(buf + at, len - at, "%s%s", a > ALGO_DIRECT ? ", "
+                           : "", algos[a].name);
 }
 
 /* Parses $CONV_ALGO: "name" (every op) or "op=name[,op=name]". */
 static conv_status parse_algo(const char *spec, int forced[NOPS],
                               conv_err *err) {
-  static const char *const ops[NOPS] = {"fwd", "bwd_data", "bwd_weight"};
+  char known[256];
+  known_algos(known, sizeof known);
   for (int i = 0; i < NOPS; i++) forced[i] = ALGO_NONE;
   if (spec == NULL || spec[0] == '\0') return CONV_SUCCESS;
   if (strchr(spec, '=') == NULL) {
     int a = algo_by_name(spec, strlen(spec));
     if (a < 0)
       return conv_err_set(err, CONV_ERROR_INVALID_ARGUMENT,
-                          "unknown algorithm '%s'; known: gemm_1x1, "
-                          "im2col_gemm, direct", spec);
+                          "unknown algorithm '%s'; known: %s", spec, known);
     for (int i = 0; i < NOPS; i++) forced[i] = a;
     return CONV_SUCCESS;
   }
@@ -238,16 +460,16 @@ static conv_status parse_algo(const char *spec, int forced[NOPS],
     int op = -1, a = -1;
     if (eq != NULL) {
       for (int i = 0; i < NOPS; i++)
-        if (strlen(ops[i]) == (size_t)(eq - s) &&
-            strncmp(ops[i], s, (size_t)(eq - s)) == 0)
+        if (strlen(op_keys[i]) == (size_t)(eq - s) &&
+            strncasecmp(op_keys[i], s, (size_t)(eq - s)) == 0)
           op = i;
       a = algo_by_name(eq + 1, len - (size_t)(eq + 1 - s));
     }
     if (op < 0 || a < 0)
       return conv_err_set(err, CONV_ERROR_INVALID_ARGUMENT,
                           "algorithm choice '%.*s' in '%s': expected "
-                          "fwd|bwd_data|bwd_weight=gemm_1x1|im2col_gemm|direct",
-                          (int)len, s, spec);
+                          "fwd|bwd_data|bwd_weight=NAME; known: %s",
+                          (int)len, s, spec, known);
     forced[op] = a;
     s += len;
     if (*s == ',') s++;
@@ -257,18 +479,18 @@ static conv_status parse_algo(const char *spec, int forced[NOPS],
 
 /* ---------------------------------------------------------------- plan */
 
-static conv_status chunk_cap_bytes(const ocl_device *dev, int64_t *out,
-                                   conv_err *err) {
-  int64_t env = 0;
-  conv_status st = conv_env_int("CONV_OPENCL_MAX_CHUNK_BYTES", "a byte count",
-                                1, INT64_MAX, &env, err);
-  if (st != CONV_SUCCESS) return st;
-  uint64_t cap = env > 0 ? (uint64_t)env : OCL_DEFAULT_CHUNK_CAP;
+static int64_t chunk_cap_bytes(const ocl_device *dev) {
+  uint64_t cap = OCL_DEFAULT_CHUNK_CAP;
+  const char *env = env_get("CONV_OPENCL_MAX_CHUNK_BYTES");
+  if (env != NULL && env[0] != '\0') {
+    char *end;
+    unsigned long long v = strtoull(env, &end, 10);
+    if (*end == '\0' && v > 0) cap = v;
+  }
   if (cap > dev->max_alloc) cap = dev->max_alloc;
   if (cap > (uint64_t)INT_MAX * sizeof(float))
-    cap = (uint64_t)INT_MAX * sizeof(float); /* CLBlast offsets are int */
-  *out = (int64_t)cap;
-  return CONV_SUCCESS;
+    cap = (uint64_t)INT_MAX * sizeof(float); /* int row counts in kernels */
+  return (int64_t)cap;
 }
 
 void ocl_plan_destroy(void *plan) {
@@ -276,15 +498,545 @@ void ocl_plan_destroy(void *plan) {
   if (pl == NULL) return;
   for (int i = 0; i < NKERNELS; i++)
     if (pl->k[i] != NULL) clReleaseKernel(pl->k[i]);
+  for (int i = 0; i < NOPS; i++)
+    if (pl->gk[i] != NULL) clReleaseKernel(pl->gk[i]);
   if (pl->col != NULL) clReleaseMemObject(pl->col);
-  if (pl->dyt != NULL) clReleaseMemObject(pl->dyt);
   if (pl->part != NULL) clReleaseMemObject(pl->part);
-  free(pl->a_off);
-  free(pl->b_off);
-  free(pl->c_off);
-  free(pl->alpha);
-  free(pl->beta);
+  if (pl->tmp != NULL) clReleaseMemObject(pl->tmp);
   free(pl);
+}
+
+/* Facts about a problem the choice needs. */
+typedef struct shape_facts {
+  int is1x1, gemm_ok, thin;
+  int64_t cap, fit; /* images per chunk whose column matrix fits the cap */
+  double col_image;
+} shape_facts;
+
+static void facts(const ocl_device *dev, const conv_problem *p,
+                  shape_facts *f) {
+  const int64_t imax = INT_MAX;
+  const int64_t cg = p->c_in / p->groups;
+  const double np = (double)p->h_out * (double)p->w_out;
+  f->is1x1 = p->kh == 1 && p->kw == 1 && p->stride_h == 1 &&
+             p->stride_w == 1 && p->pad_t == 0 && p->pad_b == 0 &&
+             p->pad_l == 0 && p->pad_r == 0 && p->dil_h >= 1;
+  /* The GEMM kernels take int leading dimensions and row counts; CLBlast
+   * takes int offsets: whole tensors stay under 2^31 elements. */
+  f->gemm_ok = (double)p->n * p->c_in * p->h * p->w < (double)imax &&
+               (double)p->n * p->c_out * np < (double)imax &&
+               (double)p->c_out * cg * p->kh * p->kw < (double)imax;
+  f->thin = p->groups > 1 && cg <= DIRECT_MAX_CG;
+  f->cap = chunk_cap_bytes(dev);
+  f->col_image = (double)p->c_in * p->kh * p->kw * np * 4.0;
+  f->fit = f->col_image <= (double)f->cap ? (int64_t)(f->cap / f->col_image)
+                                          : 0;
+}
+
+/* NULL if algorithm a can serve op of the problem, else why not. */
+static const char *why_not(int a, int op, const shape_facts *f, char *buf,
+                           size_t len) {
+  if (a == ALGO_DIRECT) return NULL;
+  if (!f->gemm_ok) return "it needs tensors under 2^31 elements";
+  if (algos[a].is1x1 && !f->is1x1)
+    return "it needs a 1x1 kernel, stride 1 and no padding";
+  /* Workspace: the column matrix of one image (every op but the 1x1
+   * forward and backward data). */
+  if ((!algos[a].is1x1 || op == OP_BWD_WEIGHT) && f->fit == 0) {
+    snprintf(buf, len, "it needs %.0f bytes of workspace for one image, over "
+             "the %lld-byte buffer cap", f->col_image, (long long)f->cap);
+    return buf;
+  }
+  return NULL;
+}
+
+/* The class keys of the tuning database for op: the exact problem, and the
+ * GEMM shape rounded to powers of two. */
+static void class_keys(const conv_problem *p, int op, int64_t m, int64_t n,
+                       int64_t k, char exact[256], char shape[128]) {
+  snprintf(exact, 256,
+           "%s:n%lld:c%lld:h%lld:w%lld:k%lld:%lldx%lld:s%lldx%lld:"
+           "d%lldx%lld:p%lld,%lld,%lld,%lld:g%lld:m%d:f%d",
+           op_keys[op], (long long)p->n, (long long)p->c_in, (long long)p->h,
+           (long long)p->w, (long long)p->c_out, (long long)p->kh,
+           (long long)p->kw, (long long)p->stride_h, (long long)p->stride_w,
+           (long long)p->dil_h, (long long)p->dil_w, (long long)p->pad_t,
+           (long long)p->pad_b, (long long)p->pad_l, (long long)p->pad_r,
+           (long long)p->groups, (int)p->padding_mode, p->flip_kernel != 0);
+  snprintf(shape, 128, "%s-gemm:m%zu:n%zu:k%zu", op_keys[op],
+           pow2_at_least((size_t)(m > 0 ? m : 1)),
+           pow2_at_least((size_t)(n > 0 ? n : 1)),
+           pow2_at_least((size_t)(k > 0 ? k : 1)));
+}
+
+/* The GEMM shape of op (rows, columns, depth) for the defaults and keys. */
+static void gemm_shape(const conv_problem *p, int op, int64_t *m, int64_t *n,
+                       int64_t *k) {
+  const int64_t cg = p->c_in / p->groups, kg = p->c_out / p->groups;
+  const int64_t r = cg * p->kh * p->kw, np = p->h_out * p->w_out;
+  if (op == OP_FWD) { *m = kg; *n = np; *k = r; }
+  else if (op == OP_BWD_DATA) { *m = r; *n = np; *k = kg; }
+  else { *m = kg; *n = r; *k = np * p->n; }
+}
+
+/* Creates the kernels, workspace and compiled code of a plan whose choices
+ * are made (pl->ch). */
+static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
+  ocl_device *dev = pl->dev;
+  const conv_problem *p = &pl->p;
+  shape_facts f;
+  conv_status st;
+  cl_int e;
+  facts(dev, p, &f);
+
+  int need_col = 0, need_blast = 0;
+  for (int op = 0; op < NOPS; op++) {
+    const int a = pl->ch[op].algo;
+    if (a != ALGO_DIRECT && (!algos[a].is1x1 || op == OP_BWD_WEIGHT))
+      need_col = 1;
+    need_blast |= algos[a].gemm == 2;
+  }
+  pl->chunk = need_col ? (f.fit < p->n ? f.fit : p->n) : 0;
+  if (need_col && pl->chunk < 1) pl->chunk = 1;
+
+  /* Split-K for the weight gradient when its output tiles are too few to
+   * keep the device busy: a few work-groups per compute unit, slices of at
+   * least 256 inner steps, at most 64 slices. */
+  pl->slices = 1;
+  const int bw = pl->ch[OP_BWD_WEIGHT].algo;
+  if (algos[bw].gemm == 1 && p->n > 0) {
+    const ocl_gemm_params *gp = &pl->ch[OP_BWD_WEIGHT].gp;
+    double groups;
+    if (gp->family == OCL_GEMM_VEC)
+      groups = ceil_div_d((double)pl->kg, gp->tm * (double)gp->lm) *
+               ceil_div_d((double)pl->r, (double)gp->nv * gp->vw * gp->ln);
+    else
+      groups = ceil_div_d((double)pl->kg, gp->mwg) *
+               ceil_div_d((double)pl->r, gp->nwg);
+    groups *= (double)p->groups;
+    const double inner = (double)pl->chunk * (double)pl->np;
+    double s = 4.0 * dev->units / groups;
+    if (s > inner / 256.0) s = inner / 256.0;
+    if (s > 64.0) s = 64.0;
+    const char *env = env_get("CONV_OPENCL_WGRAD_SLICES");
+    if (env != NULL && atoi(env) > 0) s = atoi(env) > 64 ? 64 : atoi(env);
+    const double part_slice = (double)p->c_out * pl->r * 4.0;
+    if (s * part_slice > (double)f.cap) s = (double)f.cap / part_slice;
+    if (s >= 2.0) pl->slices = (int)s;
+  }
+
+  if (need_col && p->n > 0) {
+    pl->col_bytes = (size_t)((double)pl->chunk * f.col_image);
+    pl->col = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, pl->col_bytes, NULL,
+                             &e);
+    if (pl->col == NULL) return cl_fail(err, "clCreateBuffer(im2col workspace)", e);
+  }
+  if (pl->slices > 1) {
+    pl->part_bytes = (size_t)pl->slices * (size_t)p->c_out * pl->r * 4;
+    pl->part = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, pl->part_bytes,
+                              NULL, &e);
+    if (pl->part == NULL)
+      return cl_fail(err, "clCreateBuffer(split-K workspace)", e);
+  }
+
+  /* Base kernels. */
+  char options[64];
+  snprintf(options, sizeof options, "-DRED_WG=%d", OCL_RED_WG);
+  pthread_mutex_lock(&dev->lock);
+  st = ocl_device_build(dev, OCL_SRC_BASE, options, &pl->base, err);
+  pthread_mutex_unlock(&dev->lock);
+  if (st != CONV_SUCCESS) return st;
+  int want[NKERNELS] = {0};
+  const int fa = pl->ch[OP_FWD].algo, da = pl->ch[OP_BWD_DATA].algo;
+  want[K_IM2COL] = (fa != ALGO_DIRECT && !algos[fa].is1x1) ||
+                   (da != ALGO_DIRECT && !algos[da].is1x1);
+  want[K_IM2COL_T] = bw != ALGO_DIRECT;
+  want[K_COL2IM] = da != ALGO_DIRECT && !algos[da].is1x1;
+  want[K_BIAS_ADD] = p->has_bias && algos[fa].gemm == 2;
+  want[K_FWD_DIRECT] = fa == ALGO_DIRECT;
+  want[K_BWD_DATA_DIRECT] = da == ALGO_DIRECT;
+  want[K_BWD_WEIGHT_DIRECT] = bw == ALGO_DIRECT;
+  want[K_BIAS_GRAD] = 1;
+  want[K_SUM_SLICES] = pl->slices > 1;
+  for (int kk = 0; kk < NKERNELS; kk++) {
+    if (!want[kk]) continue;
+    pl->k[kk] = clCreateKernel(pl->base->prog, kernel_names[kk], &e);
+    if (pl->k[kk] == NULL) {
+      char call[96];
+      snprintf(call, sizeof call, "clCreateKernel(%s)", kernel_names[kk]);
+      return cl_fail(err, call, e);
+    }
+    e = clGetKernelWorkGroupInfo(pl->k[kk], dev->id, CL_KERNEL_WORK_GROUP_SIZE,
+                                 sizeof pl->kmax[kk], &pl->kmax[kk], NULL);
+    if (e != CL_SUCCESS)
+      return cl_fail(err, "clGetKernelWorkGroupInfo(CL_KERNEL_WORK_GROUP_SIZE)",
+                     e);
+    if ((kk == K_BIAS_GRAD || kk == K_BWD_WEIGHT_DIRECT) &&
+        pl->kmax[kk] < OCL_RED_WG)
+      return conv_err_set(err, CONV_ERROR_UNSUPPORTED,
+                          "opencl: kernel %s needs work-groups of %d, the "
+                          "device allows %zu", kernel_names[kk], OCL_RED_WG,
+                          pl->kmax[kk]);
+    if (pl->kmax[kk] == 0) pl->kmax[kk] = 1;
+    /* Warm-up: the per-run arguments made a no-op, one launch of the local
+     * size every run of this plan will use. */
+    for (cl_uint b = 0; b < kernel_noop[kk].nbuf; b++)
+      ARG(pl, kk, kernel_noop[kk].bufs[b], cl_mem, dev->dummy);
+    if (kernel_noop[kk].long_arg >= 0)
+      ARG(pl, kk, (cl_uint)kernel_noop[kk].long_arg, cl_long, 0);
+    ARG(pl, kk, kernel_noop[kk].count, cl_int, 0);
+    if (kk == K_FWD_DIRECT) ARG(pl, kk, 5, cl_int, 0);
+    if (kk == K_SUM_SLICES) {
+      ARG(pl, kk, 2, cl_int, 1);
+      ARG(pl, kk, 4, cl_int, 0);
+    } else {
+      st = set_geometry(pl, kk, err);
+      if (st != CONV_SUCCESS) return st;
+    }
+    size_t d0 = 1;
+    switch (kk) {
+      case K_IM2COL: case K_BIAS_ADD: case K_FWD_DIRECT: d0 = pl->np; break;
+      case K_IM2COL_T: d0 = pl->rt; break;
+      case K_COL2IM: case K_BWD_DATA_DIRECT: d0 = pl->hw; break;
+      case K_SUM_SLICES: d0 = (size_t)p->c_out * pl->r; break;
+      default: d0 = 1; break;
+    }
+    size_t l[3];
+    local_size(pl, kk, d0, l);
+    l[2] = 1;
+    st = ocl_warm_launch(dev, pl->base, pl->k[kk], kernel_names[kk], 2, l,
+                         err);
+    if (st != CONV_SUCCESS) return st;
+  }
+
+  /* Own GEMM kernels, one program per parameter set. */
+  for (int op = 0; op < NOPS; op++) {
+    if (algos[pl->ch[op].algo].gemm != 1) continue;
+    const ocl_gemm_params *gp = &pl->ch[op].gp;
+    char why[160];
+    if (ocl_gemm_params_check(dev, gp, why, sizeof why) != 0)
+      return conv_err_set(err, CONV_ERROR_UNSUPPORTED,
+                          "opencl: GEMM parameters for %s: %s", op_keys[op],
+                          why);
+    char gopt[160];
+    ocl_gemm_params_options(gp, gopt, sizeof gopt);
+    pthread_mutex_lock(&dev->lock);
+    st = ocl_device_build(dev, OCL_SRC_GEMM, gopt, &pl->gprog[op], err);
+    pthread_mutex_unlock(&dev->lock);
+    if (st != CONV_SUCCESS) return st;
+    const char *kname = gp->family == OCL_GEMM_VEC ? "gemm_vec" : "gemm_tiled";
+    pl->gk[op] = clCreateKernel(pl->gprog[op]->prog, kname, &e);
+    if (pl->gk[op] == NULL) return cl_fail(err, "clCreateKernel(gemm)", e);
+    size_t kmax = 0;
+    e = clGetKernelWorkGroupInfo(pl->gk[op], dev->id, CL_KERNEL_WORK_GROUP_SIZE,
+                                 sizeof kmax, &kmax, NULL);
+    const size_t need = gp->family == OCL_GEMM_VEC
+                            ? (size_t)gp->lm * gp->ln
+                            : (size_t)gp->mdimc * gp->ndimc;
+    if (e == CL_SUCCESS && kmax < need)
+      return conv_err_set(err, CONV_ERROR_UNSUPPORTED,
+                          "opencl: GEMM kernel for %s needs work-groups of "
+                          "%zu, the device allows %zu for it", op_keys[op],
+                          need, kmax);
+    ocl_gemm_call c;
+    memset(&c, 0, sizeof c);
+    c.kp = 1;
+    c.g = c.nb = c.slices = 1;
+    c.a = c.b = c.c = dev->dummy;
+    st = ocl_gemm_enqueue(dev, pl->gk[op], gp, &c, err); /* m = 0: args only */
+    if (st != CONV_SUCCESS) return st;
+    size_t l[3] = {gp->family == OCL_GEMM_VEC ? (size_t)gp->ln
+                                              : (size_t)gp->ndimc,
+                   gp->family == OCL_GEMM_VEC ? (size_t)gp->lm
+                                              : (size_t)gp->mdimc,
+                   1};
+    st = ocl_warm_launch(dev, pl->gprog[op], pl->gk[op], kname, 3, l, err);
+    if (st != CONV_SUCCESS) return st;
+  }
+
+  /* CLBlast: its temporary buffer sized here, and each GEMM shape run once
+   * on scratch buffers so that its kernels are compiled now. */
+  if (need_blast) {
+    size_t most = 0;
+    for (int op = 0; op < NOPS; op++) {
+      if (algos[pl->ch[op].algo].gemm != 2) continue;
+      ocl_gemm_call c = op == OP_FWD ? fwd_call(pl, NULL, NULL, NULL, NULL, 0, 1)
+                      : op == OP_BWD_DATA ? bwd_data_call(pl, NULL, NULL, NULL, 0, 1)
+                      : bwd_weight_call(pl, NULL, NULL, 0, 1);
+      size_t size = 0;
+      CLBlastStatusCode s = CLBlastSGemmTempBufferSize(
+          CLBlastLayoutRowMajor,
+          c.trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
+          CLBlastTransposeNo, (size_t)c.m, (size_t)c.n, (size_t)c.kp, 0,
+          (size_t)c.lda, 0, (size_t)c.ldb, 0, (size_t)c.ldc, &dev->queue,
+          &size);
+      if (s != CLBlastSuccess)
+        return blast_fail(err, "CLBlastSGemmTempBufferSize", s);
+      if (size > most) most = size;
+    }
+    pl->tmp_bytes = most > 0 ? most : 4;
+    pl->tmp = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, pl->tmp_bytes, NULL,
+                             &e);
+    if (pl->tmp == NULL)
+      return cl_fail(err, "clCreateBuffer(CLBlast temporary buffer)", e);
+    for (int op = 0; op < NOPS; op++) {
+      if (algos[pl->ch[op].algo].gemm != 2) continue;
+      ocl_gemm_call c = op == OP_FWD ? fwd_call(pl, NULL, NULL, NULL, NULL, 0, 1)
+                      : op == OP_BWD_DATA ? bwd_data_call(pl, NULL, NULL, NULL, 0, 1)
+                      : bwd_weight_call(pl, NULL, NULL, 0, 1);
+      const size_t abytes = 4 * (size_t)c.lda * (size_t)(c.trans_a ? c.kp : c.m);
+      const size_t bbytes = 4 * (size_t)c.ldb * (size_t)c.kp;
+      const size_t cbytes = 4 * (size_t)c.ldc * (size_t)c.m;
+      cl_mem a = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, abytes, NULL, &e);
+      cl_mem b = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, bbytes, NULL, &e);
+      cl_mem cc = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, cbytes, NULL, &e);
+      if (a != NULL && b != NULL && cc != NULL) {
+        const float zero = 0.0f;
+        clEnqueueFillBuffer(dev->queue, a, &zero, 4, 0, abytes, 0, NULL, NULL);
+        clEnqueueFillBuffer(dev->queue, b, &zero, 4, 0, bbytes, 0, NULL, NULL);
+        c.nb = c.g = c.kb = 1;
+        c.a = a; c.b = b; c.c = cc;
+        c.a_off = c.b_off = c.c_off = 0;
+        c.accumulate = 0;
+        st = gemm_clblast(pl, &c, err);
+        if (st == CONV_SUCCESS) st = finish(pl, err);
+      }
+      if (a) clReleaseMemObject(a);
+      if (b) clReleaseMemObject(b);
+      if (cc) clReleaseMemObject(cc);
+      if (st != CONV_SUCCESS) return st;
+    }
+  }
+  ocl_device_save_programs(dev);
+  return CONV_SUCCESS;
+}
+
+/* The choice for each op: forced, else the tuning database, else the
+ * policy; GEMM parameters from $CONV_OPENCL_GEMM, the database or the
+ * device default. */
+static conv_status choose(ocl_device *dev, const conv_problem *p,
+                          const int forced[NOPS], const ocl_gemm_params *env_gp,
+                          op_choice ch[NOPS], conv_err *err) {
+  shape_facts f;
+  char buf[160];
+  facts(dev, p, &f);
+  for (int op = 0; op < NOPS; op++) {
+    op_choice *c = &ch[op];
+    int64_t m, n, k;
+    gemm_shape(p, op, &m, &n, &k);
+    memset(c, 0, sizeof *c);
+    c->algo = forced[op];
+    int tuned = 0;
+    if (c->algo != ALGO_NONE) {
+      const char *why = why_not(c->algo, op, &f, buf, sizeof buf);
+      if (why != NULL)
+        return conv_err_set(err, CONV_ERROR_UNSUPPORTED,
+                            "opencl: algorithm %s cannot serve %s of this "
+                            "problem: %s", algos[c->algo].name, op_keys[op],
+                            why);
+    } else {
+      char exact[256], shape[128], an[64], pr[256];
+      class_keys(p, op, m, n, k, exact, shape);
+      const char *keys[2] = {exact, shape};
+      for (int i = 0; i < 2 && !tuned; i++) {
+        if (ocl_tune_lookup(dev, keys[i], an, sizeof an, pr, sizeof pr) != 0)
+          continue;
+        const int a = algo_by_name(an, strlen(an));
+        ocl_gemm_params gp;
+        char why[160];
+        if (a < 0 || why_not(a, op, &f, buf, sizeof buf) != NULL ||
+            (algos[a].gemm == 1 &&
+             (ocl_gemm_params_parse(pr, &gp, why, sizeof why) != 0 ||
+              ocl_gemm_params_check(dev, &gp, why, sizeof why) != 0))) {
+          if (ocl_verbose())
+            fprintf(stderr, "libconv: opencl: tuning entry '%s %s %s' does "
+                    "not fit this problem or device: ignored\n", keys[i], an,
+                    pr);
+          continue;
+        }
+        c->algo = a;
+        if (algos[a].gemm == 1) c->gp = gp;
+        snprintf(c->source, sizeof c->source, "tuned (%s)",
+                 i == 0 ? "this problem" : "GEMM shape class");
+        tuned = 1;
+      }
+      for (size_t i = 0; c->algo == ALGO_NONE && i < sizeof policy /
+                                                           sizeof policy[0];
+           i++) {
+        if (policy[i].thin_only && !f.thin) continue;
+        if (why_not(policy[i].algo, op, &f, buf, sizeof buf) == NULL)
+          c->algo = policy[i].algo;
+      }
+    }
+    if (algos[c->algo].gemm != 1) {
+      snprintf(c->source, sizeof c->source, "-");
+    } else if (env_gp != NULL) {
+      c->gp = *env_gp;
+      snprintf(c->source, sizeof c->source, "CONV_OPENCL_GEMM");
+    } else if (!tuned) {
+      ocl_gemm_params_default(dev, (long)m, (long)n, &c->gp);
+      snprintf(c->source, sizeof c->source, "default for the device type");
+    }
+  }
+  return CONV_SUCCESS;
+}
+
+static conv_status plan_make(ocl_device *dev, const conv_problem *p,
+                             const op_choice ch[NOPS], ocl_plan **out,
+                             conv_err *err) {
+  ocl_plan *pl = calloc(1, sizeof *pl);
+  *out = NULL;
+  if (pl == NULL)
+    return conv_err_set(err, CONV_ERROR_OUT_OF_MEMORY,
+                        "opencl plan_create: out of host memory");
+  pl->dev = dev;
+  pl->p = *p;
+  memcpy(pl->ch, ch, sizeof pl->ch);
+  pl->cg = p->c_in / p->groups;
+  pl->kg = p->c_out / p->groups;
+  pl->r = (size_t)(pl->cg * p->kh * p->kw);
+  pl->rt = (size_t)(p->c_in * p->kh * p->kw);
+  pl->np = (size_t)(p->h_out * p->w_out);
+  pl->hw = (size_t)(p->h * p->w);
+  conv_status st = plan_setup(pl, err);
+  if (st != CONV_SUCCESS) {
+    ocl_plan_destroy(pl);
+    return st;
+  }
+  *out = pl;
+  return CONV_SUCCESS;
+}
+
+/* ---------------------------------------------------------------- tuning */
+
+typedef struct tune_bufs {
+  cl_mem x, w, b, y, dy, dx, dw, db;
+} tune_bufs;
+
+static void tune_bufs_free(tune_bufs *t) {
+  cl_mem *m = &t->x;
+  for (int i = 0; i < 8; i++)
+    if (m[i] != NULL) clReleaseMemObject(m[i]);
+}
+
+static conv_status tune_bufs_make(ocl_device *dev, const conv_problem *p,
+                                  tune_bufs *t, conv_err *err) {
+  const size_t sz[8] = {
+      (size_t)(p->n * p->c_in * p->h * p->w),
+      (size_t)(p->c_out * (p->c_in / p->groups) * p->kh * p->kw),
+      (size_t)p->c_out,
+      (size_t)(p->n * p->c_out * p->h_out * p->w_out),
+      (size_t)(p->n * p->c_out * p->h_out * p->w_out),
+      (size_t)(p->n * p->c_in * p->h * p->w),
+      (size_t)(p->c_out * (p->c_in / p->groups) * p->kh * p->kw),
+      (size_t)p->c_out};
+  cl_mem *m = &t->x;
+  memset(t, 0, sizeof *t);
+  for (int i = 0; i < 8; i++) {
+    cl_int e;
+    const size_t bytes = 4 * (sz[i] ? sz[i] : 1);
+    m[i] = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, bytes, NULL, &e);
+    if (m[i] == NULL) {
+      tune_bufs_free(t);
+      return cl_fail(err, "clCreateBuffer(tuning tensors)", e);
+    }
+    const float v = 0.25f; /* normal numbers: no denormal slow paths */
+    clEnqueueFillBuffer(dev->queue, m[i], &v, 4, 0, bytes, 0, NULL, NULL);
+  }
+  return finish_queue(dev, err);
+}
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+static conv_status run_op(ocl_plan *pl, int op, const tune_bufs *t,
+                          conv_err *err) {
+  if (op == OP_FWD)
+    return ocl_forward(pl, t->x, t->w, pl->p.has_bias ? t->b : NULL, t->y,
+                       err);
+  if (op == OP_BWD_DATA) return ocl_backward_data(pl, t->dy, t->w, t->dx, err);
+  return ocl_backward_weight(pl, t->x, t->dy, t->dw, NULL, err);
+}
+
+/* Times each candidate for every op not forced, keeps the fastest in ch
+ * and records it in the tuning database. */
+static conv_status tune(ocl_device *dev, const conv_problem *p,
+                        const int forced[NOPS], op_choice ch[NOPS],
+                        conv_err *err) {
+  tune_bufs t;
+  shape_facts f;
+  char buf[160];
+  conv_status st = tune_bufs_make(dev, p, &t, err);
+  if (st != CONV_SUCCESS) return st;
+  facts(dev, p, &f);
+  ocl_gemm_params cands[32];
+  const int ncand = ocl_gemm_candidates(dev, cands, 32);
+  for (int op = 0; op < NOPS && st == CONV_SUCCESS; op++) {
+    if (forced[op] != ALGO_NONE) continue;
+    ocl_progress("tuning %s of the problem on %s (once; results kept in the "
+                 "tuning database)", op_keys[op], dev->name);
+    double best = -1.0;
+    op_choice win = ch[op];
+    for (int a = ALGO_DIRECT; a < NALGOS; a++) {
+      if (why_not(a, op, &f, buf, sizeof buf) != NULL) continue;
+      if (a == ALGO_DIRECT && !f.thin) continue; /* too slow to bother */
+      const int nc = algos[a].gemm == 1 ? ncand : 1;
+      for (int i = 0; i < nc; i++) {
+        op_choice trial[NOPS];
+        memcpy(trial, ch, sizeof trial);
+        trial[op].algo = a;
+        if (algos[a].gemm == 1) {
+          trial[op].gp = cands[i];
+          snprintf(trial[op].source, sizeof trial[op].source, "tuned now");
+        } else {
+          snprintf(trial[op].source, sizeof trial[op].source, "-");
+        }
+        ocl_plan *pl = NULL;
+        conv_err e2;
+        e2.status = CONV_SUCCESS;
+        e2.msg[0] = '\0';
+        if (plan_make(dev, p, trial, &pl, &e2) != CONV_SUCCESS) continue;
+        double ms = -1.0;
+        if (run_op(pl, op, &t, &e2) == CONV_SUCCESS) {
+          for (int rep = 0; rep < 3; rep++) {
+            const double t0 = now_ms();
+            if (run_op(pl, op, &t, &e2) != CONV_SUCCESS) {
+              ms = -1.0;
+              break;
+            }
+            const double dt = now_ms() - t0;
+            if (ms < 0 || dt < ms) ms = dt;
+          }
+        }
+        ocl_plan_destroy(pl);
+        if (ocl_verbose()) {
+          char gs[128] = "-";
+          if (algos[a].gemm == 1) ocl_gemm_params_str(&cands[i], gs, sizeof gs);
+          fprintf(stderr, "libconv: opencl tune %s: %s %s: %.3f ms\n",
+                  op_keys[op], algos[a].name, gs, ms);
+        }
+        if (ms >= 0 && (best < 0 || ms < best)) {
+          best = ms;
+          win = trial[op];
+        }
+      }
+    }
+    if (best >= 0) {
+      char exact[256], shape[128], gs[128] = "-";
+      int64_t m, n, k;
+      gemm_shape(p, op, &m, &n, &k);
+      class_keys(p, op, m, n, k, exact, shape);
+      if (algos[win.algo].gemm == 1) ocl_gemm_params_str(&win.gp, gs, sizeof gs);
+      ocl_tune_record(dev, exact, algos[win.algo].name, gs, best);
+      ocl_tune_record(dev, shape, algos[win.algo].name, gs, best);
+      ch[op] = win;
+    }
+  }
+  tune_bufs_free(&t);
+  return st;
 }
 
 conv_status ocl_plan_create(void *device, const conv_problem *problem,
@@ -292,239 +1044,72 @@ conv_status ocl_plan_create(void *device, const conv_problem *problem,
                             conv_err *err) {
   ocl_device *dev = device;
   const conv_problem *p = problem;
-  ocl_plan *pl = NULL;
-  conv_status st = CONV_SUCCESS;
   int forced[NOPS];
-  cl_program program;
-  cl_int e;
+  op_choice ch[NOPS];
+  ocl_gemm_params env_gp, *egp = NULL;
+  conv_status st;
 
   *plan = NULL;
   st = parse_algo(options ? options->algo : NULL, forced, err);
   if (st != CONV_SUCCESS) return st;
+  const char *gs = env_get("CONV_OPENCL_GEMM");
+  if (gs != NULL && gs[0] != '\0') {
+    char why[200];
+    if (ocl_gemm_params_parse(gs, &env_gp, why, sizeof why) != 0)
+      return conv_err_set(err, CONV_ERROR_INVALID_ARGUMENT,
+                          "CONV_OPENCL_GEMM='%s': %s", gs, why);
+    if (ocl_gemm_params_check(dev, &env_gp, why, sizeof why) != 0)
+      return conv_err_set(err, CONV_ERROR_UNSUPPORTED,
+                          "CONV_OPENCL_GEMM='%s': %s", gs, why);
+    egp = &env_gp;
+  }
 
   /* Kernels index planes and channels with int: check that they fit. */
   const int64_t imax = INT_MAX;
-  const int64_t cg = p->c_in / p->groups, kg = p->c_out / p->groups;
+  const int64_t cg = p->c_in / p->groups;
   const int64_t n1 = p->n > 1 ? p->n : 1;
   if (p->h + p->pad_t + p->pad_b > imax / 2 ||
       p->w + p->pad_l + p->pad_r > imax / 2 || p->h > imax / p->w ||
       p->h_out > imax / p->w_out || p->c_in > imax / (p->kh * p->kw) ||
       p->c_out > imax / (cg * p->kh * p->kw) || n1 > imax / p->c_in ||
       n1 > imax / p->c_out || p->stride_h > imax / 2 || p->stride_w > imax / 2 ||
-      p->dil_h > imax / p->kh || p->dil_w > imax / p->kw)
+      p->dil_h > imax / p->kh || p->dil_w > imax / p->kw ||
+      (double)n1 * (double)p->h_out * (double)p->w_out > (double)imax)
     return conv_err_set(err, CONV_ERROR_UNSUPPORTED,
                         "opencl: a plane, channel or kernel extent passes "
                         "2^31 elements (the kernels index planes with int)");
 
-  pl = calloc(1, sizeof *pl);
-  if (pl == NULL)
-    return conv_err_set(err, CONV_ERROR_OUT_OF_MEMORY,
-                        "opencl plan_create: out of host memory");
-  pl->dev = dev;
-  pl->p = *p;
-  pl->cg = cg;
-  pl->kg = kg;
-  pl->r = (size_t)(cg * p->kh * p->kw);
-  pl->np = (size_t)(p->h_out * p->w_out);
-  pl->hw = (size_t)(p->h * p->w);
-
-  const int is1x1 = p->kh == 1 && p->kw == 1 && p->stride_h == 1 &&
-                    p->stride_w == 1 && p->pad_t == 0 && p->pad_b == 0 &&
-                    p->pad_l == 0 && p->pad_r == 0;
-  /* CLBlast's batched GEMM takes int offsets: whole tensors must stay under
-   * 2^31 elements for the GEMM algorithms. */
-  const int gemm_ok = (double)p->n * p->c_in * p->h * p->w < (double)imax &&
-                      (double)p->n * p->c_out * pl->np < (double)imax &&
-                      (double)p->c_out * pl->r < (double)imax;
-  int64_t cap = 0;
-  st = chunk_cap_bytes(dev, &cap, err);
-  if (st != CONV_SUCCESS) goto done;
-  const double col_image = (double)p->c_in * p->kh * p->kw * pl->np * 4.0;
-  const double dyt_image = (double)p->c_out * pl->np * 4.0;
-  /* Images per chunk whose workspace fits the cap: the column matrix, and
-   * for the weight gradient also dy in the side-by-side layout. */
-  const int64_t fit_col =
-      col_image <= (double)cap ? (int64_t)(cap / col_image) : 0;
-  const int64_t fit_dyt =
-      dyt_image <= (double)cap ? (int64_t)(cap / dyt_image) : 0;
-  const int64_t fit_w = fit_col < fit_dyt ? fit_col : fit_dyt;
-
-  for (int op = 0; op < NOPS; op++) {
-    int a = forced[op];
-    const int64_t fit = op == OP_BWD_WEIGHT ? fit_w : fit_col;
-    if (a == ALGO_GEMM1X1 && !is1x1) {
-      st = conv_err_set(err, CONV_ERROR_UNSUPPORTED,
-                        "opencl: algorithm gemm_1x1 needs a 1x1 kernel, stride 1 "
-                        "and no padding (kernel %lldx%lld, stride %lldx%lld)",
-                        (long long)p->kh, (long long)p->kw,
-                        (long long)p->stride_h, (long long)p->stride_w);
-      goto done;
-    }
-    if ((a == ALGO_IM2COL || (a == ALGO_GEMM1X1 && op == OP_BWD_WEIGHT)) &&
-        fit == 0) {
-      st = conv_err_set(err, CONV_ERROR_UNSUPPORTED,
-                        "opencl: %s needs %.0f bytes of workspace for one "
-                        "image, over the %lld-byte buffer cap",
-                        algo_names[a],
-                        op == OP_BWD_WEIGHT && dyt_image > col_image
-                            ? dyt_image : col_image,
-                        (long long)cap);
-      goto done;
-    }
-    if ((a == ALGO_IM2COL || a == ALGO_GEMM1X1) && !gemm_ok) {
-      st = conv_err_set(err, CONV_ERROR_UNSUPPORTED,
-                        "opencl: %s needs tensors under 2^31 elements (CLBlast "
-                        "offsets are 32-bit)", algo_names[a]);
-      goto done;
-    }
-    if (a == ALGO_NONE) {
-      if (p->groups > 1 && cg <= DIRECT_MAX_CG)
-        a = ALGO_DIRECT;
-      else if (is1x1 && gemm_ok && (op != OP_BWD_WEIGHT || fit > 0))
-        a = ALGO_GEMM1X1;
-      else if (fit > 0 && gemm_ok)
-        a = ALGO_IM2COL;
-      else
-        a = ALGO_DIRECT;
-    }
-    pl->algo[op] = a;
+  st = choose(dev, p, forced, egp, ch, err);
+  if (st != CONV_SUCCESS) return st;
+  const char *tv = env_get("CONV_TUNE");
+  if (tv != NULL && tv[0] != '\0' && strcmp(tv, "0") != 0 && egp == NULL &&
+      p->n > 0) {
+    st = tune(dev, p, forced, ch, err);
+    if (st != CONV_SUCCESS) return st;
   }
-
-  int need_col = 0, need_1x1 = 0;
-  const int need_dyt = pl->algo[OP_BWD_WEIGHT] == ALGO_IM2COL ||
-                       pl->algo[OP_BWD_WEIGHT] == ALGO_GEMM1X1;
-  for (int op = 0; op < NOPS; op++) {
-    need_col |= pl->algo[op] == ALGO_IM2COL;
-    need_1x1 |= pl->algo[op] == ALGO_GEMM1X1 && op != OP_BWD_WEIGHT;
-  }
-  need_col |= need_dyt;
-  {
-    int64_t fit = need_dyt ? fit_w : fit_col;
-    pl->chunk = need_col ? (fit < p->n ? fit : p->n) : 0;
-  }
-  pl->chunk1 = need_1x1 ? (p->n < 64 ? p->n : 64) : 0;
-  if (pl->chunk < 1 && need_col) pl->chunk = 1;
-  if (pl->chunk1 < 1 && need_1x1) pl->chunk1 = 1;
-  /* Split-K for the weight gradient: its GEMMs are thin (Kg x R outputs)
-   * with a long inner dimension (images x positions); CLBlast parallelises
-   * over output tiles only, so the inner dimension is cut into slices whose
-   * partial products are summed in slice order by sum_slices. Aim for a few
-   * work-groups per compute unit, slices of at least 256. */
-  pl->slices = 1;
-  if (need_dyt && p->n > 0) {
-    const double tiles = (double)((kg + 63) / 64) *
-                         (double)((pl->r + 63) / 64) * (double)p->groups;
-    const double inner = (double)pl->chunk * (double)pl->np;
-    double s = 4.0 * dev->units / tiles;
-    if (s > inner / 256.0) s = inner / 256.0;
-    if (s > 64.0) s = 64.0;
-    const double part_slice = (double)p->c_out * pl->r * 4.0;
-    if (s * part_slice > (double)cap) s = (double)cap / part_slice;
-    /* $CONV_OPENCL_WGRAD_SLICES forces the count (for tests). */
-    int64_t forced_slices = 0;
-    st = conv_env_int("CONV_OPENCL_WGRAD_SLICES", "a slice count", 1, 64,
-                      &forced_slices, err);
-    if (st != CONV_SUCCESS) goto done;
-    if (forced_slices > 0) s = (double)forced_slices;
-    if (s * part_slice > (double)cap) s = (double)cap / part_slice;
-    if (s >= 2.0) pl->slices = (int64_t)s;
-  }
-  {
-    int64_t most = pl->chunk > pl->chunk1 ? pl->chunk : pl->chunk1;
-    if (most < pl->slices) most = pl->slices;
-    pl->nbatch = (size_t)((most > 0 ? most : 1) * p->groups);
-  }
-  pl->a_off = calloc(pl->nbatch, sizeof *pl->a_off);
-  pl->b_off = calloc(pl->nbatch, sizeof *pl->b_off);
-  pl->c_off = calloc(pl->nbatch, sizeof *pl->c_off);
-  pl->alpha = calloc(pl->nbatch, sizeof *pl->alpha);
-  pl->beta = calloc(pl->nbatch, sizeof *pl->beta);
-  if (!pl->a_off || !pl->b_off || !pl->c_off || !pl->alpha || !pl->beta) {
-    st = conv_err_set(err, CONV_ERROR_OUT_OF_MEMORY,
-                      "opencl plan_create: out of host memory");
-    goto done;
-  }
-  if (need_col && p->n > 0) {
-    pl->col_bytes = (size_t)(pl->chunk * col_image);
-    pl->col = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, pl->col_bytes, NULL,
-                             &e);
-    if (pl->col == NULL) {
-      st = cl_fail(err, "clCreateBuffer(im2col workspace)", e);
-      goto done;
+  ocl_plan *pl = NULL;
+  st = plan_make(dev, p, ch, &pl, err);
+  if (st != CONV_SUCCESS) return st;
+  if (ocl_verbose()) {
+    for (int op = 0; op < NOPS; op++) {
+      char g[128] = "-";
+      if (algos[ch[op].algo].gemm == 1) ocl_gemm_params_str(&ch[op].gp, g, sizeof g);
+      fprintf(stderr, "libconv: opencl plan on %s: %s %s gemm %s (%s)%s\n",
+              dev->name, op_keys[op], algos[ch[op].algo].name, g,
+              ch[op].source,
+              op == OP_BWD_WEIGHT && pl->slices > 1 ? ", split-K" : "");
     }
-  }
-  if (pl->slices > 1) {
-    pl->part_bytes = (size_t)pl->slices * (size_t)p->c_out * pl->r * 4;
-    pl->part = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, pl->part_bytes,
-                              NULL, &e);
-    if (pl->part == NULL) {
-      st = cl_fail(err, "clCreateBuffer(split-K workspace)", e);
-      goto done;
-    }
-  }
-  if (need_dyt && p->n > 0) {
-    pl->dyt_bytes = (size_t)(pl->chunk * dyt_image);
-    pl->dyt = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, pl->dyt_bytes, NULL,
-                             &e);
-    if (pl->dyt == NULL) {
-      st = cl_fail(err, "clCreateBuffer(weight-gradient workspace)", e);
-      goto done;
-    }
-  }
-
-  st = ocl_device_program(dev, &program, err);
-  if (st != CONV_SUCCESS) goto done;
-  int want[NKERNELS] = {0};
-  want[K_IM2COL] = need_col;
-  want[K_COL2IM] = pl->algo[OP_BWD_DATA] == ALGO_IM2COL;
-  want[K_BIAS_ADD] = p->has_bias && pl->algo[OP_FWD] != ALGO_DIRECT;
-  want[K_FWD_DIRECT] = pl->algo[OP_FWD] == ALGO_DIRECT;
-  want[K_BWD_DATA_DIRECT] = pl->algo[OP_BWD_DATA] == ALGO_DIRECT;
-  want[K_BWD_WEIGHT_DIRECT] = pl->algo[OP_BWD_WEIGHT] == ALGO_DIRECT;
-  want[K_BIAS_GRAD] = 1;
-  want[K_BATCH_TRANSPOSE] = need_dyt;
-  want[K_SUM_SLICES] = pl->slices > 1;
-  for (int kk = 0; kk < NKERNELS; kk++) {
-    if (!want[kk]) continue;
-    pl->k[kk] = clCreateKernel(program, kernel_names[kk], &e);
-    if (pl->k[kk] == NULL) {
-      char call[96];
-      snprintf(call, sizeof call, "clCreateKernel(%s)", kernel_names[kk]);
-      st = cl_fail(err, call, e);
-      goto done;
-    }
-    e = clGetKernelWorkGroupInfo(pl->k[kk], dev->id, CL_KERNEL_WORK_GROUP_SIZE,
-                                 sizeof pl->kmax[kk], &pl->kmax[kk], NULL);
-    if (e != CL_SUCCESS) {
-      st = cl_fail(err, "clGetKernelWorkGroupInfo(CL_KERNEL_WORK_GROUP_SIZE)", e);
-      goto done;
-    }
-    if ((kk == K_BIAS_GRAD || kk == K_BWD_WEIGHT_DIRECT) &&
-        pl->kmax[kk] < OCL_RED_WG) {
-      st = conv_err_set(err, CONV_ERROR_UNSUPPORTED,
-                        "opencl: kernel %s needs work-groups of %d, the device "
-                        "allows %zu", kernel_names[kk], OCL_RED_WG,
-                        pl->kmax[kk]);
-      goto done;
-    }
-    if (pl->kmax[kk] == 0) pl->kmax[kk] = 1;
-    if (kk == K_SUM_SLICES) continue; /* takes no geometry */
-    st = set_geometry(pl, kk, err);
-    if (st != CONV_SUCCESS) goto done;
   }
   *plan = pl;
-  pl = NULL;
-done:
-  ocl_plan_destroy(pl);
-  return st;
+  return CONV_SUCCESS;
 }
 
 const char *ocl_plan_algorithm(void *plan, conv_op op) {
   ocl_plan *pl = plan;
   switch (op) {
-    case CONV_OP_FORWARD: return algo_names[pl->algo[OP_FWD]];
-    case CONV_OP_BACKWARD_DATA: return algo_names[pl->algo[OP_BWD_DATA]];
-    case CONV_OP_BACKWARD_WEIGHT: return algo_names[pl->algo[OP_BWD_WEIGHT]];
+    case CONV_OP_FORWARD: return algos[pl->ch[OP_FWD].algo].name;
+    case CONV_OP_BACKWARD_DATA: return algos[pl->ch[OP_BWD_DATA].algo].name;
+    case CONV_OP_BACKWARD_WEIGHT: return algos[pl->ch[OP_BWD_WEIGHT].algo].name;
     case CONV_OP_BACKWARD_BIAS: return "reduce";
     default: return "none";
   }
@@ -532,21 +1117,21 @@ const char *ocl_plan_algorithm(void *plan, conv_op op) {
 
 size_t ocl_plan_workspace(void *plan) {
   const ocl_plan *pl = plan;
-  return pl->col_bytes + pl->dyt_bytes + pl->part_bytes;
+  return pl->col_bytes + pl->part_bytes + pl->tmp_bytes;
 }
 
 /* ------------------------------------------------------------ operations */
 
-static conv_status run_im2col(ocl_plan *pl, cl_mem x, int64_t n0, int64_t nb,
-                              int layout, conv_err *err) {
+static conv_status run_im2col(ocl_plan *pl, int kk, cl_mem x, int64_t n0,
+                              int64_t nb, conv_err *err) {
   const conv_problem *p = &pl->p;
-  ARG(pl, K_IM2COL, 0, cl_mem, x);
-  ARG(pl, K_IM2COL, 1, cl_long, (cl_long)(n0 * p->c_in * (int64_t)pl->hw));
-  ARG(pl, K_IM2COL, 2, cl_mem, pl->col);
-  ARG(pl, K_IM2COL, 3, cl_int, (cl_int)nb);
-  ARG(pl, K_IM2COL, 4, cl_int, (cl_int)layout);
-  return launch2d(pl, K_IM2COL, pl->np, (size_t)(nb * p->c_in * p->kh * p->kw),
-                  err);
+  ARG(pl, kk, 0, cl_mem, x);
+  ARG(pl, kk, 1, cl_long, (cl_long)(n0 * p->c_in * (int64_t)pl->hw));
+  ARG(pl, kk, 2, cl_mem, pl->col);
+  ARG(pl, kk, 3, cl_int, (cl_int)nb);
+  if (kk == K_IM2COL)
+    return launch(pl, kk, pl->np, (size_t)(nb * p->c_in * p->kh * p->kw), err);
+  return launch(pl, kk, pl->rt, (size_t)nb * pl->np, err);
 }
 
 static conv_status bias_grad(ocl_plan *pl, cl_mem dy, cl_mem db,
@@ -554,7 +1139,7 @@ static conv_status bias_grad(ocl_plan *pl, cl_mem dy, cl_mem db,
   ARG(pl, K_BIAS_GRAD, 0, cl_mem, dy);
   ARG(pl, K_BIAS_GRAD, 1, cl_mem, db);
   ARG(pl, K_BIAS_GRAD, 2, cl_int, (cl_int)pl->p.n);
-  return launch_groups(pl, K_BIAS_GRAD, (size_t)pl->p.c_out, err);
+  return launch(pl, K_BIAS_GRAD, (size_t)pl->p.c_out, 1, err);
 }
 
 static conv_status forward_conv(void *plan, const void *xv, const void *wv,
@@ -562,7 +1147,7 @@ static conv_status forward_conv(void *plan, const void *xv, const void *wv,
   ocl_plan *pl = plan;
   const conv_problem *p = &pl->p;
   cl_mem x = (cl_mem)xv, w = (cl_mem)wv, b = (cl_mem)bv, y = (cl_mem)yv;
-  const int algo = pl->algo[OP_FWD];
+  const int algo = pl->ch[OP_FWD].algo;
   const int has_bias = p->has_bias && b != NULL;
   conv_status st;
 
@@ -573,40 +1158,27 @@ static conv_status forward_conv(void *plan, const void *xv, const void *wv,
     ARG(pl, K_FWD_DIRECT, 3, cl_mem, y);
     ARG(pl, K_FWD_DIRECT, 4, cl_int, (cl_int)p->n);
     ARG(pl, K_FWD_DIRECT, 5, cl_int, has_bias);
-    st = launch2d(pl, K_FWD_DIRECT, pl->np, (size_t)(p->n * p->c_out), err);
+    st = launch(pl, K_FWD_DIRECT, pl->np, (size_t)(p->n * p->c_out), err);
     if (st != CONV_SUCCESS) return st;
     return finish(pl, err);
   }
-  const int64_t chunk = algo == ALGO_IM2COL ? pl->chunk : pl->chunk1;
-  const int64_t G = p->groups;
+  const int own = algos[algo].gemm == 1;
+  const int64_t chunk = algos[algo].is1x1 ? p->n : pl->chunk;
   for (int64_t n0 = 0; n0 < p->n; n0 += chunk) {
     const int64_t nb = p->n - n0 < chunk ? p->n - n0 : chunk;
-    if (algo == ALGO_IM2COL) {
-      st = run_im2col(pl, x, n0, nb, 0, err);
+    if (!algos[algo].is1x1) {
+      st = run_im2col(pl, K_IM2COL, x, n0, nb, err);
       if (st != CONV_SUCCESS) return st;
     }
-    size_t i = 0;
-    for (int64_t n = 0; n < nb; n++) {
-      for (int64_t g = 0; g < G; g++, i++) {
-        pl->a_off[i] = (size_t)(g * pl->kg) * pl->r;
-        pl->b_off[i] = algo == ALGO_IM2COL
-                           ? (size_t)(n * G + g) * pl->r * pl->np
-                           : (size_t)((n0 + n) * p->c_in + g * pl->cg) * pl->hw;
-        pl->c_off[i] = (size_t)((n0 + n) * p->c_out + g * pl->kg) * pl->np;
-        pl->alpha[i] = 1.0f;
-        pl->beta[i] = 0.0f;
-      }
-    }
-    st = gemm(pl, CLBlastTransposeNo, CLBlastTransposeNo, (size_t)pl->kg,
-              pl->np, pl->r, w, pl->r, algo == ALGO_IM2COL ? pl->col : x,
-              pl->np, y, pl->np, i, err);
+    ocl_gemm_call c = fwd_call(pl, x, w, y, own && has_bias ? b : NULL, n0, nb);
+    st = gemm(pl, OP_FWD, &c, err);
     if (st != CONV_SUCCESS) return st;
-    if (has_bias) {
+    if (has_bias && !own) {
       ARG(pl, K_BIAS_ADD, 0, cl_mem, y);
       ARG(pl, K_BIAS_ADD, 1, cl_long, (cl_long)(n0 * p->c_out * (int64_t)pl->np));
       ARG(pl, K_BIAS_ADD, 2, cl_mem, b);
       ARG(pl, K_BIAS_ADD, 3, cl_int, (cl_int)nb);
-      st = launch2d(pl, K_BIAS_ADD, pl->np, (size_t)(nb * p->c_out), err);
+      st = launch(pl, K_BIAS_ADD, pl->np, (size_t)(nb * p->c_out), err);
       if (st != CONV_SUCCESS) return st;
     }
   }
@@ -627,7 +1199,7 @@ conv_status ocl_backward_data(void *plan, const void *dyv, const void *wv,
   ocl_plan *pl = plan;
   const conv_problem *p = &pl->p;
   cl_mem dy = (cl_mem)dyv, w = (cl_mem)wv, dx = (cl_mem)dxv;
-  const int algo = pl->algo[OP_BWD_DATA];
+  const int algo = pl->ch[OP_BWD_DATA].algo;
   conv_status st;
 
   if (algo == ALGO_DIRECT) {
@@ -635,36 +1207,22 @@ conv_status ocl_backward_data(void *plan, const void *dyv, const void *wv,
     ARG(pl, K_BWD_DATA_DIRECT, 1, cl_mem, w);
     ARG(pl, K_BWD_DATA_DIRECT, 2, cl_mem, dx);
     ARG(pl, K_BWD_DATA_DIRECT, 3, cl_int, (cl_int)p->n);
-    st = launch2d(pl, K_BWD_DATA_DIRECT, pl->hw, (size_t)(p->n * p->c_in), err);
+    st = launch(pl, K_BWD_DATA_DIRECT, pl->hw, (size_t)(p->n * p->c_in), err);
     if (st != CONV_SUCCESS) return st;
     return finish(pl, err);
   }
-  const int64_t chunk = algo == ALGO_IM2COL ? pl->chunk : pl->chunk1;
-  const int64_t G = p->groups;
+  const int64_t chunk = algos[algo].is1x1 ? p->n : pl->chunk;
   for (int64_t n0 = 0; n0 < p->n; n0 += chunk) {
     const int64_t nb = p->n - n0 < chunk ? p->n - n0 : chunk;
-    size_t i = 0;
-    for (int64_t n = 0; n < nb; n++) {
-      for (int64_t g = 0; g < G; g++, i++) {
-        pl->a_off[i] = (size_t)(g * pl->kg) * pl->r;
-        pl->b_off[i] = (size_t)((n0 + n) * p->c_out + g * pl->kg) * pl->np;
-        pl->c_off[i] = algo == ALGO_IM2COL
-                           ? (size_t)(n * G + g) * pl->r * pl->np
-                           : (size_t)((n0 + n) * p->c_in + g * pl->cg) * pl->hw;
-        pl->alpha[i] = 1.0f;
-        pl->beta[i] = 0.0f;
-      }
-    }
-    st = gemm(pl, CLBlastTransposeYes, CLBlastTransposeNo, pl->r, pl->np,
-              (size_t)pl->kg, w, pl->r, dy, pl->np,
-              algo == ALGO_IM2COL ? pl->col : dx, pl->np, i, err);
+    ocl_gemm_call c = bwd_data_call(pl, dy, w, dx, n0, nb);
+    st = gemm(pl, OP_BWD_DATA, &c, err);
     if (st != CONV_SUCCESS) return st;
-    if (algo == ALGO_IM2COL) {
+    if (!algos[algo].is1x1) {
       ARG(pl, K_COL2IM, 0, cl_mem, pl->col);
       ARG(pl, K_COL2IM, 1, cl_mem, dx);
       ARG(pl, K_COL2IM, 2, cl_long, (cl_long)(n0 * p->c_in * (int64_t)pl->hw));
       ARG(pl, K_COL2IM, 3, cl_int, (cl_int)nb);
-      st = launch2d(pl, K_COL2IM, pl->hw, (size_t)(nb * p->c_in), err);
+      st = launch(pl, K_COL2IM, pl->hw, (size_t)(nb * p->c_in), err);
       if (st != CONV_SUCCESS) return st;
     }
   }
@@ -676,7 +1234,7 @@ conv_status ocl_backward_weight(void *plan, const void *xv, const void *dyv,
   ocl_plan *pl = plan;
   const conv_problem *p = &pl->p;
   cl_mem x = (cl_mem)xv, dy = (cl_mem)dyv, dw = (cl_mem)dwv, db = (cl_mem)dbv;
-  const int algo = pl->algo[OP_BWD_WEIGHT];
+  const int algo = pl->ch[OP_BWD_WEIGHT].algo;
   conv_status st;
 
   if (algo == ALGO_DIRECT) {
@@ -684,73 +1242,38 @@ conv_status ocl_backward_weight(void *plan, const void *xv, const void *dyv,
     ARG(pl, K_BWD_WEIGHT_DIRECT, 1, cl_mem, dy);
     ARG(pl, K_BWD_WEIGHT_DIRECT, 2, cl_mem, dw);
     ARG(pl, K_BWD_WEIGHT_DIRECT, 3, cl_int, (cl_int)p->n);
-    st = launch_groups(pl, K_BWD_WEIGHT_DIRECT, (size_t)p->c_out * pl->r, err);
+    st = launch(pl, K_BWD_WEIGHT_DIRECT, (size_t)p->c_out * pl->r, 1, err);
     if (st != CONV_SUCCESS) return st;
   } else {
-    /* Per chunk: the column matrices and dy side by side over the chunk's
-     * images, then one GEMM per group, dw_g (+)= dy_g (Kg x nb*P) *
-     * col_g^T (nb*P x R), accumulating chunk after chunk in batch order. The
-     * same shapes on every run: the sum's order is fixed. */
-    const int64_t G = p->groups;
+    /* Per chunk: x transposed per image (col_t), then dw (+)= dy * col_t
+     * per group with the inner dimension over the chunk's images and
+     * positions, chunk after chunk in batch order; split-K partials are
+     * summed in slice order. The same shapes on every run: fixed order. */
     for (int64_t n0 = 0; n0 < p->n; n0 += pl->chunk) {
       const int64_t nb = p->n - n0 < pl->chunk ? p->n - n0 : pl->chunk;
-      const size_t inner = (size_t)nb * pl->np;
-      st = run_im2col(pl, x, n0, nb, 1, err);
+      st = run_im2col(pl, K_IM2COL_T, x, n0, nb, err);
       if (st != CONV_SUCCESS) return st;
-      ARG(pl, K_BATCH_TRANSPOSE, 0, cl_mem, dy);
-      ARG(pl, K_BATCH_TRANSPOSE, 1, cl_long,
-          (cl_long)(n0 * p->c_out * (int64_t)pl->np));
-      ARG(pl, K_BATCH_TRANSPOSE, 2, cl_mem, pl->dyt);
-      ARG(pl, K_BATCH_TRANSPOSE, 3, cl_int, (cl_int)nb);
-      st = launch2d(pl, K_BATCH_TRANSPOSE, pl->np, (size_t)(nb * p->c_out),
-                    err);
-      if (st != CONV_SUCCESS) return st;
-      if (pl->slices <= 1) {
-        for (int64_t g = 0; g < G; g++) {
-          pl->a_off[g] = (size_t)(g * pl->kg) * inner;
-          pl->b_off[g] = (size_t)g * pl->r * inner;
-          pl->c_off[g] = (size_t)(g * pl->kg) * pl->r;
-          pl->alpha[g] = 1.0f;
-          pl->beta[g] = n0 == 0 ? 0.0f : 1.0f;
-        }
-        st = gemm(pl, CLBlastTransposeNo, CLBlastTransposeYes, (size_t)pl->kg,
-                  pl->r, inner, pl->dyt, inner, pl->col, inner, dw, pl->r,
-                  (size_t)G, err);
-        if (st != CONV_SUCCESS) return st;
-        continue;
+      ocl_gemm_call c = bwd_weight_call(pl, dy, dw, n0, nb);
+      if (algos[algo].gemm == 2) {
+        c.c = dw;
+        c.c_ss = 0;
+        c.slices = 1;
+        c.accumulate = n0 > 0;
       }
-      /* Split-K: slices of len inner positions (the last one shorter, as
-       * its own GEMM) into part[s], then summed in slice order. */
-      const size_t len = (inner + (size_t)pl->slices - 1) / (size_t)pl->slices;
-      const size_t full = inner / len, rest = inner - full * len;
-      const size_t kr = (size_t)p->c_out * pl->r;
-      for (int pass = 0; pass < 2; pass++) {
-        const size_t s0 = pass == 0 ? 0 : full;
-        const size_t ns = pass == 0 ? full : (rest > 0 ? 1 : 0);
-        const size_t k = pass == 0 ? len : rest;
-        size_t i = 0;
-        for (size_t sl = s0; sl < s0 + ns; sl++) {
-          for (int64_t g = 0; g < G; g++, i++) {
-            pl->a_off[i] = (size_t)(g * pl->kg) * inner + sl * len;
-            pl->b_off[i] = (size_t)g * pl->r * inner + sl * len;
-            pl->c_off[i] = sl * kr + (size_t)(g * pl->kg) * pl->r;
-            pl->alpha[i] = 1.0f;
-            pl->beta[i] = 0.0f;
-          }
-        }
-        if (i == 0) continue;
-        st = gemm(pl, CLBlastTransposeNo, CLBlastTransposeYes, (size_t)pl->kg,
-                  pl->r, k, pl->dyt, inner, pl->col, inner, pl->part, pl->r,
-                  i, err);
+      st = gemm(pl, OP_BWD_WEIGHT, &c, err);
+      if (st != CONV_SUCCESS) return st;
+      if (algos[algo].gemm == 1 && pl->slices > 1) {
+        int klen;
+        const int ns = ocl_gemm_slices(&c, &klen);
+        const size_t kr = (size_t)p->c_out * pl->r;
+        ARG(pl, K_SUM_SLICES, 0, cl_mem, pl->part);
+        ARG(pl, K_SUM_SLICES, 1, cl_mem, dw);
+        ARG(pl, K_SUM_SLICES, 2, cl_int, (cl_int)ns);
+        ARG(pl, K_SUM_SLICES, 3, cl_int, (cl_int)kr);
+        ARG(pl, K_SUM_SLICES, 4, cl_int, n0 > 0);
+        st = launch(pl, K_SUM_SLICES, kr, 1, err);
         if (st != CONV_SUCCESS) return st;
       }
-      ARG(pl, K_SUM_SLICES, 0, cl_mem, pl->part);
-      ARG(pl, K_SUM_SLICES, 1, cl_mem, dw);
-      ARG(pl, K_SUM_SLICES, 2, cl_int, (cl_int)(full + (rest > 0)));
-      ARG(pl, K_SUM_SLICES, 3, cl_int, (cl_int)kr);
-      ARG(pl, K_SUM_SLICES, 4, cl_int, n0 > 0);
-      st = launch2d(pl, K_SUM_SLICES, kr, 1, err);
-      if (st != CONV_SUCCESS) return st;
     }
   }
   if (db != NULL) {
