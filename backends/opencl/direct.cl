@@ -62,8 +62,8 @@ __kernel void bwd_data_direct(__global const float *dy,
       for (int i = 0; i < KH; i++) {
         const int u = ph + PT - i * DH;
         if (u < 0) break;
-        if (u % SH != 0) continue;
-        const int oh = u / SH;
+        if (SH != 1 && u % SH != 0) continue;
+        const int oh = SH == 1 ? u : u / SH;
         if (oh >= OH) continue;
         const int ii = flip ? KH - 1 - i : i;
         for (int b = 0; b < nw; b++) {
@@ -71,8 +71,8 @@ __kernel void bwd_data_direct(__global const float *dy,
             for (int j = 0; j < KW; j++) {
               const int v = pw + PL - j * DW;
               if (v < 0) break;
-              if (v % SW != 0) continue;
-              const int ow = v / SW;
+              if (SW != 1 && v % SW != 0) continue;
+              const int ow = SW == 1 ? v : v / SW;
               if (ow >= OW) continue;
               const int jj = flip ? KW - 1 - j : j;
               const int o = oh * OW + ow;

@@ -30,7 +30,7 @@ float col_value(__global const float *x, long x_off, int t, int r, int p,
 }
 
 /* col[n][r][p] (nb images) <- x[x_off ...]. Work item (p, row): row =
- * (n*C + c)*KH*KW + ii*KW + jj. */
+ * (n*C + c)*KH*KW + ii*KW + jj. (Element-parallel: for GPUs.) */
 __kernel void im2col(__global const float *x, long x_off, __global float *col,
                      int nb, GEOM_PARAMS) {
   const int p = get_global_id(0);
@@ -41,8 +41,42 @@ __kernel void im2col(__global const float *x, long x_off, __global float *col,
                                    KW, OW, SH, SW, DH, DW, PT, PL, mode, flip);
 }
 
+/* The same, one work item per output row (oh, row) looping over ow: no
+ * division per element and a straight copy inside the image (for CPUs). */
+__kernel void im2col_rows(__global const float *x, long x_off,
+                          __global float *col, int nb, GEOM_PARAMS) {
+  const int oh = get_global_id(0);
+  const int r = get_global_id(1);
+  if (oh >= OH || r >= nb * C * KH * KW) return;
+  const int jj = r % KW;
+  const int ii = (r / KW) % KH;
+  const int t = r / (KH * KW);
+  const int i = flip ? KH - 1 - ii : ii;
+  const int j = flip ? KW - 1 - jj : jj;
+  __global float *dst = col + (long)r * OH * OW + oh * OW;
+  const int sh = pad_source(oh * SH - PT + i * DH, H, mode);
+  if (sh < 0) {
+    for (int ow = 0; ow < OW; ow++) dst[ow] = 0.0f;
+    return;
+  }
+  __global const float *src = x + x_off + ((long)t * H + sh) * W;
+  const int w0 = j * DW - PL;
+  for (int ow = 0; ow < OW; ow++) {
+    const int sw = ow * SW + w0;
+    float v;
+    if (sw >= 0 && sw < W) {
+      v = src[sw];
+    } else {
+      const int s2 = pad_source(sw, W, mode);
+      v = s2 >= 0 ? src[s2] : 0.0f;
+    }
+    dst[ow] = v;
+  }
+}
+
 /* col[n][p][r] (nb images) <- x[x_off ...], r over all C*KH*KW rows. Work
- * item (r, n*P + p): neighbouring items write neighbouring addresses. */
+ * item (r, n*P + p): neighbouring items write neighbouring addresses (for
+ * GPUs). */
 __kernel void im2col_t(__global const float *x, long x_off,
                        __global float *col, int nb, GEOM_PARAMS) {
   const int r = get_global_id(0);
@@ -53,6 +87,31 @@ __kernel void im2col_t(__global const float *x, long x_off,
   col[(long)q * R + r] =
       col_value(x, x_off, n * C + r / (KH * KW), r, p, C, H, W, KH, KW, OW,
                 SH, SW, DH, DW, PT, PL, mode, flip);
+}
+
+/* The same, one work item per output position (ow, n*OH + oh) writing its
+ * C*KH*KW values in a loop, taps found without division (for CPUs). */
+__kernel void im2col_t_rows(__global const float *x, long x_off,
+                            __global float *col, int nb, GEOM_PARAMS) {
+  const int ow = get_global_id(0);
+  const int q = get_global_id(1);
+  if (ow >= OW || q >= nb * OH) return;
+  const int n = q / OH, oh = q % OH;
+  const int R = C * KH * KW;
+  __global float *dst = col + ((long)q * OW + ow) * R;
+  int r = 0;
+  for (int c = 0; c < C; c++) {
+    __global const float *xp = x + x_off + (long)(n * C + c) * H * W;
+    for (int ii = 0; ii < KH; ii++) {
+      const int i = flip ? KH - 1 - ii : ii;
+      const int sh = pad_source(oh * SH - PT + i * DH, H, mode);
+      for (int jj = 0; jj < KW; jj++, r++) {
+        const int j = flip ? KW - 1 - jj : jj;
+        const int sw = pad_source(ow * SW - PL + j * DW, W, mode);
+        dst[r] = sh >= 0 && sw >= 0 ? xp[sh * W + sw] : 0.0f;
+      }
+    }
+  }
 }
 
 /* dx[dx_off ...] (nb images) <- the adjoint of im2col applied to col.
@@ -75,8 +134,8 @@ __kernel void col2im(__global const float *col, __global float *dx,
       for (int i = 0; i < KH; i++) {
         const int u = ph + PT - i * DH;
         if (u < 0) break;
-        if (u % SH != 0) continue;
-        const int oh = u / SH;
+        if (SH != 1 && u % SH != 0) continue;
+        const int oh = SH == 1 ? u : u / SH;
         if (oh >= OH) continue;
         const int ii = flip ? KH - 1 - i : i;
         for (int b = 0; b < nw; b++) {
@@ -84,8 +143,8 @@ __kernel void col2im(__global const float *col, __global float *dx,
             for (int j = 0; j < KW; j++) {
               const int v = pw + PL - j * DW;
               if (v < 0) break;
-              if (v % SW != 0) continue;
-              const int ow = v / SW;
+              if (SW != 1 && v % SW != 0) continue;
+              const int ow = SW == 1 ? v : v / SW;
               if (ow >= OW) continue;
               const int jj = flip ? KW - 1 - j : j;
               acc += base[(long)(ii * KW + jj) * P + oh * OW + ow];

@@ -95,7 +95,9 @@ static const struct {
 
 enum {
   K_IM2COL,
+  K_IM2COL_ROWS,
   K_IM2COL_T,
+  K_IM2COL_T_ROWS,
   K_COL2IM,
   K_BIAS_ADD,
   K_FWD_DIRECT,
@@ -106,11 +108,13 @@ enum {
   NKERNELS
 };
 static const char *const kernel_names[NKERNELS] = {
-    "im2col",          "im2col_t",          "col2im",
+    "im2col",          "im2col_rows",       "im2col_t",
+    "im2col_t_rows",   "col2im",
     "bias_add",        "fwd_direct",        "bwd_data_direct",
     "bwd_weight_direct", "bias_grad",       "sum_slices"};
 /* Index of the first geometry argument of each kernel (0: none). */
-static const cl_uint kernel_geom_arg[NKERNELS] = {4, 4, 4, 4, 6, 4, 4, 3, 0};
+static const cl_uint kernel_geom_arg[NKERNELS] = {4, 4, 4, 4, 4, 4, 6, 4, 4,
+                                                  3, 0};
 /* The arguments a warm-up launch sets to make it a no-op: buffers to the
  * dummy, then the count argument (images, elements) to 0. */
 static const struct {
@@ -118,7 +122,9 @@ static const struct {
   int long_arg; /* index of a long offset argument, or -1 */
 } kernel_noop[NKERNELS] = {
     [K_IM2COL] = {2, {0, 2}, 3, 1},
+    [K_IM2COL_ROWS] = {2, {0, 2}, 3, 1},
     [K_IM2COL_T] = {2, {0, 2}, 3, 1},
+    [K_IM2COL_T_ROWS] = {2, {0, 2}, 3, 1},
     [K_COL2IM] = {2, {0, 1}, 3, 2},
     [K_BIAS_ADD] = {2, {0, 2}, 3, 1},
     [K_FWD_DIRECT] = {4, {0, 1, 2, 3}, 4, -1},
@@ -151,6 +157,7 @@ typedef struct ocl_plan {
   cl_mem tmp;            /* CLBlast's temporary buffer */
   size_t col_bytes, part_bytes, tmp_bytes;
   int slices;            /* split-K slices of the weight gradient */
+  int rows;              /* lowering kernels loop over rows (CPUs) */
   int64_t chunk;         /* images per im2col chunk */
 } ocl_plan;
 
@@ -224,6 +231,36 @@ static conv_status set_geometry(ocl_plan *pl, int kk, conv_err *err) {
   return CONV_SUCCESS;
 }
 
+/* $CONV_OPENCL_PROFILE=1 (a developer's tool): every launch waits for its
+ * kernel and prints the kernel's wall time on stderr. */
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+static int profiling(void) {
+  static int on = -1;
+  if (on < 0) {
+    const char *v = env_get("CONV_OPENCL_PROFILE");
+    on = v != NULL && strcmp(v, "1") == 0;
+  }
+  return on;
+}
+
+static double prof_start(ocl_plan *pl) {
+  if (!profiling()) return 0.0;
+  clFinish(pl->dev->queue);
+  return now_ms();
+}
+
+static void prof_end(ocl_plan *pl, double t0, const char *what) {
+  if (!profiling()) return;
+  clFinish(pl->dev->queue);
+  fprintf(stderr, "libconv: opencl profile: %-18s %9.3f ms\n", what,
+          now_ms() - t0);
+}
+
 /* The local size of kernel kk for a first dimension of d0 items: it
  * depends on d0 alone, so every launch of a plan (chunks of any size) uses
  * the shape its warm-up compiled. Reduction kernels use RED_WG. */
@@ -254,8 +291,10 @@ static conv_status launch(ocl_plan *pl, int kk, size_t d0, size_t d1,
     g[1] = round_up(d1, l[1]);
   }
   if (g[0] == 0 || g[1] == 0) return CONV_SUCCESS;
+  const double t0 = prof_start(pl);
   cl_int e = clEnqueueNDRangeKernel(pl->dev->queue, pl->k[kk], 2, NULL, g, l,
                                     0, NULL, NULL);
+  prof_end(pl, t0, kernel_names[kk]);
   if (e != CL_SUCCESS) {
     char call[96];
     snprintf(call, sizeof call, "clEnqueueNDRangeKernel(%s)", kernel_names[kk]);
@@ -306,8 +345,13 @@ static conv_status gemm_clblast(ocl_plan *pl, const ocl_gemm_call *c,
 
 static conv_status gemm(ocl_plan *pl, int op, const ocl_gemm_call *c,
                         conv_err *err) {
-  if (algos[pl->ch[op].algo].gemm == 2) return gemm_clblast(pl, c, err);
-  return ocl_gemm_enqueue(pl->dev, pl->gk[op], &pl->ch[op].gp, c, err);
+  const double t0 = prof_start(pl);
+  conv_status st = algos[pl->ch[op].algo].gemm == 2
+                       ? gemm_clblast(pl, c, err)
+                       : ocl_gemm_enqueue(pl->dev, pl->gk[op], &pl->ch[op].gp,
+                                          c, err);
+  prof_end(pl, t0, "gemm");
+  return st;
 }
 
 /* The GEMM of each operation, for images n0 .. n0+nb-1 (a chunk, or all of
@@ -648,9 +692,10 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
   if (st != CONV_SUCCESS) return st;
   int want[NKERNELS] = {0};
   const int fa = pl->ch[OP_FWD].algo, da = pl->ch[OP_BWD_DATA].algo;
-  want[K_IM2COL] = (fa != ALGO_DIRECT && !algos[fa].is1x1) ||
-                   (da != ALGO_DIRECT && !algos[da].is1x1);
-  want[K_IM2COL_T] = bw != ALGO_DIRECT;
+  const int lower = (fa != ALGO_DIRECT && !algos[fa].is1x1) ||
+                    (da != ALGO_DIRECT && !algos[da].is1x1);
+  want[pl->rows ? K_IM2COL_ROWS : K_IM2COL] = lower;
+  want[pl->rows ? K_IM2COL_T_ROWS : K_IM2COL_T] = bw != ALGO_DIRECT;
   want[K_COL2IM] = da != ALGO_DIRECT && !algos[da].is1x1;
   want[K_BIAS_ADD] = p->has_bias && algos[fa].gemm == 2;
   want[K_FWD_DIRECT] = fa == ALGO_DIRECT;
@@ -697,6 +742,8 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
     switch (kk) {
       case K_IM2COL: case K_BIAS_ADD: case K_FWD_DIRECT: d0 = pl->np; break;
       case K_IM2COL_T: d0 = pl->rt; break;
+      case K_IM2COL_ROWS: d0 = (size_t)p->h_out; break;
+      case K_IM2COL_T_ROWS: d0 = (size_t)p->w_out; break;
       case K_COL2IM: case K_BWD_DATA_DIRECT: d0 = pl->hw; break;
       case K_SUM_SLICES: d0 = (size_t)p->c_out * pl->r; break;
       default: d0 = 1; break;
@@ -898,6 +945,12 @@ static conv_status plan_make(ocl_device *dev, const conv_problem *p,
   pl->rt = (size_t)(p->c_in * p->kh * p->kw);
   pl->np = (size_t)(p->h_out * p->w_out);
   pl->hw = (size_t)(p->h * p->w);
+  /* Lowering kernels: loops over rows on CPUs, one item per element
+   * elsewhere; $CONV_OPENCL_LOWERING=rows|elements forces (for tests). */
+  const char *lw = env_get("CONV_OPENCL_LOWERING");
+  pl->rows = (dev->type & CL_DEVICE_TYPE_CPU) != 0;
+  if (lw != NULL && strcmp(lw, "rows") == 0) pl->rows = 1;
+  if (lw != NULL && strcmp(lw, "elements") == 0) pl->rows = 0;
   conv_status st = plan_setup(pl, err);
   if (st != CONV_SUCCESS) {
     ocl_plan_destroy(pl);
@@ -946,11 +999,6 @@ static conv_status tune_bufs_make(ocl_device *dev, const conv_problem *p,
   return finish_queue(dev, err);
 }
 
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
 
 static conv_status run_op(ocl_plan *pl, int op, const tune_bufs *t,
                           conv_err *err) {
@@ -1122,16 +1170,26 @@ size_t ocl_plan_workspace(void *plan) {
 
 /* ------------------------------------------------------------ operations */
 
+/* kk: K_IM2COL (col[n][r][p]) or K_IM2COL_T (col[n][p][r]); the plan's
+ * variant of it runs. */
 static conv_status run_im2col(ocl_plan *pl, int kk, cl_mem x, int64_t n0,
                               int64_t nb, conv_err *err) {
   const conv_problem *p = &pl->p;
+  if (pl->rows) kk = kk == K_IM2COL ? K_IM2COL_ROWS : K_IM2COL_T_ROWS;
   ARG(pl, kk, 0, cl_mem, x);
   ARG(pl, kk, 1, cl_long, (cl_long)(n0 * p->c_in * (int64_t)pl->hw));
   ARG(pl, kk, 2, cl_mem, pl->col);
   ARG(pl, kk, 3, cl_int, (cl_int)nb);
-  if (kk == K_IM2COL)
-    return launch(pl, kk, pl->np, (size_t)(nb * p->c_in * p->kh * p->kw), err);
-  return launch(pl, kk, pl->rt, (size_t)nb * pl->np, err);
+  switch (kk) {
+    case K_IM2COL:
+      return launch(pl, kk, pl->np, (size_t)nb * pl->rt, err);
+    case K_IM2COL_ROWS:
+      return launch(pl, kk, (size_t)p->h_out, (size_t)nb * pl->rt, err);
+    case K_IM2COL_T:
+      return launch(pl, kk, pl->rt, (size_t)nb * pl->np, err);
+    default:
+      return launch(pl, kk, (size_t)p->w_out, (size_t)(nb * p->h_out), err);
+  }
 }
 
 static conv_status bias_grad(ocl_plan *pl, cl_mem dy, cl_mem db,
