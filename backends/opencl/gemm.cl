@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The GEMM kernels of the libconv OpenCL backend, built as programs of
  * their own: each set of tuning parameters is one build of this file with

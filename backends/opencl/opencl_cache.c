@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The OpenCL backend's files: the program-binary cache and the tuning
  * database, both under one directory ($CONV_CACHE_DIR, else
@@ -32,14 +33,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conv_env.h"
 #include "opencl_internal.h"
 
+/* $name through the library's parser, or NULL when unset, blank or bad
+ * (the cache and progress lines are never worth an error). */
 static const char *env(const char *name) {
-#ifdef HAVE_SECURE_GETENV
-  return secure_getenv(name);
-#else
-  return getenv(name);
-#endif
+  static __thread char buf[4096];
+  conv_err e;
+  if (conv_env_string(name, buf, sizeof buf, &e) != CONV_SUCCESS ||
+      buf[0] == '\0')
+    return NULL;
+  return buf;
 }
 
 uint64_t ocl_hash(const void *data, size_t len, uint64_t h) {
@@ -58,8 +63,8 @@ int ocl_verbose(void) {
 
 void ocl_progress(const char *fmt, ...) {
   const char *p = env("CONV_PROGRESS");
-  if (!ocl_verbose() && (p == NULL || p[0] == '\0' || strcmp(p, "0") == 0))
-    return;
+  const int want = p != NULL && strcmp(p, "0") != 0;
+  if (!want && !ocl_verbose()) return;
   va_list ap;
   va_start(ap, fmt);
   fputs("libconv: ", stderr);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The GEMM kernels' host side: tuning parameters (text form, checks,
  * defaults per device type, the tuner's candidates) and the launch.

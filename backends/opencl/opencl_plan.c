@@ -47,6 +47,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "conv_env.h"
 #include "opencl_internal.h"
 
 enum { OP_FWD = 0, OP_BWD_DATA = 1, OP_BWD_WEIGHT = 2, NOPS = 3 };
@@ -141,6 +142,16 @@ typedef struct op_choice {
   char source[48]; /* where gp came from */
 } op_choice;
 
+/* The environment a plan reads, once per plan_create: bad values are
+ * errors that name the variable. */
+typedef struct plan_env {
+  int64_t cap;            /* bytes of one workspace buffer at most */
+  int64_t forced_slices;  /* $CONV_OPENCL_WGRAD_SLICES, 0: none */
+  int rows;               /* $CONV_OPENCL_LOWERING: -1 by device type */
+  int tune;               /* $CONV_TUNE */
+  char gemm[256];         /* $CONV_OPENCL_GEMM */
+} plan_env;
+
 typedef struct ocl_plan {
   ocl_device *dev;
   conv_problem p;
@@ -158,6 +169,7 @@ typedef struct ocl_plan {
   size_t col_bytes, part_bytes, tmp_bytes;
   int slices;            /* split-K slices of the weight gradient */
   int rows;              /* lowering kernels loop over rows (CPUs) */
+  plan_env env;
   int64_t chunk;         /* images per im2col chunk */
 } ocl_plan;
 
@@ -196,13 +208,6 @@ static size_t pow2_at_least(size_t v) {
   return p;
 }
 
-static const char *env_get(const char *name) {
-#ifdef HAVE_SECURE_GETENV
-  return secure_getenv(name);
-#else
-  return getenv(name);
-#endif
-}
 
 /* Sets argument idx of kernel kk to value. */
 #define ARG(pl, kk, idx, type, value)                                        \
@@ -242,8 +247,10 @@ static double now_ms(void) {
 static int profiling(void) {
   static int on = -1;
   if (on < 0) {
-    const char *v = env_get("CONV_OPENCL_PROFILE");
-    on = v != NULL && strcmp(v, "1") == 0;
+    char v[8];
+    conv_err e;
+    on = conv_env_string("CONV_OPENCL_PROFILE", v, sizeof v, &e) ==
+             CONV_SUCCESS && strcmp(v, "1") == 0;
   }
   return on;
 }
@@ -523,18 +530,39 @@ static conv_status parse_algo(const char *spec, int forced[NOPS],
 
 /* ---------------------------------------------------------------- plan */
 
-static int64_t chunk_cap_bytes(const ocl_device *dev) {
-  uint64_t cap = OCL_DEFAULT_CHUNK_CAP;
-  const char *env = env_get("CONV_OPENCL_MAX_CHUNK_BYTES");
-  if (env != NULL && env[0] != '\0') {
-    char *end;
-    unsigned long long v = strtoull(env, &end, 10);
-    if (*end == '\0' && v > 0) cap = v;
-  }
+static conv_status read_env(const ocl_device *dev, plan_env *pe,
+                            conv_err *err) {
+  int64_t v = 0;
+  char buf[32];
+  conv_status st = conv_env_int("CONV_OPENCL_MAX_CHUNK_BYTES", "a byte count",
+                                1, INT64_MAX, &v, err);
+  if (st != CONV_SUCCESS) return st;
+  uint64_t cap = v > 0 ? (uint64_t)v : OCL_DEFAULT_CHUNK_CAP;
   if (cap > dev->max_alloc) cap = dev->max_alloc;
   if (cap > (uint64_t)INT_MAX * sizeof(float))
     cap = (uint64_t)INT_MAX * sizeof(float); /* int row counts in kernels */
-  return (int64_t)cap;
+  pe->cap = (int64_t)cap;
+  pe->forced_slices = 0;
+  st = conv_env_int("CONV_OPENCL_WGRAD_SLICES", "a slice count", 1, 64,
+                    &pe->forced_slices, err);
+  if (st != CONV_SUCCESS) return st;
+  st = conv_env_string("CONV_OPENCL_LOWERING", buf, sizeof buf, err);
+  if (st != CONV_SUCCESS) return st;
+  if (buf[0] == '\0') pe->rows = -1;
+  else if (strcmp(buf, "rows") == 0) pe->rows = 1;
+  else if (strcmp(buf, "elements") == 0) pe->rows = 0;
+  else
+    return conv_err_set(err, CONV_ERROR_INVALID_ARGUMENT,
+                        "CONV_OPENCL_LOWERING=%s: expected rows or elements",
+                        buf);
+  st = conv_env_string("CONV_TUNE", buf, sizeof buf, err);
+  if (st != CONV_SUCCESS) return st;
+  if (buf[0] == '\0' || strcmp(buf, "0") == 0) pe->tune = 0;
+  else if (strcmp(buf, "1") == 0) pe->tune = 1;
+  else
+    return conv_err_set(err, CONV_ERROR_INVALID_ARGUMENT,
+                        "CONV_TUNE=%s: expected 0 or 1", buf);
+  return conv_env_string("CONV_OPENCL_GEMM", pe->gemm, sizeof pe->gemm, err);
 }
 
 void ocl_plan_destroy(void *plan) {
@@ -557,7 +585,7 @@ typedef struct shape_facts {
   double col_image;
 } shape_facts;
 
-static void facts(const ocl_device *dev, const conv_problem *p,
+static void facts(const plan_env *pe, const conv_problem *p,
                   shape_facts *f) {
   const int64_t imax = INT_MAX;
   const int64_t cg = p->c_in / p->groups;
@@ -571,7 +599,7 @@ static void facts(const ocl_device *dev, const conv_problem *p,
                (double)p->n * p->c_out * np < (double)imax &&
                (double)p->c_out * cg * p->kh * p->kw < (double)imax;
   f->thin = p->groups > 1 && cg <= DIRECT_MAX_CG;
-  f->cap = chunk_cap_bytes(dev);
+  f->cap = pe->cap;
   f->col_image = (double)p->c_in * p->kh * p->kw * np * 4.0;
   f->fit = f->col_image <= (double)f->cap ? (int64_t)(f->cap / f->col_image)
                                           : 0;
@@ -631,7 +659,7 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
   shape_facts f;
   conv_status st;
   cl_int e;
-  facts(dev, p, &f);
+  facts(&pl->env, p, &f);
 
   int need_col = 0, need_blast = 0;
   for (int op = 0; op < NOPS; op++) {
@@ -662,8 +690,7 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
     double s = 4.0 * dev->units / groups;
     if (s > inner / 256.0) s = inner / 256.0;
     if (s > 64.0) s = 64.0;
-    const char *env = env_get("CONV_OPENCL_WGRAD_SLICES");
-    if (env != NULL && atoi(env) > 0) s = atoi(env) > 64 ? 64 : atoi(env);
+    if (pl->env.forced_slices > 0) s = (double)pl->env.forced_slices;
     const double part_slice = (double)p->c_out * pl->r * 4.0;
     if (s * part_slice > (double)f.cap) s = (double)f.cap / part_slice;
     if (s >= 2.0) pl->slices = (int)s;
@@ -861,12 +888,13 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
 /* The choice for each op: forced, else the tuning database, else the
  * policy; GEMM parameters from $CONV_OPENCL_GEMM, the database or the
  * device default. */
-static conv_status choose(ocl_device *dev, const conv_problem *p,
-                          const int forced[NOPS], const ocl_gemm_params *env_gp,
-                          op_choice ch[NOPS], conv_err *err) {
+static conv_status choose(ocl_device *dev, const plan_env *pe,
+                          const conv_problem *p, const int forced[NOPS],
+                          const ocl_gemm_params *env_gp, op_choice ch[NOPS],
+                          conv_err *err) {
   shape_facts f;
   char buf[160];
-  facts(dev, p, &f);
+  facts(pe, p, &f);
   for (int op = 0; op < NOPS; op++) {
     op_choice *c = &ch[op];
     int64_t m, n, k;
@@ -928,9 +956,9 @@ static conv_status choose(ocl_device *dev, const conv_problem *p,
   return CONV_SUCCESS;
 }
 
-static conv_status plan_make(ocl_device *dev, const conv_problem *p,
-                             const op_choice ch[NOPS], ocl_plan **out,
-                             conv_err *err) {
+static conv_status plan_make(ocl_device *dev, const plan_env *pe,
+                             const conv_problem *p, const op_choice ch[NOPS],
+                             ocl_plan **out, conv_err *err) {
   ocl_plan *pl = calloc(1, sizeof *pl);
   *out = NULL;
   if (pl == NULL)
@@ -938,6 +966,7 @@ static conv_status plan_make(ocl_device *dev, const conv_problem *p,
                         "opencl plan_create: out of host memory");
   pl->dev = dev;
   pl->p = *p;
+  pl->env = *pe;
   memcpy(pl->ch, ch, sizeof pl->ch);
   pl->cg = p->c_in / p->groups;
   pl->kg = p->c_out / p->groups;
@@ -947,10 +976,7 @@ static conv_status plan_make(ocl_device *dev, const conv_problem *p,
   pl->hw = (size_t)(p->h * p->w);
   /* Lowering kernels: loops over rows on CPUs, one item per element
    * elsewhere; $CONV_OPENCL_LOWERING=rows|elements forces (for tests). */
-  const char *lw = env_get("CONV_OPENCL_LOWERING");
-  pl->rows = (dev->type & CL_DEVICE_TYPE_CPU) != 0;
-  if (lw != NULL && strcmp(lw, "rows") == 0) pl->rows = 1;
-  if (lw != NULL && strcmp(lw, "elements") == 0) pl->rows = 0;
+  pl->rows = pe->rows >= 0 ? pe->rows : (dev->type & CL_DEVICE_TYPE_CPU) != 0;
   conv_status st = plan_setup(pl, err);
   if (st != CONV_SUCCESS) {
     ocl_plan_destroy(pl);
@@ -1011,15 +1037,15 @@ static conv_status run_op(ocl_plan *pl, int op, const tune_bufs *t,
 
 /* Times each candidate for every op not forced, keeps the fastest in ch
  * and records it in the tuning database. */
-static conv_status tune(ocl_device *dev, const conv_problem *p,
-                        const int forced[NOPS], op_choice ch[NOPS],
-                        conv_err *err) {
+static conv_status tune(ocl_device *dev, const plan_env *pe,
+                        const conv_problem *p, const int forced[NOPS],
+                        op_choice ch[NOPS], conv_err *err) {
   tune_bufs t;
   shape_facts f;
   char buf[160];
   conv_status st = tune_bufs_make(dev, p, &t, err);
   if (st != CONV_SUCCESS) return st;
-  facts(dev, p, &f);
+  facts(pe, p, &f);
   ocl_gemm_params cands[32];
   const int ncand = ocl_gemm_candidates(dev, cands, 32);
   for (int op = 0; op < NOPS && st == CONV_SUCCESS; op++) {
@@ -1046,7 +1072,7 @@ static conv_status tune(ocl_device *dev, const conv_problem *p,
         conv_err e2;
         e2.status = CONV_SUCCESS;
         e2.msg[0] = '\0';
-        if (plan_make(dev, p, trial, &pl, &e2) != CONV_SUCCESS) continue;
+        if (plan_make(dev, pe, p, trial, &pl, &e2) != CONV_SUCCESS) continue;
         double ms = -1.0;
         if (run_op(pl, op, &t, &e2) == CONV_SUCCESS) {
           for (int rep = 0; rep < 3; rep++) {
@@ -1095,13 +1121,16 @@ conv_status ocl_plan_create(void *device, const conv_problem *problem,
   int forced[NOPS];
   op_choice ch[NOPS];
   ocl_gemm_params env_gp, *egp = NULL;
+  plan_env pe;
   conv_status st;
 
   *plan = NULL;
   st = parse_algo(options ? options->algo : NULL, forced, err);
   if (st != CONV_SUCCESS) return st;
-  const char *gs = env_get("CONV_OPENCL_GEMM");
-  if (gs != NULL && gs[0] != '\0') {
+  st = read_env(dev, &pe, err);
+  if (st != CONV_SUCCESS) return st;
+  const char *gs = pe.gemm;
+  if (gs[0] != '\0') {
     char why[200];
     if (ocl_gemm_params_parse(gs, &env_gp, why, sizeof why) != 0)
       return conv_err_set(err, CONV_ERROR_INVALID_ARGUMENT,
@@ -1127,16 +1156,14 @@ conv_status ocl_plan_create(void *device, const conv_problem *problem,
                         "opencl: a plane, channel or kernel extent passes "
                         "2^31 elements (the kernels index planes with int)");
 
-  st = choose(dev, p, forced, egp, ch, err);
+  st = choose(dev, &pe, p, forced, egp, ch, err);
   if (st != CONV_SUCCESS) return st;
-  const char *tv = env_get("CONV_TUNE");
-  if (tv != NULL && tv[0] != '\0' && strcmp(tv, "0") != 0 && egp == NULL &&
-      p->n > 0) {
-    st = tune(dev, p, forced, ch, err);
+  if (pe.tune && egp == NULL && p->n > 0) {
+    st = tune(dev, &pe, p, forced, ch, err);
     if (st != CONV_SUCCESS) return st;
   }
   ocl_plan *pl = NULL;
-  st = plan_make(dev, p, ch, &pl, err);
+  st = plan_make(dev, &pe, p, ch, &pl, err);
   if (st != CONV_SUCCESS) return st;
   if (ocl_verbose()) {
     for (int op = 0; op < NOPS; op++) {
