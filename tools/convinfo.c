@@ -8,6 +8,8 @@
  *   convinfo list [--json]    backends, devices and their details
  *   convinfo validate ...     per case and tensor: error against the golden set
  *   convinfo bench ...        timings of a suite of layers (bench.c)
+ *   convinfo tune ...         bench with kernel tuning on (cache.c)
+ *   convinfo cache [--clear]  the compiled-kernel and tuning cache (cache.c)
  *
  * It uses only the public API (conv.h) and links only libconv.
  */
@@ -28,6 +30,10 @@ static void usage(FILE *f) {
           "       convinfo bench [--backend B] [--device D] [--suite FILE]\n"
           "                      [--threads N] [--repeat R] [--layer GLOB] "
           "[--json]\n"
+          "       convinfo tune [bench options]   (time kernel candidates, keep "
+          "the best)\n"
+          "       convinfo cache [--clear]        (compiled kernels and tuning "
+          "data)\n"
           "       convinfo help | --help | --version\n"
           "Backends are found as libconv finds them ($CONV_PLUGIN_PATH, the "
           "build\ntree, the install directory). Exit status: 0 all good, 1 a "
@@ -292,11 +298,16 @@ done:
 }
 
 int main(int argc, char **argv) {
+  /* Backends say on stderr when they compile kernels or tune (once per
+   * device; cached afterwards), so a cold first run is not silent. */
+  if (getenv("CONV_PROGRESS") == NULL) setenv("CONV_PROGRESS", "1", 1);
   if (argc < 2) return cmd_overview();
   const char *cmd = argv[1];
   if (strcmp(cmd, "list") == 0) return cmd_list(argc - 1, argv + 1);
   if (strcmp(cmd, "validate") == 0) return cmd_validate(argc - 1, argv + 1);
   if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
+  if (strcmp(cmd, "tune") == 0) return cmd_tune(argc - 1, argv + 1);
+  if (strcmp(cmd, "cache") == 0) return cmd_cache(argc - 1, argv + 1);
   if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
       strcmp(cmd, "-h") == 0) {
     usage(stdout);

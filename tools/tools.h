@@ -58,6 +58,9 @@ double conv_pass_flops(const conv_desc *d, int64_t h_out, int64_t w_out);
 /* ------------------------------------------------------------ commands */
 
 int cmd_bench(int argc, char **argv);
+/* convinfo tune (bench with $CONV_TUNE=1) and convinfo cache (cache.c). */
+int cmd_tune(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
 void bench_usage(FILE *f);
 
 #endif /* CONV_TOOLS_H */

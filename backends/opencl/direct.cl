@@ -37,6 +37,55 @@ __kernel void fwd_direct(__global const float *x, __global const float *w,
   y[(long)t * P + p] = acc;
 }
 
+/* The same, one work item per output row (oh, n*K + k), 16 outputs of the
+ * row at a time: the taps' row and weight found once per 16 outputs, the
+ * inner loop a straight run along the input row (for CPUs). Per output,
+ * the same order of terms as fwd_direct. */
+#define DROW 16
+__kernel void fwd_direct_rows(__global const float *x,
+                              __global const float *w,
+                              __global const float *b, __global float *y,
+                              int N, int has_bias, GEOM_PARAMS) {
+  const int oh = get_global_id(0);
+  const int t = get_global_id(1);
+  if (oh >= OH || t >= N * K) return;
+  const int n = t / K, k = t % K;
+  const int Cg = C / G, Kg = K / G;
+  const int g = k / Kg;
+  __global float *yp = y + (long)t * OH * OW + oh * OW;
+  for (int ow0 = 0; ow0 < OW; ow0 += DROW) {
+    float acc[DROW];
+    for (int u = 0; u < DROW; u++) acc[u] = 0.0f;
+    for (int cl = 0; cl < Cg; cl++) {
+      __global const float *xp = x + ((long)n * C + g * Cg + cl) * H * W;
+      __global const float *wp = w + ((long)k * Cg + cl) * KH * KW;
+      for (int ii = 0; ii < KH; ii++) {
+        const int i = flip ? KH - 1 - ii : ii;
+        const int sh = pad_source(oh * SH - PT + i * DH, H, mode);
+        if (sh < 0) continue;
+        __global const float *row = xp + sh * W;
+        for (int jj = 0; jj < KW; jj++) {
+          const int j = flip ? KW - 1 - jj : jj;
+          const float wv = wp[ii * KW + jj];
+          const int w0 = j * DW - PL;
+          for (int u = 0; u < DROW; u++) {
+            const int sw = (ow0 + u) * SW + w0;
+            if (ow0 + u >= OW) break;
+            if (sw >= 0 && sw < W) {
+              acc[u] += wv * row[sw];
+            } else {
+              const int s2 = pad_source(sw, W, mode);
+              if (s2 >= 0) acc[u] += wv * row[s2];
+            }
+          }
+        }
+      }
+    }
+    for (int u = 0; u < DROW && ow0 + u < OW; u++)
+      yp[ow0 + u] = has_bias ? acc[u] + b[k] : acc[u];
+  }
+}
+
 /* dx from dy and w. Gather as col2im does, over the output channels of the
  * element's group. Work item (q = h*W + w, n*C + c). */
 __kernel void bwd_data_direct(__global const float *dy,

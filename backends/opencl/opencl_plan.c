@@ -102,6 +102,7 @@ enum {
   K_COL2IM,
   K_BIAS_ADD,
   K_FWD_DIRECT,
+  K_FWD_DIRECT_ROWS,
   K_BWD_DATA_DIRECT,
   K_BWD_WEIGHT_DIRECT,
   K_BIAS_GRAD,
@@ -111,11 +112,12 @@ enum {
 static const char *const kernel_names[NKERNELS] = {
     "im2col",          "im2col_rows",       "im2col_t",
     "im2col_t_rows",   "col2im",
-    "bias_add",        "fwd_direct",        "bwd_data_direct",
+    "bias_add",        "fwd_direct",        "fwd_direct_rows",
+    "bwd_data_direct",
     "bwd_weight_direct", "bias_grad",       "sum_slices"};
 /* Index of the first geometry argument of each kernel (0: none). */
-static const cl_uint kernel_geom_arg[NKERNELS] = {4, 4, 4, 4, 4, 4, 6, 4, 4,
-                                                  3, 0};
+static const cl_uint kernel_geom_arg[NKERNELS] = {4, 4, 4, 4, 4, 4, 6, 6, 4,
+                                                  4, 3, 0};
 /* The arguments a warm-up launch sets to make it a no-op: buffers to the
  * dummy, then the count argument (images, elements) to 0. */
 static const struct {
@@ -129,6 +131,7 @@ static const struct {
     [K_COL2IM] = {2, {0, 1}, 3, 2},
     [K_BIAS_ADD] = {2, {0, 2}, 3, 1},
     [K_FWD_DIRECT] = {4, {0, 1, 2, 3}, 4, -1},
+    [K_FWD_DIRECT_ROWS] = {4, {0, 1, 2, 3}, 4, -1},
     [K_BWD_DATA_DIRECT] = {3, {0, 1, 2}, 3, -1},
     [K_BWD_WEIGHT_DIRECT] = {3, {0, 1, 2}, 3, -1},
     [K_BIAS_GRAD] = {2, {0, 1}, 2, -1},
@@ -725,7 +728,7 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
   want[pl->rows ? K_IM2COL_T_ROWS : K_IM2COL_T] = bw != ALGO_DIRECT;
   want[K_COL2IM] = da != ALGO_DIRECT && !algos[da].is1x1;
   want[K_BIAS_ADD] = p->has_bias && algos[fa].gemm == 2;
-  want[K_FWD_DIRECT] = fa == ALGO_DIRECT;
+  want[pl->rows ? K_FWD_DIRECT_ROWS : K_FWD_DIRECT] = fa == ALGO_DIRECT;
   want[K_BWD_DATA_DIRECT] = da == ALGO_DIRECT;
   want[K_BWD_WEIGHT_DIRECT] = bw == ALGO_DIRECT;
   want[K_BIAS_GRAD] = 1;
@@ -757,7 +760,8 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
     if (kernel_noop[kk].long_arg >= 0)
       ARG(pl, kk, (cl_uint)kernel_noop[kk].long_arg, cl_long, 0);
     ARG(pl, kk, kernel_noop[kk].count, cl_int, 0);
-    if (kk == K_FWD_DIRECT) ARG(pl, kk, 5, cl_int, 0);
+    if (kk == K_FWD_DIRECT || kk == K_FWD_DIRECT_ROWS)
+      ARG(pl, kk, 5, cl_int, 0);
     if (kk == K_SUM_SLICES) {
       ARG(pl, kk, 2, cl_int, 1);
       ARG(pl, kk, 4, cl_int, 0);
@@ -769,7 +773,7 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
     switch (kk) {
       case K_IM2COL: case K_BIAS_ADD: case K_FWD_DIRECT: d0 = pl->np; break;
       case K_IM2COL_T: d0 = pl->rt; break;
-      case K_IM2COL_ROWS: d0 = (size_t)p->h_out; break;
+      case K_IM2COL_ROWS: case K_FWD_DIRECT_ROWS: d0 = (size_t)p->h_out; break;
       case K_IM2COL_T_ROWS: d0 = (size_t)p->w_out; break;
       case K_COL2IM: case K_BWD_DATA_DIRECT: d0 = pl->hw; break;
       case K_SUM_SLICES: d0 = (size_t)p->c_out * pl->r; break;
@@ -1237,13 +1241,15 @@ static conv_status forward_conv(void *plan, const void *xv, const void *wv,
   conv_status st;
 
   if (algo == ALGO_DIRECT) {
-    ARG(pl, K_FWD_DIRECT, 0, cl_mem, x);
-    ARG(pl, K_FWD_DIRECT, 1, cl_mem, w);
-    ARG(pl, K_FWD_DIRECT, 2, cl_mem, has_bias ? b : w);
-    ARG(pl, K_FWD_DIRECT, 3, cl_mem, y);
-    ARG(pl, K_FWD_DIRECT, 4, cl_int, (cl_int)p->n);
-    ARG(pl, K_FWD_DIRECT, 5, cl_int, has_bias);
-    st = launch(pl, K_FWD_DIRECT, pl->np, (size_t)(p->n * p->c_out), err);
+    const int kk = pl->rows ? K_FWD_DIRECT_ROWS : K_FWD_DIRECT;
+    ARG(pl, kk, 0, cl_mem, x);
+    ARG(pl, kk, 1, cl_mem, w);
+    ARG(pl, kk, 2, cl_mem, has_bias ? b : w);
+    ARG(pl, kk, 3, cl_mem, y);
+    ARG(pl, kk, 4, cl_int, (cl_int)p->n);
+    ARG(pl, kk, 5, cl_int, has_bias);
+    st = launch(pl, kk, pl->rows ? (size_t)p->h_out : pl->np,
+                (size_t)(p->n * p->c_out), err);
     if (st != CONV_SUCCESS) return st;
     return finish(pl, err);
   }
