@@ -4,7 +4,8 @@
  * operations; plus: the device-tensor API gives the host API's bits, a
  * second run gives the same bits, and backends agree with each other.
  *
- * Environment: CONV_TEST_RANDOM_CASES (default 200) cases per backend,
+ * Environment: CONV_TEST_BACKENDS (a comma list: only those backends),
+ * CONV_TEST_RANDOM_CASES (default 200) cases per backend,
  * CONV_TEST_RANDOM_SEED (default 20240601) to explore other cases. A failure
  * names the case index, seed and descriptor, so it can be reproduced. */
 #include <check.h>
@@ -789,6 +790,20 @@ int main(void) {
   if (env != NULL && *env) base_seed = strtoull(env, NULL, 10);
   n_chunks = (n_cases + CHUNK - 1) / CHUNK;
   n_backends = tu_usable_backends(backends, MAX_BACKENDS);
+  /* CONV_TEST_BACKENDS=a,b keeps only those (the opencl variant runs). */
+  env = getenv("CONV_TEST_BACKENDS");
+  if (env != NULL && *env) {
+    int kept = 0;
+    for (int i = 0; i < n_backends; i++) {
+      const size_t len = strlen(backends[i]);
+      for (const char *p = env; p != NULL; p = strchr(p, ','), p = p ? p + 1 : p)
+        if (strncmp(p, backends[i], len) == 0 && (p[len] == ',' || p[len] == '\0')) {
+          memmove(backends[kept++], backends[i], sizeof backends[i]);
+          break;
+        }
+    }
+    n_backends = kept;
+  }
 
   Suite *s = suite_create("random");
   TCase *tr = tcase_create("reference");
