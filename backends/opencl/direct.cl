@@ -38,10 +38,13 @@ __kernel void fwd_direct(__global const float *x, __global const float *w,
 }
 
 /* The same, one work item per output row (oh, n*K + k), 16 outputs of the
- * row at a time: the taps' row and weight found once per 16 outputs, the
- * inner loop a straight run along the input row (for CPUs). Per output,
- * the same order of terms as fwd_direct. */
+ * row at a time as one float16: for each input row a tap reads, the span
+ * of the row the 16 outputs need is copied once (through the padding map)
+ * into a private line, and each tap is one vector multiply-add from it
+ * (for CPUs, where PoCL turns float16 into SIMD registers). Per output the
+ * terms are added in fwd_direct's order (c, tap row, tap column). */
 #define DROW 16
+#define DLINE 64
 __kernel void fwd_direct_rows(__global const float *x,
                               __global const float *w,
                               __global const float *b, __global float *y,
@@ -53,9 +56,21 @@ __kernel void fwd_direct_rows(__global const float *x,
   const int Cg = C / G, Kg = K / G;
   const int g = k / Kg;
   __global float *yp = y + (long)t * OH * OW + oh * OW;
+  const int span = (DROW - 1) * SW + (KW - 1) * DW + 1;
+  const int vec = span + (SW == 2 ? DROW : 0) <= DLINE && SW <= 2;
+  /* Elements past what the valid outputs need feed only lanes that are
+   * never stored: zeroed once so that they are defined. */
+  float line[DLINE];
+  for (int e = 0; e < DLINE; e++) line[e] = 0.0f;
   for (int ow0 = 0; ow0 < OW; ow0 += DROW) {
-    float acc[DROW];
-    for (int u = 0; u < DROW; u++) acc[u] = 0.0f;
+    const int valid = min(DROW, OW - ow0);
+    /* Line elements the valid outputs read; the rest stay 0. */
+    const int need = (valid - 1) * SW + (KW - 1) * DW + 1;
+    float16 acc = (float16)(0.0f);
+    float out[DROW];
+    if (!vec) {
+      for (int u = 0; u < DROW; u++) out[u] = 0.0f;
+    }
     for (int cl = 0; cl < Cg; cl++) {
       __global const float *xp = x + ((long)n * C + g * Cg + cl) * H * W;
       __global const float *wp = w + ((long)k * Cg + cl) * KH * KW;
@@ -64,25 +79,56 @@ __kernel void fwd_direct_rows(__global const float *x,
         const int sh = pad_source(oh * SH - PT + i * DH, H, mode);
         if (sh < 0) continue;
         __global const float *row = xp + sh * W;
-        for (int jj = 0; jj < KW; jj++) {
-          const int j = flip ? KW - 1 - jj : jj;
-          const float wv = wp[ii * KW + jj];
-          const int w0 = j * DW - PL;
-          for (int u = 0; u < DROW; u++) {
-            const int sw = (ow0 + u) * SW + w0;
-            if (ow0 + u >= OW) break;
-            if (sw >= 0 && sw < W) {
-              acc[u] += wv * row[sw];
-            } else {
-              const int s2 = pad_source(sw, W, mode);
-              if (s2 >= 0) acc[u] += wv * row[s2];
+        const int base = ow0 * SW - PL;
+        if (vec && base >= 0 && base + span + (SW == 2 ? DROW : 0) <= W) {
+          /* Every lane inside the row: vectors straight from memory. */
+          for (int jj = 0; jj < KW; jj++) {
+            const int j = flip ? KW - 1 - jj : jj;
+            __global const float *src = row + base + j * DW;
+            float16 v;
+            if (SW == 1)
+              v = vload16(0, src);
+            else
+              v = (float16)(vload16(0, src).even, vload16(0, src + DROW).even);
+            acc = fma((float16)(wp[ii * KW + jj]), v, acc);
+          }
+        } else if (vec) {
+          if (base >= 0 && base + need <= W) {
+            for (int e = 0; e < need; e++) line[e] = row[base + e];
+          } else {
+            for (int e = 0; e < need; e++) {
+              const int sw = base + e;
+              const int s2 = sw >= 0 && sw < W ? sw : pad_source(sw, W, mode);
+              line[e] = s2 >= 0 ? row[s2] : 0.0f;
+            }
+          }
+          for (int jj = 0; jj < KW; jj++) {
+            const int j = flip ? KW - 1 - jj : jj;
+            const int off = j * DW;
+            float16 v;
+            if (SW == 1)
+              v = vload16(0, line + off);
+            else
+              v = (float16)(vload16(0, line + off).even,
+                            vload16(0, line + off + DROW).even);
+            acc = fma((float16)(wp[ii * KW + jj]), v, acc);
+          }
+        } else {
+          for (int jj = 0; jj < KW; jj++) {
+            const int j = flip ? KW - 1 - jj : jj;
+            const float wv = wp[ii * KW + jj];
+            for (int u = 0; u < valid; u++) {
+              const int sw = (ow0 + u) * SW + j * DW - PL;
+              const int s2 = sw >= 0 && sw < W ? sw : pad_source(sw, W, mode);
+              if (s2 >= 0) out[u] += wv * row[s2];
             }
           }
         }
       }
     }
-    for (int u = 0; u < DROW && ow0 + u < OW; u++)
-      yp[ow0 + u] = has_bias ? acc[u] + b[k] : acc[u];
+    if (vec) vstore16(acc, 0, out);
+    const float bk = has_bias ? b[k] : 0.0f;
+    for (int u = 0; u < valid; u++) yp[ow0 + u] = has_bias ? out[u] + bk : out[u];
   }
 }
 
@@ -165,6 +211,53 @@ void bwd_weight_direct(__global const float *x, __global const float *dy,
         const int sh = pad_source(oh * SH - PT + i * DH, H, mode);
         const int sw = pad_source(ow * SW - PL + j * DW, W, mode);
         if (sh >= 0 && sw >= 0) acc += dyp[p] * xp[sh * W + sw];
+      }
+    }
+  }
+  red[lid] = acc;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (int s = RED_WG / 2; s > 0; s >>= 1) {
+    if (lid < s) red[lid] += red[lid + s];
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  if (lid == 0 && k < K) dw[e] = red[0];
+}
+
+/* The same sums, the (n, oh) rows of the output shared out among the items
+ * (one division per row, not per element) and each row a straight loop
+ * along ow (for CPUs). Fixed order per item, then the same tree. */
+__kernel __attribute__((reqd_work_group_size(RED_WG, 1, 1)))
+void bwd_weight_direct_rows(__global const float *x, __global const float *dy,
+                            __global float *dw, int N, GEOM_PARAMS) {
+  __local float red[RED_WG];
+  const int e = get_group_id(0);
+  const int lid = get_local_id(0);
+  const int Cg = C / G, Kg = K / G;
+  const int jj = e % KW;
+  int t = e / KW;
+  const int ii = t % KH;
+  t /= KH;
+  const int cl = t % Cg, k = t / Cg;
+  const int c = (k / Kg) * Cg + cl;
+  const int i = flip ? KH - 1 - ii : ii;
+  const int j = flip ? KW - 1 - jj : jj;
+  const int w0 = j * DW - PL;
+  float acc = 0.0f;
+  if (k < K) {
+    for (int r = lid; r < N * OH; r += RED_WG) {
+      const int n = r / OH, oh = r % OH;
+      const int sh = pad_source(oh * SH - PT + i * DH, H, mode);
+      if (sh < 0) continue;
+      __global const float *dyp = dy + ((long)n * K + k) * OH * OW + oh * OW;
+      __global const float *xr = x + ((long)n * C + c) * H * W + sh * W;
+      for (int ow = 0; ow < OW; ow++) {
+        const int sw = ow * SW + w0;
+        if (sw >= 0 && sw < W) {
+          acc += dyp[ow] * xr[sw];
+        } else {
+          const int s2 = pad_source(sw, W, mode);
+          if (s2 >= 0) acc += dyp[ow] * xr[s2];
+        }
       }
     }
   }

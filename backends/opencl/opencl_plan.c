@@ -105,6 +105,7 @@ enum {
   K_FWD_DIRECT_ROWS,
   K_BWD_DATA_DIRECT,
   K_BWD_WEIGHT_DIRECT,
+  K_BWD_WEIGHT_DIRECT_ROWS,
   K_BIAS_GRAD,
   K_SUM_SLICES,
   NKERNELS
@@ -114,10 +115,11 @@ static const char *const kernel_names[NKERNELS] = {
     "im2col_t_rows",   "col2im",
     "bias_add",        "fwd_direct",        "fwd_direct_rows",
     "bwd_data_direct",
-    "bwd_weight_direct", "bias_grad",       "sum_slices"};
+    "bwd_weight_direct", "bwd_weight_direct_rows", "bias_grad",
+    "sum_slices"};
 /* Index of the first geometry argument of each kernel (0: none). */
 static const cl_uint kernel_geom_arg[NKERNELS] = {4, 4, 4, 4, 4, 4, 6, 6, 4,
-                                                  4, 3, 0};
+                                                  4, 4, 3, 0};
 /* The arguments a warm-up launch sets to make it a no-op: buffers to the
  * dummy, then the count argument (images, elements) to 0. */
 static const struct {
@@ -134,6 +136,7 @@ static const struct {
     [K_FWD_DIRECT_ROWS] = {4, {0, 1, 2, 3}, 4, -1},
     [K_BWD_DATA_DIRECT] = {3, {0, 1, 2}, 3, -1},
     [K_BWD_WEIGHT_DIRECT] = {3, {0, 1, 2}, 3, -1},
+    [K_BWD_WEIGHT_DIRECT_ROWS] = {3, {0, 1, 2}, 3, -1},
     [K_BIAS_GRAD] = {2, {0, 1}, 2, -1},
     [K_SUM_SLICES] = {2, {0, 1}, 3, -1},
 };
@@ -275,7 +278,8 @@ static void prof_end(ocl_plan *pl, double t0, const char *what) {
  * depends on d0 alone, so every launch of a plan (chunks of any size) uses
  * the shape its warm-up compiled. Reduction kernels use RED_WG. */
 static void local_size(const ocl_plan *pl, int kk, size_t d0, size_t l[2]) {
-  if (kk == K_BWD_WEIGHT_DIRECT || kk == K_BIAS_GRAD) {
+  if (kk == K_BWD_WEIGHT_DIRECT || kk == K_BWD_WEIGHT_DIRECT_ROWS ||
+      kk == K_BIAS_GRAD) {
     l[0] = OCL_RED_WG;
     l[1] = 1;
     return;
@@ -293,7 +297,8 @@ static conv_status launch(ocl_plan *pl, int kk, size_t d0, size_t d1,
                           conv_err *err) {
   size_t l[2], g[2];
   local_size(pl, kk, d0, l);
-  if (kk == K_BWD_WEIGHT_DIRECT || kk == K_BIAS_GRAD) {
+  if (kk == K_BWD_WEIGHT_DIRECT || kk == K_BWD_WEIGHT_DIRECT_ROWS ||
+      kk == K_BIAS_GRAD) {
     g[0] = d0 * OCL_RED_WG;
     g[1] = 1;
   } else {
@@ -730,7 +735,8 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
   want[K_BIAS_ADD] = p->has_bias && algos[fa].gemm == 2;
   want[pl->rows ? K_FWD_DIRECT_ROWS : K_FWD_DIRECT] = fa == ALGO_DIRECT;
   want[K_BWD_DATA_DIRECT] = da == ALGO_DIRECT;
-  want[K_BWD_WEIGHT_DIRECT] = bw == ALGO_DIRECT;
+  want[pl->rows ? K_BWD_WEIGHT_DIRECT_ROWS : K_BWD_WEIGHT_DIRECT] =
+      bw == ALGO_DIRECT;
   want[K_BIAS_GRAD] = 1;
   want[K_SUM_SLICES] = pl->slices > 1;
   for (int kk = 0; kk < NKERNELS; kk++) {
@@ -746,7 +752,8 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
     if (e != CL_SUCCESS)
       return cl_fail(err, "clGetKernelWorkGroupInfo(CL_KERNEL_WORK_GROUP_SIZE)",
                      e);
-    if ((kk == K_BIAS_GRAD || kk == K_BWD_WEIGHT_DIRECT) &&
+    if ((kk == K_BIAS_GRAD || kk == K_BWD_WEIGHT_DIRECT ||
+         kk == K_BWD_WEIGHT_DIRECT_ROWS) &&
         pl->kmax[kk] < OCL_RED_WG)
       return conv_err_set(err, CONV_ERROR_UNSUPPORTED,
                           "opencl: kernel %s needs work-groups of %d, the "
@@ -1329,11 +1336,12 @@ conv_status ocl_backward_weight(void *plan, const void *xv, const void *dyv,
   conv_status st;
 
   if (algo == ALGO_DIRECT) {
-    ARG(pl, K_BWD_WEIGHT_DIRECT, 0, cl_mem, x);
-    ARG(pl, K_BWD_WEIGHT_DIRECT, 1, cl_mem, dy);
-    ARG(pl, K_BWD_WEIGHT_DIRECT, 2, cl_mem, dw);
-    ARG(pl, K_BWD_WEIGHT_DIRECT, 3, cl_int, (cl_int)p->n);
-    st = launch(pl, K_BWD_WEIGHT_DIRECT, (size_t)p->c_out * pl->r, 1, err);
+    const int kk = pl->rows ? K_BWD_WEIGHT_DIRECT_ROWS : K_BWD_WEIGHT_DIRECT;
+    ARG(pl, kk, 0, cl_mem, x);
+    ARG(pl, kk, 1, cl_mem, dy);
+    ARG(pl, kk, 2, cl_mem, dw);
+    ARG(pl, kk, 3, cl_int, (cl_int)p->n);
+    st = launch(pl, kk, (size_t)p->c_out * pl->r, 1, err);
     if (st != CONV_SUCCESS) return st;
   } else {
     /* Per chunk: x transposed per image (col_t), then dw (+)= dy * col_t
