@@ -182,6 +182,62 @@ __kernel void bwd_data_direct(__global const float *dy,
   dx[(long)t * H * W + q] = acc;
 }
 
+/* dx for zero padding and horizontal stride 1, one work item per input row
+ * (h, n*C + c), 16 outputs of the row at a time as one float16: for each
+ * output channel of the group and each tap, the dy row segment the 16
+ * elements read is one vector (loaded straight where it lies inside the
+ * row, else through a private line with zeros outside). For CPUs; other
+ * padding modes and strides take bwd_data_direct. */
+__kernel void bwd_data_direct_rows(__global const float *dy,
+                                   __global const float *w,
+                                   __global float *dx, int N, GEOM_PARAMS) {
+  const int h = get_global_id(0);
+  const int t = get_global_id(1);
+  if (h >= H || t >= N * C) return;
+  const int n = t / C, c = t % C;
+  const int Cg = C / G, Kg = K / G;
+  const int g = c / Cg, cl = c % Cg;
+  const int P = OH * OW;
+  __global const float *dyp = dy + ((long)n * K + g * Kg) * P;
+  __global const float *wp = w + ((long)g * Kg * Cg + cl) * KH * KW;
+  const long wstride = (long)Cg * KH * KW; /* next output channel */
+  __global float *dxp = dx + (long)t * H * W + h * W;
+  float line[DROW];
+  for (int w0 = 0; w0 < W; w0 += DROW) {
+    const int valid = min(DROW, W - w0);
+    float16 acc = (float16)(0.0f);
+    for (int kk = 0; kk < Kg; kk++) {
+      for (int i = 0; i < KH; i++) {
+        const int u = h + PT - i * DH;
+        if (u < 0) break;
+        if (SH != 1 && u % SH != 0) continue;
+        const int oh = SH == 1 ? u : u / SH;
+        if (oh >= OH) continue;
+        const int ii = flip ? KH - 1 - i : i;
+        __global const float *dyr = dyp + (long)kk * P + oh * OW;
+        for (int j = 0; j < KW; j++) {
+          const int jj = flip ? KW - 1 - j : j;
+          const int start = w0 + PL - j * DW; /* ow of lane 0 */
+          float16 v;
+          if (start >= 0 && start + DROW <= OW) {
+            v = vload16(0, dyr + start);
+          } else {
+            for (int e = 0; e < DROW; e++) {
+              const int o = start + e;
+              line[e] = o >= 0 && o < OW && e < valid ? dyr[o] : 0.0f;
+            }
+            v = vload16(0, line);
+          }
+          acc = fma((float16)(wp[kk * wstride + ii * KW + jj]), v, acc);
+        }
+      }
+    }
+    float out[DROW];
+    vstore16(acc, 0, out);
+    for (int e = 0; e < valid; e++) dxp[w0 + e] = out[e];
+  }
+}
+
 /* dw from x and dy: one work-group of RED_WG items per weight element
  * e = ((k*Cg + cl)*KH + ii)*KW + jj; each item sums a fixed stride of the
  * (n, p) positions, then a fixed tree adds the partial sums. */

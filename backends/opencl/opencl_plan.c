@@ -104,6 +104,7 @@ enum {
   K_FWD_DIRECT,
   K_FWD_DIRECT_ROWS,
   K_BWD_DATA_DIRECT,
+  K_BWD_DATA_DIRECT_ROWS,
   K_BWD_WEIGHT_DIRECT,
   K_BWD_WEIGHT_DIRECT_ROWS,
   K_BIAS_GRAD,
@@ -114,12 +115,12 @@ static const char *const kernel_names[NKERNELS] = {
     "im2col",          "im2col_rows",       "im2col_t",
     "im2col_t_rows",   "col2im",
     "bias_add",        "fwd_direct",        "fwd_direct_rows",
-    "bwd_data_direct",
+    "bwd_data_direct", "bwd_data_direct_rows",
     "bwd_weight_direct", "bwd_weight_direct_rows", "bias_grad",
     "sum_slices"};
 /* Index of the first geometry argument of each kernel (0: none). */
 static const cl_uint kernel_geom_arg[NKERNELS] = {4, 4, 4, 4, 4, 4, 6, 6, 4,
-                                                  4, 4, 3, 0};
+                                                  4, 4, 4, 3, 0};
 /* The arguments a warm-up launch sets to make it a no-op: buffers to the
  * dummy, then the count argument (images, elements) to 0. */
 static const struct {
@@ -135,6 +136,7 @@ static const struct {
     [K_FWD_DIRECT] = {4, {0, 1, 2, 3}, 4, -1},
     [K_FWD_DIRECT_ROWS] = {4, {0, 1, 2, 3}, 4, -1},
     [K_BWD_DATA_DIRECT] = {3, {0, 1, 2}, 3, -1},
+    [K_BWD_DATA_DIRECT_ROWS] = {3, {0, 1, 2}, 3, -1},
     [K_BWD_WEIGHT_DIRECT] = {3, {0, 1, 2}, 3, -1},
     [K_BWD_WEIGHT_DIRECT_ROWS] = {3, {0, 1, 2}, 3, -1},
     [K_BIAS_GRAD] = {2, {0, 1}, 2, -1},
@@ -240,6 +242,13 @@ static conv_status set_geometry(ocl_plan *pl, int kk, conv_err *err) {
   for (cl_uint i = 0; i < sizeof v / sizeof v[0]; i++)
     ARG(pl, kk, first + i, cl_int, (cl_int)v[i]);
   return CONV_SUCCESS;
+}
+
+/* The row kernel of the direct backward data: the rows variant, zero
+ * padding and horizontal stride 1 only. */
+static int bwd_data_rows(const ocl_plan *pl) {
+  return pl->rows && pl->p.padding_mode == CONV_PAD_ZEROS &&
+         pl->p.stride_w == 1;
 }
 
 /* $CONV_OPENCL_PROFILE=1 (a developer's tool): every launch waits for its
@@ -734,7 +743,8 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
   want[K_COL2IM] = da != ALGO_DIRECT && !algos[da].is1x1;
   want[K_BIAS_ADD] = p->has_bias && algos[fa].gemm == 2;
   want[pl->rows ? K_FWD_DIRECT_ROWS : K_FWD_DIRECT] = fa == ALGO_DIRECT;
-  want[K_BWD_DATA_DIRECT] = da == ALGO_DIRECT;
+  want[bwd_data_rows(pl) ? K_BWD_DATA_DIRECT_ROWS : K_BWD_DATA_DIRECT] =
+      da == ALGO_DIRECT;
   want[pl->rows ? K_BWD_WEIGHT_DIRECT_ROWS : K_BWD_WEIGHT_DIRECT] =
       bw == ALGO_DIRECT;
   want[K_BIAS_GRAD] = 1;
@@ -783,6 +793,7 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
       case K_IM2COL_ROWS: case K_FWD_DIRECT_ROWS: d0 = (size_t)p->h_out; break;
       case K_IM2COL_T_ROWS: d0 = (size_t)p->w_out; break;
       case K_COL2IM: case K_BWD_DATA_DIRECT: d0 = pl->hw; break;
+      case K_BWD_DATA_DIRECT_ROWS: d0 = (size_t)p->h; break;
       case K_SUM_SLICES: d0 = (size_t)p->c_out * pl->r; break;
       default: d0 = 1; break;
     }
@@ -1301,11 +1312,14 @@ conv_status ocl_backward_data(void *plan, const void *dyv, const void *wv,
   conv_status st;
 
   if (algo == ALGO_DIRECT) {
-    ARG(pl, K_BWD_DATA_DIRECT, 0, cl_mem, dy);
-    ARG(pl, K_BWD_DATA_DIRECT, 1, cl_mem, w);
-    ARG(pl, K_BWD_DATA_DIRECT, 2, cl_mem, dx);
-    ARG(pl, K_BWD_DATA_DIRECT, 3, cl_int, (cl_int)p->n);
-    st = launch(pl, K_BWD_DATA_DIRECT, pl->hw, (size_t)(p->n * p->c_in), err);
+    const int rows = bwd_data_rows(pl);
+    const int kk = rows ? K_BWD_DATA_DIRECT_ROWS : K_BWD_DATA_DIRECT;
+    ARG(pl, kk, 0, cl_mem, dy);
+    ARG(pl, kk, 1, cl_mem, w);
+    ARG(pl, kk, 2, cl_mem, dx);
+    ARG(pl, kk, 3, cl_int, (cl_int)p->n);
+    st = launch(pl, kk, rows ? (size_t)p->h : pl->hw,
+                (size_t)(p->n * p->c_in), err);
     if (st != CONV_SUCCESS) return st;
     return finish(pl, err);
   }
