@@ -306,7 +306,25 @@ void bwd_weight_direct_rows(__global const float *x, __global const float *dy,
       if (sh < 0) continue;
       __global const float *dyp = dy + ((long)n * K + k) * OH * OW + oh * OW;
       __global const float *xr = x + ((long)n * C + c) * H * W + sh * W;
-      for (int ow = 0; ow < OW; ow++) {
+      int ow = 0;
+      if (SW == 1) {
+        /* The outputs whose x lies left of the row one by one, then whole
+         * vectors of 16 while the x segment lies inside the row. */
+        for (; ow < OW && ow + w0 < 0; ow++) {
+          const int s2 = pad_source(ow + w0, W, mode);
+          if (s2 >= 0) acc += dyp[ow] * xr[s2];
+        }
+        float16 acc16 = (float16)(0.0f);
+        for (; ow + 16 <= OW; ow += 16) {
+          const int s0 = ow + w0;
+          if (s0 < 0 || s0 + 16 > W) break;
+          acc16 = fma(vload16(0, dyp + ow), vload16(0, xr + s0), acc16);
+        }
+        float part[16];
+        vstore16(acc16, 0, part);
+        for (int e = 0; e < 16; e++) acc += part[e];
+      }
+      for (; ow < OW; ow++) {
         const int sw = ow * SW + w0;
         if (sw >= 0 && sw < W) {
           acc += dyp[ow] * xr[sw];
