@@ -5,6 +5,12 @@
  * not in the figures. Each pass gets one warm-up run, then is repeated until
  * --min-time seconds or --repeat runs (at least min(3, repeat) runs); the
  * median is reported.
+ *
+ * --transposed also times, per layer, the transposed convolution whose
+ * matching conv2d is the layer (ConvTranspose2d from the layer's output
+ * shape back to its input shape) and sets each of its passes beside the
+ * conv2d pass it runs: its forward is the layer's backward_data, its
+ * backward_data the layer's forward, its backward_weight the layer's.
  */
 #include <fnmatch.h>
 #include <getopt.h>
@@ -40,7 +46,16 @@ typedef struct layer_result {
   size_t workspace;
   char error[512]; /* plan or allocation failure */
   pass_result pass[PASS_COUNT];
+  /* --transposed: the transposed convolution's passes (tpass[PASS_FWD] is
+   * its forward), or why it could not run. */
+  int transposed;
+  char terror[512];
+  pass_result tpass[PASS_COUNT];
 } layer_result;
+
+/* The conv2d pass that serves each pass of the transposed convolution. */
+static const int matching_pass[PASS_COUNT] = {PASS_BWD_DATA, PASS_FWD,
+                                              PASS_BWD_WEIGHT};
 
 typedef struct bench_tensors {
   conv_tensor *x, *w, *b, *y, *dy, *dx, *dw, *db;
@@ -51,6 +66,7 @@ void bench_usage(FILE *f) {
           "usage: convinfo bench [--backend B] [--device D] [--suite FILE]\n"
           "                      [--threads N] [--repeat R] [--min-time S]\n"
           "                      [--layer GLOB] [--json] [--dry-run]\n"
+          "                      [--transposed]\n"
           "  --suite FILE   a suite file, or the name of an installed one\n"
           "                 (default: default.suite; see tools/suites)\n"
           "  --threads N    sets CONV_NUM_THREADS=N for this process\n"
@@ -58,7 +74,10 @@ void bench_usage(FILE *f) {
           "                 least min(3, R) after one warm-up run\n"
           "  --min-time S   stop repeating after S seconds (default 0.3)\n"
           "  --layer GLOB   only the layers whose name matches (fnmatch)\n"
-          "  --dry-run      print the parsed layers and exit\n");
+          "  --dry-run      print the parsed layers and exit\n"
+          "  --transposed   also time the ConvTranspose2d whose matching\n"
+          "                 conv2d is each layer, beside the conv2d pass\n"
+          "                 each of its passes runs\n");
 }
 
 static double now_s(void) {
@@ -128,6 +147,20 @@ static conv_status alloc_tensors(conv_context *ctx, const conv_desc *d,
   return CONV_SUCCESS;
 }
 
+/* The transposed convolution's tensors: x and dy of the layer's y shape
+ * swap with y and dx of its x shape; b and db have the layer's c_in. */
+static conv_status alloc_transposed(conv_context *ctx, const conv_desc *d,
+                                    int64_t ho, int64_t wo, bench_tensors *t) {
+  conv_desc swapped = *d;
+  swapped.c_in = d->c_out;
+  swapped.c_out = d->c_in;
+  swapped.h = ho;
+  swapped.w = wo;
+  swapped.groups = d->groups;
+  /* alloc_tensors sizes w as c_out * c_in/groups * k: the same count. */
+  return alloc_tensors(ctx, &swapped, d->h, d->w, t);
+}
+
 static conv_status run_pass(conv_plan *plan, int pass, bench_tensors *t) {
   switch (pass) {
     case PASS_FWD: return conv_forward_tensor(plan, t->x, t->w, t->b, t->y);
@@ -149,6 +182,78 @@ static void progress(const bench_opts *o, size_t i, size_t n,
   if (!o->progress) return;
   fprintf(stderr, "\r\033[K[%zu/%zu] %s %s", i + 1, n, layer, what);
   fflush(stderr);
+}
+
+/* One warm-up run, then runs until o->repeat or o->min_time; fills pr. */
+static void time_pass(conv_context *ctx, const bench_opts *o, conv_plan *plan,
+                      int p, bench_tensors *t, double *times, double flops,
+                      pass_result *pr) {
+  int min_runs = o->repeat < 3 ? o->repeat : 3;
+  conv_status st = run_pass(plan, p, t); /* warm-up */
+  int runs = 0;
+  double spent = 0;
+  while (st == CONV_SUCCESS && runs < o->repeat &&
+         (runs < min_runs || spent < o->min_time)) {
+    double a = now_s();
+    st = run_pass(plan, p, t);
+    double dt = now_s() - a;
+    times[runs++] = dt;
+    spent += dt;
+  }
+  if (st != CONV_SUCCESS) {
+    snprintf(pr->error, sizeof pr->error, "%s: %s", conv_status_string(st),
+             conv_last_error(ctx));
+    return;
+  }
+  pr->ok = 1;
+  pr->runs = runs;
+  pr->ms = 1e3 * median(times, runs); /* sorts times */
+  pr->min_ms = 1e3 * times[0];
+  pr->gflops = pr->ms > 0 ? flops / (pr->ms * 1e-3) / 1e9 : 0;
+}
+
+/* --transposed: the ConvTranspose2d from the layer's output back to its
+ * input (output_padding makes up what the layer's stride dropped). */
+static void bench_transposed(conv_context *ctx, const bench_opts *o,
+                             double *times, layer_result *r) {
+  const conv_desc *d = &r->layer->desc;
+  int64_t pads[4];
+  conv_plan *plan = NULL;
+  bench_tensors t = {0};
+  if (conv_output_size(d, &r->h_out, &r->w_out, pads) != CONV_SUCCESS ||
+      d->padding_mode != CONV_PAD_ZEROS || d->flip_kernel) {
+    snprintf(r->terror, sizeof r->terror,
+             "no transposed convolution (padding_mode must be zeros)");
+    return;
+  }
+  conv_transpose_desc td;
+  conv_transpose_desc_init(&td);
+  td.n = d->n; td.c_in = d->c_out; td.h = r->h_out; td.w = r->w_out;
+  td.c_out = d->c_in; td.groups = d->groups; td.has_bias = d->has_bias;
+  for (int a = 0; a < 2; a++) {
+    td.kernel[a] = d->kernel[a];
+    td.stride[a] = d->stride[a];
+    td.dilation[a] = d->dilation[a];
+    const int64_t in = a ? d->w : d->h, out = a ? r->w_out : r->h_out;
+    td.output_padding[a] = in - ((out - 1) * d->stride[a] - pads[2 * a] -
+                                 pads[2 * a + 1] +
+                                 d->dilation[a] * (d->kernel[a] - 1) + 1);
+  }
+  for (int i = 0; i < 4; i++) td.pad[i] = pads[i];
+  conv_status st = conv_transpose_plan_create(ctx, &td, CONV_ACT_NONE, 0.0f,
+                                              &plan);
+  if (st == CONV_SUCCESS) st = alloc_transposed(ctx, d, r->h_out, r->w_out, &t);
+  if (st != CONV_SUCCESS) {
+    snprintf(r->terror, sizeof r->terror, "conv_transpose_plan_create: %s: %s",
+             conv_status_string(st), conv_last_error(ctx));
+  } else {
+    for (int p = 0; p < PASS_COUNT; p++) {
+      r->tpass[p].algorithm = conv_plan_algorithm(plan, pass_ops[p]);
+      time_pass(ctx, o, plan, p, &t, times, r->flops, &r->tpass[p]);
+    }
+  }
+  destroy_tensors(&t);
+  conv_plan_destroy(plan);
 }
 
 static void bench_layer(conv_context *ctx, const bench_opts *o, size_t index,
@@ -182,32 +287,17 @@ static void bench_layer(conv_context *ctx, const bench_opts *o, size_t index,
     snprintf(r->error, sizeof r->error, "out of memory");
     goto done;
   }
-  int min_runs = o->repeat < 3 ? o->repeat : 3;
   for (int p = 0; p < PASS_COUNT; p++) {
     pass_result *pr = &r->pass[p];
     pr->algorithm = conv_plan_algorithm(plan, pass_ops[p]);
     progress(o, index, total, r->layer->name, pass_names[p]);
-    st = run_pass(plan, p, &t); /* warm-up */
-    int runs = 0;
-    double spent = 0;
-    while (st == CONV_SUCCESS && runs < o->repeat &&
-           (runs < min_runs || spent < o->min_time)) {
-      double a = now_s();
-      st = run_pass(plan, p, &t);
-      double dt = now_s() - a;
-      times[runs++] = dt;
-      spent += dt;
-    }
-    if (st != CONV_SUCCESS) {
-      snprintf(pr->error, sizeof pr->error, "%s: %s", conv_status_string(st),
-               conv_last_error(ctx));
-      continue;
-    }
-    pr->ok = 1;
-    pr->runs = runs;
-    pr->ms = 1e3 * median(times, runs); /* sorts times */
-    pr->min_ms = 1e3 * times[0];
-    pr->gflops = pr->ms > 0 ? r->flops / (pr->ms * 1e-3) / 1e9 : 0;
+    time_pass(ctx, o, plan, p, &t, times, r->flops, pr);
+  }
+  if (r->transposed) {
+    /* Free the conv2d's tensors first: only one set lives at a time. */
+    destroy_tensors(&t);
+    progress(o, index, total, r->layer->name, "transposed");
+    bench_transposed(ctx, o, times, r);
   }
 done:
   free(times);
@@ -219,6 +309,9 @@ static int layer_failed(const layer_result *r) {
   if (r->error[0]) return 1;
   for (int p = 0; p < PASS_COUNT; p++)
     if (!r->pass[p].ok) return 1;
+  if (r->transposed && !r->terror[0])
+    for (int p = 0; p < PASS_COUNT; p++)
+      if (!r->tpass[p].ok) return 1;
   return 0;
 }
 
@@ -257,6 +350,32 @@ static void print_text(conv_context *ctx, const char *suite,
                pr->algorithm);
       else
         printf("%-15s FAILED: %s\n", name, pr->error);
+    }
+  }
+  if (n == 0 || !r[0].transposed) return;
+  printf("\ntransposed convolution (ConvTranspose2d from each layer's output "
+         "back to its input) beside the conv2d pass it runs:\n");
+  printf("%-16s %-15s %10s %9s  %-15s %10s %6s  %s\n", "layer", "pass", "ms",
+         "GFLOP/s", "conv2d pass", "conv2d ms", "ratio", "algorithm");
+  for (size_t i = 0; i < n; i++) {
+    if (r[i].error[0]) continue;
+    if (r[i].terror[0]) {
+      printf("%-16s FAILED: %s\n", r[i].layer->name, r[i].terror);
+      continue;
+    }
+    for (int p = 0; p < PASS_COUNT; p++) {
+      const pass_result *tp = &r[i].tpass[p], *cp = &r[i].pass[matching_pass[p]];
+      printf("%-16s ", p == 0 ? r[i].layer->name : "");
+      if (!tp->ok) {
+        printf("%-15s FAILED: %s\n", pass_names[p], tp->error);
+        continue;
+      }
+      printf("%-15s %10.3f %9.2f  %-15s ", pass_names[p], tp->ms, tp->gflops,
+             pass_names[matching_pass[p]]);
+      if (cp->ok)
+        printf("%10.3f %6.2f  %s\n", cp->ms, tp->ms / cp->ms, tp->algorithm);
+      else
+        printf("%10s %6s  %s\n", "-", "-", tp->algorithm);
     }
   }
 }
@@ -304,7 +423,30 @@ static void print_json(conv_context *ctx, const char *suite,
         printf("}");
       }
     }
-    printf("}}");
+    printf("}");
+    if (r[i].transposed) {
+      printf(", \"transposed\": {\"error\": ");
+      if (r[i].terror[0]) json_string(stdout, r[i].terror);
+      else printf("null");
+      for (int p = 0; p < PASS_COUNT && !r[i].terror[0] && !r[i].error[0]; p++) {
+        const pass_result *tp = &r[i].tpass[p];
+        printf(",\n      \"%s\": {\"conv2d_pass\": \"%s\", ", pass_names[p],
+               pass_names[matching_pass[p]]);
+        if (tp->ok)
+          printf("\"ms\": %.6f, \"min_ms\": %.6f, \"gflops\": %.4f, "
+                 "\"runs\": %d, \"error\": null, \"algorithm\": ",
+                 tp->ms, tp->min_ms, tp->gflops, tp->runs);
+        else {
+          printf("\"ms\": null, \"error\": ");
+          json_string(stdout, tp->error);
+          printf(", \"algorithm\": ");
+        }
+        json_string(stdout, tp->algorithm ? tp->algorithm : "");
+        printf("}");
+      }
+      printf("}");
+    }
+    printf("}");
   }
   printf("\n  ]\n}\n");
 }
@@ -332,11 +474,12 @@ int cmd_bench(int argc, char **argv) {
       {"layer", required_argument, NULL, 'l'},
       {"json", no_argument, NULL, 'j'},
       {"dry-run", no_argument, NULL, 'n'},
+      {"transposed", no_argument, NULL, 'T'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   const char *backend = NULL, *device = NULL, *suite_arg = "default.suite";
   const char *layer_glob = NULL, *threads = NULL;
-  int json = 0, dry = 0, nthreads = 0;
+  int json = 0, dry = 0, nthreads = 0, transposed = 0;
   bench_opts o = {50, 0.3, 0};
   int c;
   opterr = 0;
@@ -367,6 +510,7 @@ int cmd_bench(int argc, char **argv) {
       case 'l': layer_glob = optarg; break;
       case 'j': json = 1; break;
       case 'n': dry = 1; break;
+      case 'T': transposed = 1; break;
       case 'h': bench_usage(stdout); return EXIT_OK;
       default:
         if (optopt)
@@ -402,8 +546,10 @@ int cmd_bench(int argc, char **argv) {
   }
   size_t n = 0;
   for (size_t i = 0; i < nall; i++)
-    if (layer_glob == NULL || fnmatch(layer_glob, all[i].name, 0) == 0)
+    if (layer_glob == NULL || fnmatch(layer_glob, all[i].name, 0) == 0) {
+      res[n].transposed = transposed;
       res[n++].layer = &all[i];
+    }
   int rc = EXIT_OK;
   conv_context *ctx = NULL;
   if (n == 0) {
