@@ -315,6 +315,14 @@ END_TEST
 
 /* ----------------------------------------------------- fused activation */
 
+/* Forward algorithms tried in turn (each backend knows some of them; one
+ * that is unknown or does not serve the case falls back to the heuristic):
+ * every fast path's own epilogue is checked, not only the default. */
+static const char *const fwd_algos[] = {
+    "im2col_gemm", "direct", "direct_dw", "direct_vec", "winograd_f4x4",
+    "gemm_1x1", "reference"};
+#define N_FWD_ALGOS (sizeof fwd_algos / sizeof fwd_algos[0])
+
 START_TEST(test_activation_random) {
   const char *backend = backends[_i];
   conv_context *ctx = NULL;
@@ -322,9 +330,16 @@ START_TEST(test_activation_random) {
   tu_rng r;
   tu_rng_seed(&r, 0xac71);
   int per_act[CONV_ACT_SILU + 1] = {0};
+  int per_algo[N_FWD_ALGOS] = {0};
   for (int k = 0; k < RANDOM_CASES; k++) {
     conv_desc d;
     ref_geom g;
+    /* The shapes of the specialised algorithms when one is forced. */
+    const char *forced = fwd_algos[k % N_FWD_ALGOS];
+    int shape = (int)tu_rng_range(&r, 0, 3);
+    if (strcmp(forced, "winograd_f4x4") == 0) shape = 1;
+    if (strcmp(forced, "gemm_1x1") == 0) shape = 2;
+    if (strcmp(forced, "direct_dw") == 0) shape = 3;
     do {
       conv_desc_init(&d);
       d.groups = tu_rng_range(&r, 0, 3) == 0 ? tu_rng_range(&r, 2, 4) : 1;
@@ -340,6 +355,19 @@ START_TEST(test_activation_random) {
       }
       for (int i = 0; i < 4; i++) d.pad[i] = tu_rng_range(&r, 0, 2);
       d.has_bias = (int)tu_rng_range(&r, 0, 1);
+      if (shape == 1) { /* 3x3 stride 1: Winograd's */
+        d.kernel[0] = d.kernel[1] = 3;
+        d.stride[0] = d.stride[1] = 1;
+        d.h += 4;
+        d.w += 6;
+      } else if (shape == 2) { /* 1x1 stride 1 unpadded: gemm_1x1's */
+        d.kernel[0] = d.kernel[1] = 1;
+        d.stride[0] = d.stride[1] = 1;
+        d.dilation[0] = d.dilation[1] = 1;
+        d.pad[0] = d.pad[1] = d.pad[2] = d.pad[3] = 0;
+      } else if (shape == 3) { /* depthwise */
+        d.groups = d.c_in = d.c_out = tu_rng_range(&r, 1, 6);
+      }
     } while (!ref_resolve(&d, &g));
     conv_activation act;
     float alpha;
@@ -348,8 +376,18 @@ START_TEST(test_activation_random) {
     char ds[512];
     tu_desc_str(&d, ds, sizeof ds);
     conv_plan *plan = NULL;
-    ck_assert_msg(conv_plan_create_fused(ctx, &d, act, alpha, &plan) ==
-                  CONV_SUCCESS, "%s: %s: %s", backend, conv_last_error(ctx), ds);
+    char force[64];
+    snprintf(force, sizeof force, "fwd=%s", forced);
+    setenv("CONV_ALGO", force, 1);
+    conv_status st = conv_plan_create_fused(ctx, &d, act, alpha, &plan);
+    unsetenv("CONV_ALGO");
+    if (st == CONV_ERROR_UNSUPPORTED || st == CONV_ERROR_INVALID_ARGUMENT)
+      st = conv_plan_create_fused(ctx, &d, act, alpha, &plan);
+    ck_assert_msg(st == CONV_SUCCESS, "%s: %s: %s", backend,
+                  conv_last_error(ctx), ds);
+    for (size_t a = 0; a < N_FWD_ALGOS; a++)
+      if (strcmp(conv_plan_algorithm(plan, CONV_OP_FORWARD), fwd_algos[a]) == 0)
+        per_algo[a]++;
     ck_assert_int_eq(conv_plan_activation(plan), act);
     const size_t nx = ref_x_count(&g), nw = ref_w_count(&g);
     const size_t ny = ref_y_count(&g);
@@ -378,7 +416,60 @@ START_TEST(test_activation_random) {
          per_act[CONV_ACT_RELU], per_act[CONV_ACT_RELU6],
          per_act[CONV_ACT_LEAKY_RELU], per_act[CONV_ACT_SIGMOID],
          per_act[CONV_ACT_TANH], per_act[CONV_ACT_SILU]);
+  printf("layers: backend %s: fused forwards per algorithm:", backend);
+  for (size_t a = 0; a < N_FWD_ALGOS; a++)
+    if (per_algo[a]) printf(" %s %d", fwd_algos[a], per_algo[a]);
+  printf("\n");
   fflush(stdout);
+  if (strcmp(backend, "cpu") == 0) /* every cpu forward algorithm reached */
+    for (size_t a = 0; a < N_FWD_ALGOS; a++)
+      ck_assert_msg(per_algo[a] > 0, "cpu: no fused case ran %s",
+                    fwd_algos[a]);
+  conv_context_destroy(ctx);
+}
+END_TEST
+
+/* Winograd's epilogue on a dilated 3x3 (d x d phases, each writing every
+ * d-th row and column): each element activated once. */
+START_TEST(test_activation_winograd_dilated) {
+  const char *backend = backends[_i];
+  conv_context *ctx = NULL;
+  ck_assert(conv_context_create(&ctx, backend, NULL) == CONV_SUCCESS);
+  conv_desc d;
+  ref_geom g;
+  conv_desc_init(&d);
+  d.n = 2; d.c_in = 3; d.h = 13; d.w = 11; d.c_out = 5; d.has_bias = 1;
+  d.kernel[0] = d.kernel[1] = 3;
+  d.dilation[0] = d.dilation[1] = 2;
+  d.pad[0] = d.pad[1] = 2; d.pad[2] = 1; d.pad[3] = 3;
+  ck_assert(ref_resolve(&d, &g));
+  const size_t nx = ref_x_count(&g), nw = ref_w_count(&g), ny = ref_y_count(&g);
+  tu_rng r;
+  tu_rng_seed(&r, 5);
+  float *x = tu_alloc(nx * 4), *w = tu_alloc(nw * 4), b[5];
+  tu_fill_random(&r, x, nx);
+  tu_fill_random(&r, w, nw);
+  tu_fill_random(&r, b, 5);
+  double *ry = tu_alloc(ny * 8);
+  ref_forward(&g, x, w, b, ry);
+  /* leaky_relu applied twice would square the slope: a double application
+   * fails. */
+  for (size_t i = 0; i < ny; i++) ry[i] = act_ref(ry[i], CONV_ACT_LEAKY_RELU, 0.25);
+  float *y = poisoned(ny);
+  setenv("CONV_ALGO", "fwd=winograd_f4x4", 1);
+  conv_plan *plan = NULL;
+  conv_status st = conv_plan_create_fused(ctx, &d, CONV_ACT_LEAKY_RELU, 0.25f,
+                                          &plan);
+  unsetenv("CONV_ALGO");
+  if (st == CONV_SUCCESS) {
+    ck_assert(conv_forward(plan, x, w, b, y) == CONV_SUCCESS);
+    check_err(backend, "winograd dilated leaky_relu", "13x11 d=2", y, ry, ny);
+    conv_plan_destroy(plan);
+  } else {
+    /* Only the cpu backend has Winograd. */
+    ck_assert_msg(strcmp(backend, "cpu") != 0, "cpu: %s", conv_last_error(ctx));
+  }
+  free(x); free(w); free(ry); free(y);
   conv_context_destroy(ctx);
 }
 END_TEST
@@ -833,6 +924,7 @@ int main(void) {
   tcase_add_loop_test(tc, test_transpose_empty_batch, 0, n_backends);
   tcase_add_loop_test(tc, test_activation_random, 0, n_backends);
   tcase_add_loop_test(tc, test_activation_nan, 0, n_backends);
+  tcase_add_loop_test(tc, test_activation_winograd_dilated, 0, n_backends);
   tcase_add_loop_test(tc, test_pool_random, 0, n_backends);
   if (golden_dir != NULL && *golden_dir)
     tcase_add_loop_test(tc, test_golden_avgpool, 0, n_backends);

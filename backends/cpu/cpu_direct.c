@@ -220,6 +220,7 @@ static void direct_forward(const cpu_run *r, const cpu_tensors *t) {
       fwd_plane_3x3(p, m, x, w, bias, y);
     else
       fwd_plane(p, m, x, w, bias, y);
+    cpu_activate_tile(p, y, 1, 0, (int64_t)ohw, 1);
   }
 }
 
@@ -527,4 +528,5 @@ const cpu_algo cpu_algo_direct = {
     .prepare = cpu_maps_prepare,
     .release = cpu_maps_release,
     .run = direct_run,
+    .fuses_activation = 1,
 };

@@ -45,6 +45,22 @@ void cpu_activate(float *restrict y, int64_t count, float bias,
   }
 }
 
+void cpu_activate_tile(const conv_problem *p, float *y, int64_t rows,
+                       int64_t row_stride, int64_t cols, int64_t col_stride) {
+  const conv_activation act = p->activation;
+  const float alpha = p->activation_alpha;
+  if (act == CONV_ACT_NONE) return;
+  for (int64_t i = 0; i < rows; i++) {
+    float *yr = y + i * row_stride;
+    if (col_stride == 1) {
+      cpu_activate(yr, cols, 0.0f, act, alpha);
+    } else {
+      for (int64_t j = 0; j < cols; j++)
+        yr[j * col_stride] = conv_activate(yr[j * col_stride], act, alpha);
+    }
+  }
+}
+
 /* The activation of a fused forward over the whole output: one task per
  * (image, channel) plane. */
 void cpu_activate_output(const conv_problem *p, float *y, int threads) {

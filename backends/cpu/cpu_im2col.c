@@ -295,12 +295,12 @@ static void im2col_forward(const cpu_run *r, const cpu_tensors *t) {
                   p1 - p0, k0 == 0 ? 0.0f : 1.0f, y, g.p);
       }
     }
-    if (t->b != NULL) {
-      for (int64_t co = 0; co < m1 - m0; co++) {
-        const float bv = t->b[co0 + co];
-        float *yr = y + (size_t)co * (size_t)g.p;
-        for (int64_t j = 0; j < p1 - p0; j++) yr[j] += bv;
-      }
+    /* The epilogue, on the tile while it is in cache: bias, activation. */
+    if (t->b != NULL || p->activation != CONV_ACT_NONE) {
+      for (int64_t co = 0; co < m1 - m0; co++)
+        cpu_activate(y + (size_t)co * (size_t)g.p, p1 - p0,
+                     t->b != NULL ? t->b[co0 + co] : 0.0f, p->activation,
+                     p->activation_alpha);
     }
   }
 }
@@ -428,4 +428,5 @@ const cpu_algo cpu_algo_im2col_gemm = {
     .prepare = cpu_maps_prepare,
     .release = cpu_maps_release,
     .run = im2col_run,
+    .fuses_activation = 1,
 };

@@ -125,6 +125,10 @@ typedef struct cpu_algo {
                          void **state, conv_err *err);
   void (*release)(void *state);
   conv_status (*run)(const cpu_run *r, const cpu_tensors *t, conv_err *err);
+  /* 1: forward applies p->activation itself, on each output tile while it
+   * is in cache (the plan then adds no pass of its own). 0: the plan runs
+   * cpu_activate_output after the algorithm. */
+  int fuses_activation;
 } cpu_algo;
 
 /* The algorithms (defined in their files). */
@@ -206,6 +210,11 @@ void cpu_bias_grad(const conv_problem *p, const float *dy, float *db,
 void cpu_activate(float *restrict y, int64_t count, float bias,
                   conv_activation act, float alpha);
 void cpu_activate_output(const conv_problem *p, float *y, int threads);
+/* The epilogue of a forward tile: act over rows x cols floats, rows
+ * row_stride apart, columns col_stride apart; nothing without an
+ * activation. */
+void cpu_activate_tile(const conv_problem *p, float *y, int64_t rows,
+                       int64_t row_stride, int64_t cols, int64_t col_stride);
 conv_status cpu_bias_activation(void *device, void *y, const void *b,
                                 int64_t n, int64_t c, int64_t hw,
                                 conv_activation act, float alpha,

@@ -209,7 +209,8 @@ static conv_status cpu_forward(void *plan, const void *x, const void *w,
   t.y = y;
   cpu_plan *pl = plan;
   conv_status st = run_op(pl, CONV_OP_FORWARD, &t, err);
-  if (st == CONV_SUCCESS && pl->p.activation != CONV_ACT_NONE)
+  if (st == CONV_SUCCESS && pl->p.activation != CONV_ACT_NONE &&
+      !pl->algo[CONV_OP_FORWARD]->fuses_activation)
     cpu_activate_output(&pl->p, y, pl->threads);
   return st;
 }

@@ -353,6 +353,8 @@ static void vec_forward(const cpu_run *r, const cpu_tensors *t) {
       vec_fwd_task(&v, xb, wpk, tofs, t->b ? t->b + grp * v.cog : NULL,
                    t->y + (size_t)(n * p->c_out + grp * v.cog) * out_plane,
                    out_plane, p->w_out, p->h_out, p->w_out);
+      cpu_activate_tile(p, t->y + (size_t)(n * p->c_out + grp * v.cog) * out_plane,
+                        1, 0, (int64_t)out_plane * v.cog, 1);
     }
   }
 }
@@ -602,4 +604,5 @@ static conv_status vec_run(const cpu_run *r, const cpu_tensors *t,
 
 const cpu_algo cpu_algo_direct_vec = {
     "direct_vec", vec_applies, vec_score, vec_workspace, NULL, NULL, vec_run,
+    1,
 };

@@ -216,6 +216,7 @@ static void dw_forward_s2(const cpu_run *r, const cpu_tensors *t) {
        * second column into y */
       dw_fwd_plane(&q, buf, g, wk, t->b != NULL ? t->b[c] : 0.0f, tmp);
       dw_keep_even(tmp, q.w_out, p->h_out, p->w_out, t->y + task * out_plane);
+      cpu_activate_tile(p, t->y + task * out_plane, 1, 0, out_plane, 1);
     }
   }
 }
@@ -241,6 +242,7 @@ static void dw_forward(const cpu_run *r, const cpu_tensors *t) {
       dw_taps(p, t->w, c, wk);
       dw_fwd_plane(p, buf, g, wk, t->b != NULL ? t->b[c] : 0.0f,
                    t->y + task * out_plane);
+      cpu_activate_tile(p, t->y + task * out_plane, 1, 0, out_plane, 1);
     }
   }
 }
@@ -473,5 +475,5 @@ static conv_status dw_run(const cpu_run *r, const cpu_tensors *t,
 }
 
 const cpu_algo cpu_algo_direct_dw = {
-    "direct_dw", dw_applies, dw_score, dw_workspace, NULL, NULL, dw_run,
+    "direct_dw", dw_applies, dw_score, dw_workspace, NULL, NULL, dw_run, 1,
 };
