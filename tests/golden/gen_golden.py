@@ -1116,6 +1116,18 @@ def malformed_examples(arrays):
                                 {"params": BASE_PARAMS.replace(
                                     "padding=1", "padding=4").replace(
                                     "zeros", "reflect").encode()}),
+        "bad_activation": ("params has activation=gelu (not one of the "
+                           "fused activations).", "activation",
+                           {"params": (BASE_PARAMS + "activation=gelu\n")
+                            .encode()}),
+        "outpad_on_conv2d": ("params gives output_padding to a conv2d "
+                             "case (only conv_transpose2d has it).",
+                             "output_padding",
+                             {"params": (BASE_PARAMS + "output_padding=1\n")
+                              .encode()}),
+        "avgpool_with_w": ("an avgpool2d case with w.npy (pooling has no "
+                           "weight).", "w, b, dw or db",
+                           {"params": b"op=avgpool2d\nkernel=2\nstride=2\n"}),
     }
 
 
