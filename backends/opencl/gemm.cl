@@ -12,6 +12,10 @@
  *
  *   A(m, k) = A[a_base + kb*a_skb + (trans_a ? kp*lda + m : m*lda + kp)]
  *   B(k, n) = B[b_base + kb*b_skb + kp*ldb + n]
+ *             or, with b_panel (gemm_vec only), packed in panels of TN
+ *             columns, each KP x TN and zero past N:
+ *             B[b_base + kb*b_skb + (n/TN)*KP*TN + kp*TN + n%TN]
+ *             (one panel is contiguous: no page or cache-set walk along k)
  *   C(m, n) = C[c_base + m*ldc + n]
  *
  * Dimension 2 of the range is z = (s * NB + zb) * G + zg: image zb and group
@@ -38,7 +42,7 @@
       __global const float *B, long b_off, int ldb, long b_skb, long b_sn,  \
       long b_sg, __global float *C, long c_off, int ldc, long c_sn,         \
       long c_sg, long c_ss, int G, int NB, int klen, int accumulate,        \
-      __global const float *bias, int has_bias
+      __global const float *bias, int has_bias, int b_panel
 
 /* The slice's k range and the item's base offsets. */
 #define GEMM_PROLOGUE                                                        \
@@ -97,6 +101,7 @@ typedef float16 floatv;
   } while (0)
 
 #define LOAD_FULL(j) VLOAD(pb + (long)kp * ldb + n0 + (j) * VW)
+#define LOAD_PANEL(j) VLOAD(pb + kp * TN + (j) * VW)
 
 __kernel void gemm_vec(GEMM_ARGS) {
   GEMM_PROLOGUE
@@ -113,7 +118,10 @@ __kernel void gemm_vec(GEMM_ARGS) {
     const int ka = max(k0 - kb * KP, 0), kz = min(k1 - kb * KP, KP);
     __global const float *pa = A + a_base + kb * a_skb;
     __global const float *pb = B + b_base + kb * b_skb;
-    if (full) {
+    if (b_panel) {
+      pb += (long)(n0 / TN) * KP * TN;
+      for (int kp = ka; kp < kz; kp++) VEC_STEP(LOAD_PANEL);
+    } else if (full) {
       for (int kp = ka; kp < kz; kp++) VEC_STEP(LOAD_FULL);
     } else {
       for (int kp = ka; kp < kz; kp++) {

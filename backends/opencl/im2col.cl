@@ -74,6 +74,50 @@ __kernel void im2col_rows(__global const float *x, long x_off,
   }
 }
 
+/* im2col_rows writing the GEMM's packed B (gemm.cl's b_panel): per image
+ * and group a block of R = C/G*KH*KW rows x PP = P rounded up to tn
+ * columns, stored as PP/tn panels of R x tn; columns P..PP-1 are zero.
+ * Work item (oh, row) as im2col_rows. */
+__kernel void im2col_rows_panel(__global const float *x, long x_off,
+                                __global float *col, int nb, int tn,
+                                GEOM_PARAMS) {
+  const int oh = get_global_id(0);
+  const int r = get_global_id(1);
+  if (oh >= OH || r >= nb * C * KH * KW) return;
+  const int jj = r % KW;
+  const int ii = (r / KW) % KH;
+  const int t = r / (KH * KW); /* n*C + c */
+  const int n = t / C, c = t % C, Cg = C / G;
+  const int g = c / Cg;
+  const int R = Cg * KH * KW, rl = r - (n * C + g * Cg) * KH * KW;
+  const int P = OH * OW, PP = (P + tn - 1) / tn * tn;
+  __global float *blk = col + ((long)n * G + g) * R * PP + (long)rl * tn;
+  const int i = flip ? KH - 1 - ii : ii;
+  const int j = flip ? KW - 1 - jj : jj;
+  const int sh = pad_source(oh * SH - PT + i * DH, H, mode);
+  __global const float *src = x + x_off + ((long)t * H + (sh < 0 ? 0 : sh)) * W;
+  const int w0 = j * DW - PL;
+  int p = oh * OW;
+  int tile = p / tn, lane = p % tn;
+  for (int ow = 0; ow < OW; ow++) {
+    float v = 0.0f;
+    if (sh >= 0) {
+      const int sw = ow * SW + w0;
+      if (sw >= 0 && sw < W) {
+        v = src[sw];
+      } else {
+        const int s2 = pad_source(sw, W, mode);
+        if (s2 >= 0) v = src[s2];
+      }
+    }
+    blk[(long)tile * R * tn + lane] = v;
+    if (++lane == tn) { lane = 0; tile++; }
+  }
+  if (oh == OH - 1) /* the zero columns past P */
+    for (int q = P; q < PP; q++)
+      blk[(long)(q / tn) * R * tn + q % tn] = 0.0f;
+}
+
 /* col[n][p][r] (nb images) <- x[x_off ...], r over all C*KH*KW rows. Work
  * item (r, n*P + p): neighbouring items write neighbouring addresses (for
  * GPUs). */

@@ -106,6 +106,7 @@ typedef struct ocl_gemm_call {
   int g, nb, slices; /* slices: split-K count asked for */
   int accumulate;
   cl_mem bias;       /* NULL: none */
+  int b_panel;       /* B packed in panels of nv*vw columns (gemm_vec) */
 } ocl_gemm_call;
 
 /* The number of slices a call really has (the last may not be short of

@@ -97,6 +97,7 @@ static const struct {
 enum {
   K_IM2COL,
   K_IM2COL_ROWS,
+  K_IM2COL_ROWS_PANEL,
   K_IM2COL_T,
   K_IM2COL_T_ROWS,
   K_COL2IM,
@@ -112,15 +113,15 @@ enum {
   NKERNELS
 };
 static const char *const kernel_names[NKERNELS] = {
-    "im2col",          "im2col_rows",       "im2col_t",
+    "im2col",          "im2col_rows",       "im2col_rows_panel", "im2col_t",
     "im2col_t_rows",   "col2im",
     "bias_add",        "fwd_direct",        "fwd_direct_rows",
     "bwd_data_direct", "bwd_data_direct_rows",
     "bwd_weight_direct", "bwd_weight_direct_rows", "bias_grad",
     "sum_slices"};
 /* Index of the first geometry argument of each kernel (0: none). */
-static const cl_uint kernel_geom_arg[NKERNELS] = {4, 4, 4, 4, 4, 4, 6, 6, 4,
-                                                  4, 4, 4, 3, 0};
+static const cl_uint kernel_geom_arg[NKERNELS] = {4, 4, 5, 4, 4, 4, 4, 6, 6,
+                                                  4, 4, 4, 4, 3, 0};
 /* The arguments a warm-up launch sets to make it a no-op: buffers to the
  * dummy, then the count argument (images, elements) to 0. */
 static const struct {
@@ -129,6 +130,7 @@ static const struct {
 } kernel_noop[NKERNELS] = {
     [K_IM2COL] = {2, {0, 2}, 3, 1},
     [K_IM2COL_ROWS] = {2, {0, 2}, 3, 1},
+    [K_IM2COL_ROWS_PANEL] = {2, {0, 2}, 3, 1},
     [K_IM2COL_T] = {2, {0, 2}, 3, 1},
     [K_IM2COL_T_ROWS] = {2, {0, 2}, 3, 1},
     [K_COL2IM] = {2, {0, 1}, 3, 2},
@@ -177,6 +179,8 @@ typedef struct ocl_plan {
   size_t col_bytes, part_bytes, tmp_bytes;
   int slices;            /* split-K slices of the weight gradient */
   int rows;              /* lowering kernels loop over rows (CPUs) */
+  int panel;             /* forward's im2col writes gemm_vec's B panels */
+  size_t tn, pp;         /* their width; positions rounded up to it */
   plan_env env;
   int64_t chunk;         /* images per im2col chunk */
 } ocl_plan;
@@ -400,8 +404,9 @@ static ocl_gemm_call fwd_call(const ocl_plan *pl, cl_mem x, cl_mem w,
     c.b_sg = (long)(pl->cg * (int64_t)pl->hw);
   } else {
     c.b = pl->col;
-    c.b_sn = (long)(pl->rt * pl->np);
-    c.b_sg = (long)(pl->r * pl->np);
+    c.b_sn = (long)(pl->rt * pl->pp);
+    c.b_sg = (long)(pl->r * pl->pp);
+    c.b_panel = pl->panel;
   }
   c.ldb = (int)pl->np;
   c.c = y;
@@ -685,6 +690,23 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
       need_col = 1;
     need_blast |= algos[a].gemm == 2;
   }
+  /* Forward through gemm_vec on a rows device: im2col writes B packed in
+   * panels of the tile width (one contiguous panel per tile). */
+  const ocl_gemm_params *fg = &pl->ch[OP_FWD].gp;
+  pl->panel = pl->rows && pl->ch[OP_FWD].algo == ALGO_IM2COL &&
+              algos[ALGO_IM2COL].gemm == 1 && fg->family == OCL_GEMM_VEC;
+  pl->tn = pl->panel ? (size_t)fg->nv * (size_t)fg->vw : 1;
+  pl->pp = (pl->np + pl->tn - 1) / pl->tn * pl->tn;
+  if (pl->panel) {
+    f.col_image = (double)pl->rt * (double)pl->pp * 4.0;
+    f.fit = f.col_image <= (double)f.cap ? (int64_t)(f.cap / f.col_image) : 0;
+    if (f.fit == 0) {
+      pl->panel = 0; /* the panel padding tipped it over: plain layout */
+      f.col_image = (double)pl->rt * (double)pl->np * 4.0;
+      f.fit = (int64_t)(f.cap / f.col_image);
+      pl->pp = pl->np;
+    }
+  }
   pl->chunk = need_col ? (f.fit < p->n ? f.fit : p->n) : 0;
   if (need_col && pl->chunk < 1) pl->chunk = 1;
 
@@ -736,9 +758,9 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
   if (st != CONV_SUCCESS) return st;
   int want[NKERNELS] = {0};
   const int fa = pl->ch[OP_FWD].algo, da = pl->ch[OP_BWD_DATA].algo;
-  const int lower = (fa != ALGO_DIRECT && !algos[fa].is1x1) ||
-                    (da != ALGO_DIRECT && !algos[da].is1x1);
-  want[pl->rows ? K_IM2COL_ROWS : K_IM2COL] = lower;
+  const int lower = fa != ALGO_DIRECT && !algos[fa].is1x1;
+  want[pl->panel ? K_IM2COL_ROWS_PANEL
+                 : pl->rows ? K_IM2COL_ROWS : K_IM2COL] = lower;
   want[pl->rows ? K_IM2COL_T_ROWS : K_IM2COL_T] = bw != ALGO_DIRECT;
   want[K_COL2IM] = da != ALGO_DIRECT && !algos[da].is1x1;
   want[K_BIAS_ADD] = p->has_bias && algos[fa].gemm == 2;
@@ -779,6 +801,7 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
     ARG(pl, kk, kernel_noop[kk].count, cl_int, 0);
     if (kk == K_FWD_DIRECT || kk == K_FWD_DIRECT_ROWS)
       ARG(pl, kk, 5, cl_int, 0);
+    if (kk == K_IM2COL_ROWS_PANEL) ARG(pl, kk, 4, cl_int, (cl_int)pl->tn);
     if (kk == K_SUM_SLICES) {
       ARG(pl, kk, 2, cl_int, 1);
       ARG(pl, kk, 4, cl_int, 0);
@@ -790,7 +813,9 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
     switch (kk) {
       case K_IM2COL: case K_BIAS_ADD: case K_FWD_DIRECT: d0 = pl->np; break;
       case K_IM2COL_T: d0 = pl->rt; break;
-      case K_IM2COL_ROWS: case K_FWD_DIRECT_ROWS: d0 = (size_t)p->h_out; break;
+      case K_IM2COL_ROWS: case K_IM2COL_ROWS_PANEL: case K_FWD_DIRECT_ROWS:
+        d0 = (size_t)p->h_out;
+        break;
       case K_IM2COL_T_ROWS: d0 = (size_t)p->w_out; break;
       case K_COL2IM: case K_BWD_DATA_DIRECT: d0 = pl->hw; break;
       case K_BWD_DATA_DIRECT_ROWS: d0 = (size_t)p->h; break;
@@ -1225,6 +1250,7 @@ static conv_status run_im2col(ocl_plan *pl, int kk, cl_mem x, int64_t n0,
                               int64_t nb, conv_err *err) {
   const conv_problem *p = &pl->p;
   if (pl->rows) kk = kk == K_IM2COL ? K_IM2COL_ROWS : K_IM2COL_T_ROWS;
+  if (pl->panel && kk == K_IM2COL_ROWS) kk = K_IM2COL_ROWS_PANEL;
   ARG(pl, kk, 0, cl_mem, x);
   ARG(pl, kk, 1, cl_long, (cl_long)(n0 * p->c_in * (int64_t)pl->hw));
   ARG(pl, kk, 2, cl_mem, pl->col);
@@ -1233,6 +1259,7 @@ static conv_status run_im2col(ocl_plan *pl, int kk, cl_mem x, int64_t n0,
     case K_IM2COL:
       return launch(pl, kk, pl->np, (size_t)nb * pl->rt, err);
     case K_IM2COL_ROWS:
+    case K_IM2COL_ROWS_PANEL:
       return launch(pl, kk, (size_t)p->h_out, (size_t)nb * pl->rt, err);
     case K_IM2COL_T:
       return launch(pl, kk, pl->rt, (size_t)nb * pl->np, err);
