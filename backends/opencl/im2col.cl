@@ -200,3 +200,19 @@ __kernel void col2im(__global const float *col, __global float *dx,
   }
   dx[dx_off + (long)t * H * W + q] = acc;
 }
+
+/* wt[g][c][k][tap] <- w[g*K/G + k][c][tap] for count = K*(C/G)*KH*KW
+ * elements: the weight of backward data computed as a convolution over dy
+ * (per group, input and output channels swapped). Work item e. */
+__kernel void weight_t(__global const float *w, __global float *wt, int count,
+                       GEOM_PARAMS) {
+  const int e = get_global_id(0);
+  if (e >= count) return;
+  const int T = KH * KW, Cg = C / G, Kg = K / G;
+  const int tap = e % T;
+  int r = e / T;
+  const int k = r % Kg;
+  r /= Kg;
+  const int cl = r % Cg, g = r / Cg;
+  wt[e] = w[((long)(g * Kg + k) * Cg + cl) * T + tap];
+}

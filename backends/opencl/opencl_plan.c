@@ -17,6 +17,10 @@
  *                   image by im2col_t, dy read in place), split into
  *                   slices (split-K) when the output is too small to fill
  *                   the device, slices summed in order by sum_slices.
+ *   dy_im2col_gemm  backward data with zero padding and stride 1 as the
+ *                   forward convolution it is: im2col of dy (taps read
+ *                   rotated, pads d*(k-1)-p), then the GEMM with the weight
+ *                   transposed per group (weight_t, each run); no col2im.
  *   clblast_1x1, clblast_im2col
  *                   the same lowerings with CLBlast's GEMM (one call per
  *                   image, group and, for the weight gradient, image of the
@@ -62,6 +66,7 @@ enum {
   ALGO_IM2COL,
   ALGO_CLBLAST1X1,
   ALGO_CLBLAST_IM2COL,
+  ALGO_DY_IM2COL,
   NALGOS
 };
 
@@ -78,6 +83,7 @@ static const algo_def algos[NALGOS] = {
     [ALGO_IM2COL] = {"im2col_gemm", 1, 0},
     [ALGO_CLBLAST1X1] = {"clblast_1x1", 2, 1},
     [ALGO_CLBLAST_IM2COL] = {"clblast_im2col", 2, 0},
+    [ALGO_DY_IM2COL] = {"dy_im2col_gemm", 1, 0},
 };
 
 /* The default policy: the first entry that applies wins. "thin" entries
@@ -88,6 +94,7 @@ static const struct {
 } policy[] = {
     {ALGO_DIRECT, 1},
     {ALGO_GEMM1X1, 0},
+    {ALGO_DY_IM2COL, 0},
     {ALGO_IM2COL, 0},
     {ALGO_DIRECT, 0},
 };
@@ -110,6 +117,8 @@ enum {
   K_BWD_WEIGHT_DIRECT_ROWS,
   K_BIAS_GRAD,
   K_SUM_SLICES,
+  K_DY_IM2COL, /* im2col, im2col_rows or im2col_rows_panel over dy */
+  K_WEIGHT_T,
   NKERNELS
 };
 static const char *const kernel_names[NKERNELS] = {
@@ -118,10 +127,10 @@ static const char *const kernel_names[NKERNELS] = {
     "bias_add",        "fwd_direct",        "fwd_direct_rows",
     "bwd_data_direct", "bwd_data_direct_rows",
     "bwd_weight_direct", "bwd_weight_direct_rows", "bias_grad",
-    "sum_slices"};
+    "sum_slices", "dy_im2col", "weight_t"};
 /* Index of the first geometry argument of each kernel (0: none). */
 static const cl_uint kernel_geom_arg[NKERNELS] = {4, 4, 5, 4, 4, 4, 4, 6, 6,
-                                                  4, 4, 4, 4, 3, 0};
+                                                  4, 4, 4, 4, 3, 0, 4, 3};
 /* The arguments a warm-up launch sets to make it a no-op: buffers to the
  * dummy, then the count argument (images, elements) to 0. */
 static const struct {
@@ -143,6 +152,8 @@ static const struct {
     [K_BWD_WEIGHT_DIRECT_ROWS] = {3, {0, 1, 2}, 3, -1},
     [K_BIAS_GRAD] = {2, {0, 1}, 2, -1},
     [K_SUM_SLICES] = {2, {0, 1}, 3, -1},
+    [K_DY_IM2COL] = {2, {0, 2}, 3, 1},
+    [K_WEIGHT_T] = {2, {0, 1}, 2, -1},
 };
 
 /* What each operation's GEMM runs with. */
@@ -181,6 +192,11 @@ typedef struct ocl_plan {
   int rows;              /* lowering kernels loop over rows (CPUs) */
   int panel;             /* forward's im2col writes gemm_vec's B panels */
   size_t tn, pp;         /* their width; positions rounded up to it */
+  cl_mem wt;             /* dy_im2col_gemm: the weight transposed per group */             /* the weight transposed per group */
+  size_t wt_bytes;
+  int dpanel;            /* dy's column matrix in panels too */
+  size_t dtn, dpp;
+  int64_t dchunk;        /* images per chunk of dy's column matrix */
   plan_env env;
   int64_t chunk;         /* images per im2col chunk */
 } ocl_plan;
@@ -234,16 +250,36 @@ static size_t pow2_at_least(size_t v) {
     }                                                                        \
   } while (0)
 
+/* The function dy_im2col runs, and the index of its first geometry
+ * argument. */
+static const char *dy_im2col_fn(const ocl_plan *pl, cl_uint *geom) {
+  *geom = pl->dpanel ? 5 : 4;
+  return pl->dpanel ? "im2col_rows_panel" : pl->rows ? "im2col_rows" : "im2col";
+}
+
 static conv_status set_geometry(ocl_plan *pl, int kk, conv_err *err) {
   const conv_problem *p = &pl->p;
-  const int64_t v[] = {p->c_in,    p->h,        p->w,      p->c_out,
-                       p->kh,      p->kw,       p->h_out,  p->w_out,
-                       p->stride_h, p->stride_w, p->dil_h, p->dil_w,
-                       p->pad_t,   p->pad_b,    p->pad_l,  p->pad_r,
-                       p->groups,  (int64_t)p->padding_mode,
-                       (int64_t)(p->flip_kernel != 0)};
+  const int64_t v0[] = {p->c_in,    p->h,        p->w,      p->c_out,
+                        p->kh,      p->kw,       p->h_out,  p->w_out,
+                        p->stride_h, p->stride_w, p->dil_h, p->dil_w,
+                        p->pad_t,   p->pad_b,    p->pad_l,  p->pad_r,
+                        p->groups,  (int64_t)p->padding_mode,
+                        (int64_t)(p->flip_kernel != 0)};
+  /* Backward data as a convolution over dy (stride 1, zero padding): dy
+   * is the input, dx the output, taps read rotated, pads d*(k-1)-p. */
+  const int64_t v1[] = {p->c_out,   p->h_out,    p->w_out,  p->c_in,
+                        p->kh,      p->kw,       p->h,      p->w,
+                        1,          1,           p->dil_h,  p->dil_w,
+                        p->dil_h * (p->kh - 1) - p->pad_t,
+                        p->dil_h * (p->kh - 1) - p->pad_b,
+                        p->dil_w * (p->kw - 1) - p->pad_l,
+                        p->dil_w * (p->kw - 1) - p->pad_r,
+                        p->groups,  (int64_t)CONV_PAD_ZEROS,
+                        (int64_t)(p->flip_kernel == 0)};
+  const int64_t *v = kk == K_DY_IM2COL ? v1 : v0;
   cl_uint first = kernel_geom_arg[kk];
-  for (cl_uint i = 0; i < sizeof v / sizeof v[0]; i++)
+  if (kk == K_DY_IM2COL) (void)dy_im2col_fn(pl, &first);
+  for (cl_uint i = 0; i < sizeof v0 / sizeof v0[0]; i++)
     ARG(pl, kk, first + i, cl_int, (cl_int)v[i]);
   return CONV_SUCCESS;
 }
@@ -597,12 +633,16 @@ void ocl_plan_destroy(void *plan) {
   if (pl->col != NULL) clReleaseMemObject(pl->col);
   if (pl->part != NULL) clReleaseMemObject(pl->part);
   if (pl->tmp != NULL) clReleaseMemObject(pl->tmp);
+  if (pl->wt != NULL) clReleaseMemObject(pl->wt);
   free(pl);
 }
 
 /* Facts about a problem the choice needs. */
 typedef struct shape_facts {
   int is1x1, gemm_ok, thin;
+  int dy_ok;           /* backward data as a convolution over dy applies */
+  int64_t dy_fit;      /* images per chunk of dy's column matrix */
+  double dy_image;
   int64_t cap, fit; /* images per chunk whose column matrix fits the cap */
   double col_image;
 } shape_facts;
@@ -625,6 +665,14 @@ static void facts(const plan_env *pe, const conv_problem *p,
   f->col_image = (double)p->c_in * p->kh * p->kw * np * 4.0;
   f->fit = f->col_image <= (double)f->cap ? (int64_t)(f->cap / f->col_image)
                                           : 0;
+  f->dy_ok = p->padding_mode == CONV_PAD_ZEROS && p->stride_h == 1 &&
+             p->stride_w == 1 && p->pad_t <= p->dil_h * (p->kh - 1) &&
+             p->pad_b <= p->dil_h * (p->kh - 1) &&
+             p->pad_l <= p->dil_w * (p->kw - 1) &&
+             p->pad_r <= p->dil_w * (p->kw - 1);
+  f->dy_image = (double)p->c_out * p->kh * p->kw * (double)p->h * p->w * 4.0;
+  f->dy_fit = f->dy_image <= (double)f->cap ? (int64_t)(f->cap / f->dy_image)
+                                            : 0;
 }
 
 /* NULL if algorithm a can serve op of the problem, else why not. */
@@ -632,6 +680,18 @@ static const char *why_not(int a, int op, const shape_facts *f, char *buf,
                            size_t len) {
   if (a == ALGO_DIRECT) return NULL;
   if (!f->gemm_ok) return "it needs tensors under 2^31 elements";
+  if (a == ALGO_DY_IM2COL) {
+    if (op != OP_BWD_DATA) return "it computes backward data only";
+    if (!f->dy_ok)
+      return "it needs zero padding, stride 1 and pads <= dilation*(k-1)";
+    if (f->dy_fit == 0) {
+      snprintf(buf, len, "it needs %.0f bytes of workspace for one image, "
+               "over the %lld-byte buffer cap", f->dy_image,
+               (long long)f->cap);
+      return buf;
+    }
+    return NULL;
+  }
   if (algos[a].is1x1 && !f->is1x1)
     return "it needs a 1x1 kernel, stride 1 and no padding";
   /* Workspace: the column matrix of one image (every op but the 1x1
@@ -708,6 +768,28 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
     }
   }
   pl->chunk = need_col ? (f.fit < p->n ? f.fit : p->n) : 0;
+  /* dy_im2col_gemm: dy's column matrix (c_out*KH*KW rows by H*W) in the
+   * same buffer, panels of its GEMM's tile width on rows devices. */
+  double col_bytes = (double)pl->chunk * f.col_image;
+  if (pl->ch[OP_BWD_DATA].algo == ALGO_DY_IM2COL) {
+    const ocl_gemm_params *dg = &pl->ch[OP_BWD_DATA].gp;
+    pl->dpanel = pl->rows && dg->family == OCL_GEMM_VEC;
+    pl->dtn = pl->dpanel ? (size_t)dg->nv * (size_t)dg->vw : 1;
+    pl->dpp = (pl->hw + pl->dtn - 1) / pl->dtn * pl->dtn;
+    const double img = (double)p->c_out * p->kh * p->kw * (double)pl->dpp * 4.0;
+    int64_t fit = img <= (double)f.cap ? (int64_t)(f.cap / img) : 0;
+    if (fit == 0) {
+      pl->dpanel = 0;
+      pl->dtn = 1;
+      pl->dpp = pl->hw;
+      fit = (int64_t)(f.cap / f.dy_image);
+    }
+    pl->dchunk = fit < p->n ? fit : p->n;
+    if (pl->dchunk < 1) pl->dchunk = 1;
+    const double need = (double)pl->dchunk *
+                        ((double)p->c_out * p->kh * p->kw * (double)pl->dpp * 4.0);
+    if (need > col_bytes) col_bytes = need;
+  }
   if (need_col && pl->chunk < 1) pl->chunk = 1;
 
   /* Split-K for the weight gradient when its output tiles are too few to
@@ -736,10 +818,17 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
   }
 
   if (need_col && p->n > 0) {
-    pl->col_bytes = (size_t)((double)pl->chunk * f.col_image);
+    pl->col_bytes = (size_t)col_bytes;
     pl->col = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, pl->col_bytes, NULL,
                              &e);
     if (pl->col == NULL) return cl_fail(err, "clCreateBuffer(im2col workspace)", e);
+  }
+  if (pl->ch[OP_BWD_DATA].algo == ALGO_DY_IM2COL) {
+    pl->wt_bytes = (size_t)p->c_out * pl->r * 4;
+    pl->wt = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE,
+                            pl->wt_bytes ? pl->wt_bytes : 4, NULL, &e);
+    if (pl->wt == NULL)
+      return cl_fail(err, "clCreateBuffer(transposed weight)", e);
   }
   if (pl->slices > 1) {
     pl->part_bytes = (size_t)pl->slices * (size_t)p->c_out * pl->r * 4;
@@ -762,7 +851,8 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
   want[pl->panel ? K_IM2COL_ROWS_PANEL
                  : pl->rows ? K_IM2COL_ROWS : K_IM2COL] = lower;
   want[pl->rows ? K_IM2COL_T_ROWS : K_IM2COL_T] = bw != ALGO_DIRECT;
-  want[K_COL2IM] = da != ALGO_DIRECT && !algos[da].is1x1;
+  want[K_COL2IM] = da == ALGO_IM2COL || da == ALGO_CLBLAST_IM2COL;
+  want[K_DY_IM2COL] = want[K_WEIGHT_T] = da == ALGO_DY_IM2COL;
   want[K_BIAS_ADD] = p->has_bias && algos[fa].gemm == 2;
   want[pl->rows ? K_FWD_DIRECT_ROWS : K_FWD_DIRECT] = fa == ALGO_DIRECT;
   want[bwd_data_rows(pl) ? K_BWD_DATA_DIRECT_ROWS : K_BWD_DATA_DIRECT] =
@@ -773,7 +863,10 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
   want[K_SUM_SLICES] = pl->slices > 1;
   for (int kk = 0; kk < NKERNELS; kk++) {
     if (!want[kk]) continue;
-    pl->k[kk] = clCreateKernel(pl->base->prog, kernel_names[kk], &e);
+    cl_uint dy_geom;
+    const char *fn = kk == K_DY_IM2COL ? dy_im2col_fn(pl, &dy_geom)
+                                       : kernel_names[kk];
+    pl->k[kk] = clCreateKernel(pl->base->prog, fn, &e);
     if (pl->k[kk] == NULL) {
       char call[96];
       snprintf(call, sizeof call, "clCreateKernel(%s)", kernel_names[kk]);
@@ -802,6 +895,7 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
     if (kk == K_FWD_DIRECT || kk == K_FWD_DIRECT_ROWS)
       ARG(pl, kk, 5, cl_int, 0);
     if (kk == K_IM2COL_ROWS_PANEL) ARG(pl, kk, 4, cl_int, (cl_int)pl->tn);
+    if (kk == K_DY_IM2COL && pl->dpanel) ARG(pl, kk, 4, cl_int, (cl_int)pl->dtn);
     if (kk == K_SUM_SLICES) {
       ARG(pl, kk, 2, cl_int, 1);
       ARG(pl, kk, 4, cl_int, 0);
@@ -819,6 +913,8 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
       case K_IM2COL_T_ROWS: d0 = (size_t)p->w_out; break;
       case K_COL2IM: case K_BWD_DATA_DIRECT: d0 = pl->hw; break;
       case K_BWD_DATA_DIRECT_ROWS: d0 = (size_t)p->h; break;
+      case K_DY_IM2COL: d0 = pl->rows ? (size_t)p->h : pl->hw; break;
+      case K_WEIGHT_T: d0 = (size_t)p->c_out * pl->r; break;
       case K_SUM_SLICES: d0 = (size_t)p->c_out * pl->r; break;
       default: d0 = 1; break;
     }
@@ -1239,7 +1335,7 @@ const char *ocl_plan_algorithm(void *plan, conv_op op) {
 
 size_t ocl_plan_workspace(void *plan) {
   const ocl_plan *pl = plan;
-  return pl->col_bytes + pl->part_bytes + pl->tmp_bytes;
+  return pl->col_bytes + pl->part_bytes + pl->tmp_bytes + pl->wt_bytes;
 }
 
 /* ------------------------------------------------------------ operations */
@@ -1348,6 +1444,52 @@ conv_status ocl_backward_data(void *plan, const void *dyv, const void *wv,
     st = launch(pl, kk, rows ? (size_t)p->h : pl->hw,
                 (size_t)(p->n * p->c_in), err);
     if (st != CONV_SUCCESS) return st;
+    return finish(pl, err);
+  }
+  if (algo == ALGO_DY_IM2COL) {
+    /* dx = conv(dy, w transposed per group), taps rotated: weight_t, then
+     * per chunk im2col of dy and one batched GEMM straight into dx. */
+    const size_t count = (size_t)p->c_out * pl->r;
+    ARG(pl, K_WEIGHT_T, 0, cl_mem, w);
+    ARG(pl, K_WEIGHT_T, 1, cl_mem, pl->wt);
+    ARG(pl, K_WEIGHT_T, 2, cl_int, (cl_int)count);
+    st = launch(pl, K_WEIGHT_T, count, 1, err);
+    if (st != CONV_SUCCESS) return st;
+    const int64_t rk = pl->kg * p->kh * p->kw; /* GEMM depth */
+    for (int64_t n0 = 0; n0 < p->n; n0 += pl->dchunk) {
+      const int64_t nb = p->n - n0 < pl->dchunk ? p->n - n0 : pl->dchunk;
+      ARG(pl, K_DY_IM2COL, 0, cl_mem, dy);
+      ARG(pl, K_DY_IM2COL, 1, cl_long, (cl_long)(n0 * p->c_out * (int64_t)pl->np));
+      ARG(pl, K_DY_IM2COL, 2, cl_mem, pl->col);
+      ARG(pl, K_DY_IM2COL, 3, cl_int, (cl_int)nb);
+      const size_t rows = (size_t)(nb * p->c_out * p->kh * p->kw);
+      st = launch(pl, K_DY_IM2COL, pl->rows ? (size_t)p->h : pl->hw, rows, err);
+      if (st != CONV_SUCCESS) return st;
+      ocl_gemm_call c;
+      memset(&c, 0, sizeof c);
+      c.m = (int)pl->cg;
+      c.n = (int)pl->hw;
+      c.kb = 1;
+      c.kp = (int)rk;
+      c.a = pl->wt;
+      c.lda = (int)rk;
+      c.a_sg = (long)(pl->cg * rk);
+      c.b = pl->col;
+      c.ldb = (int)pl->hw;
+      c.b_sn = (long)(p->c_out * p->kh * p->kw * (int64_t)pl->dpp);
+      c.b_sg = (long)(rk * (int64_t)pl->dpp);
+      c.b_panel = pl->dpanel;
+      c.c = dx;
+      c.c_off = (long)(n0 * p->c_in * (int64_t)pl->hw);
+      c.ldc = (int)pl->hw;
+      c.c_sn = (long)(p->c_in * (int64_t)pl->hw);
+      c.c_sg = (long)(pl->cg * (int64_t)pl->hw);
+      c.g = (int)p->groups;
+      c.nb = (int)nb;
+      c.slices = 1;
+      st = gemm(pl, OP_BWD_DATA, &c, err);
+      if (st != CONV_SUCCESS) return st;
+    }
     return finish(pl, err);
   }
   const int64_t chunk = algos[algo].is1x1 ? p->n : pl->chunk;
