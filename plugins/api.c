@@ -449,7 +449,7 @@ static conv_status dispatch(conv_plan *plan, conv_op op, operand *o,
       case CONV_OP_FORWARD:
         st = t->backward_data(plan->impl, o[0].mem, o[1].mem, o[3].mem, err);
         if (st == CONV_SUCCESS && (o[2].mem != NULL || plan->activation))
-          st = t->bias_activation(plan->ctx->device, o[3].mem, o[2].mem, p->n,
+          st = t->bias_activation(plan->impl, o[3].mem, o[2].mem, p->n,
                                   p->c_in, hw, plan->activation,
                                   plan->activation_alpha, err);
         return st;
@@ -459,11 +459,11 @@ static conv_status dispatch(conv_plan *plan, conv_op op, operand *o,
         st = t->backward_weight(plan->impl, o[1].mem, o[0].mem, o[2].mem, NULL,
                                 err);
         if (st == CONV_SUCCESS && o[3].mem != NULL)
-          st = t->channel_sum(plan->ctx->device, o[1].mem, o[3].mem, p->n,
+          st = t->channel_sum(plan->impl, o[1].mem, o[3].mem, p->n,
                               p->c_in, hw, err);
         return st;
       case CONV_OP_BACKWARD_BIAS:
-        return t->channel_sum(plan->ctx->device, o[0].mem, o[1].mem, p->n,
+        return t->channel_sum(plan->impl, o[0].mem, o[1].mem, p->n,
                               p->c_in, hw, err);
     }
     return conv_err_set(err, CONV_ERROR_INTERNAL, "bad op %d", (int)op);

@@ -236,16 +236,17 @@ typedef struct conv_plugin {
   conv_status (*avgpool_backward)(void *plan, const void *dy, void *dx,
                                   conv_err *err);
 
-  /* ABI 1.2: per-channel passes over an (n, c, hw) buffer of the device,
-   * which the transposed convolution needs around the conv2d operations it
-   * reuses. Optional as a pair.
+  /* ABI 1.2: per-channel passes over an (n, c, hw) buffer, which the
+   * transposed convolution needs around the conv2d operations it reuses.
+   * plan is a plan of plan_create (the pass runs on its device, with its
+   * threads); the shape is the caller's, not the plan's. Optional as a pair.
    * bias_activation: y[i, k, p] = act(y[i, k, p] + (b ? b[k] : 0)) in place.
    * channel_sum: sum[k] = sum over i, p of y[i, k, p], in a fixed order. */
-  conv_status (*bias_activation)(void *device, void *y, const void *b,
+  conv_status (*bias_activation)(void *plan, void *y, const void *b,
                                  int64_t n, int64_t c, int64_t hw,
                                  conv_activation activation, float alpha,
                                  conv_err *err);
-  conv_status (*channel_sum)(void *device, const void *y, void *sum, int64_t n,
+  conv_status (*channel_sum)(void *plan, const void *y, void *sum, int64_t n,
                              int64_t c, int64_t hw, conv_err *err);
 } conv_plugin;
 

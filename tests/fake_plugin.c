@@ -195,11 +195,11 @@ static conv_status fake_avgpool_backward(void *plan, const void *dy, void *dx,
 }
 #endif
 #if FAKE_KIND == FAKE_EPI_PARTIAL
-static conv_status fake_bias_activation(void *device, void *y, const void *b,
+static conv_status fake_bias_activation(void *plan, void *y, const void *b,
                                         int64_t n, int64_t c, int64_t hw,
                                         conv_activation act, float alpha,
                                         conv_err *err) {
-  (void)device; (void)y; (void)b; (void)n; (void)c; (void)hw; (void)act;
+  (void)plan; (void)y; (void)b; (void)n; (void)c; (void)hw; (void)act;
   (void)alpha;
   return conv_err_set(err, CONV_ERROR_UNSUPPORTED, "fake: bias_activation");
 }

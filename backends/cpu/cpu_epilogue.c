@@ -11,6 +11,10 @@
 
 #include "cpu_internal.h"
 
+/* Below this many elements a pass runs on one thread: waking a team costs
+ * more than it saves. */
+#define CPU_PASS_MIN_PARALLEL 65536
+
 /* y[i] = act(y[i] + bias) over count elements. The switch is outside the
  * loops so that each loop is a plain vectorisable map. */
 void cpu_activate(float *restrict y, int64_t count, float bias,
@@ -67,37 +71,31 @@ void cpu_activate_output(const conv_problem *p, float *y, int threads) {
   const int64_t planes = p->n * p->c_out, plane = p->h_out * p->w_out;
   const conv_activation act = p->activation;
   const float alpha = p->activation_alpha;
+  if (planes * plane < CPU_PASS_MIN_PARALLEL) threads = 1;
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t q = 0; q < planes; q++)
     cpu_activate(y + q * plane, plane, 0.0f, act, alpha);
 }
 
-conv_status cpu_bias_activation(void *device, void *y, const void *b,
-                                int64_t n, int64_t c, int64_t hw,
-                                conv_activation act, float alpha,
-                                conv_err *err) {
-  (void)device;
-  (void)err;
-  float *ys = y;
-  const float *bs = b;
-  const int threads = cpu_available_threads();
+void cpu_bias_activation_run(float *y, const float *b, int64_t n, int64_t c,
+                             int64_t hw, conv_activation act, float alpha,
+                             int threads) {
+  if (n * c * hw < CPU_PASS_MIN_PARALLEL) threads = 1;
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t q = 0; q < n * c; q++)
-    cpu_activate(ys + q * hw, hw, bs != NULL ? bs[q % c] : 0.0f, act, alpha);
-  return CONV_SUCCESS;
+    cpu_activate(y + q * hw, hw, b != NULL ? b[q % c] : 0.0f, act, alpha);
 }
 
-conv_status cpu_channel_sum(void *device, const void *y, void *sum, int64_t n,
-                            int64_t c, int64_t hw, conv_err *err) {
-  (void)device;
-  (void)err;
-  /* The same fixed-order reduction as conv2d's bias gradient. */
+void cpu_channel_sum_run(const float *y, float *sum, int64_t n, int64_t c,
+                         int64_t hw, int threads) {
+  /* The same fixed-order reduction as conv2d's bias gradient (the thread
+   * count changes no bit). */
   conv_problem p;
   memset(&p, 0, sizeof p);
   p.n = n;
   p.c_out = c;
   p.h_out = hw;
   p.w_out = 1;
-  cpu_bias_grad(&p, y, sum, cpu_available_threads());
-  return CONV_SUCCESS;
+  if (n * c * hw < CPU_PASS_MIN_PARALLEL) threads = 1;
+  cpu_bias_grad(&p, y, sum, threads);
 }

@@ -215,12 +215,11 @@ void cpu_activate_output(const conv_problem *p, float *y, int threads);
  * activation. */
 void cpu_activate_tile(const conv_problem *p, float *y, int64_t rows,
                        int64_t row_stride, int64_t cols, int64_t col_stride);
-conv_status cpu_bias_activation(void *device, void *y, const void *b,
-                                int64_t n, int64_t c, int64_t hw,
-                                conv_activation act, float alpha,
-                                conv_err *err);
-conv_status cpu_channel_sum(void *device, const void *y, void *sum, int64_t n,
-                            int64_t c, int64_t hw, conv_err *err);
+void cpu_bias_activation_run(float *y, const float *b, int64_t n, int64_t c,
+                             int64_t hw, conv_activation act, float alpha,
+                             int threads);
+void cpu_channel_sum_run(const float *y, float *sum, int64_t n, int64_t c,
+                         int64_t hw, int threads);
 
 /* Padding maps of a problem, built at plan time (prepare) and shared by the
  * loop-nest algorithms. For weight row a (0..kh-1) and output row oh:

@@ -243,6 +243,25 @@ static conv_status cpu_backward_bias(void *plan, const void *dy, void *db,
   return run_op(plan, CONV_OP_BACKWARD_BIAS, &t, err);
 }
 
+/* ABI 1.2 per-channel passes, with the plan's threads (cpu_epilogue.c). */
+static conv_status cpu_bias_activation(void *plan, void *y, const void *b,
+                                       int64_t n, int64_t c, int64_t hw,
+                                       conv_activation act, float alpha,
+                                       conv_err *err) {
+  (void)err;
+  cpu_bias_activation_run(y, b, n, c, hw, act, alpha,
+                          ((cpu_plan *)plan)->threads);
+  return CONV_SUCCESS;
+}
+
+static conv_status cpu_channel_sum(void *plan, const void *y, void *sum,
+                                   int64_t n, int64_t c, int64_t hw,
+                                   conv_err *err) {
+  (void)err;
+  cpu_channel_sum_run(y, sum, n, c, hw, ((cpu_plan *)plan)->threads);
+  return CONV_SUCCESS;
+}
+
 /* ----------------------------------------------------------------- memory */
 
 static conv_status cpu_mem_alloc(void *device, size_t bytes, void **mem,

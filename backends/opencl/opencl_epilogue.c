@@ -5,9 +5,9 @@
  * convolution's kernels; bias + activation in place and the channel sum,
  * which the transposed convolution runs around the conv2d operations.
  *
- * These are device-level entries that any thread may call: each call makes
- * its own cl_kernel from the device's program (clSetKernelArg on a shared
- * kernel would race).
+ * Each call makes its own cl_kernel from the device's program: the entries
+ * take a plan but the kernels are not the plan's (clSetKernelArg on a kernel
+ * another call uses would race).
  */
 #include <limits.h>
 #include <stdint.h>
@@ -75,11 +75,11 @@ static conv_status run_kernel(ocl_device *dev, const char *name, cl_uint count,
   return st;
 }
 
-conv_status ocl_bias_activation(void *device, void *y, const void *b,
-                                int64_t n, int64_t c, int64_t hw,
-                                conv_activation act, float alpha,
-                                conv_err *err) {
-  ocl_device *dev = device;
+/* y = act(y + b) on dev. */
+static conv_status bias_act_on(ocl_device *dev, void *y, const void *b,
+                               int64_t n, int64_t c, int64_t hw,
+                               conv_activation act, float alpha,
+                               conv_err *err) {
   conv_status st = check_int("bias_activation", n, c, hw, err);
   if (st != CONV_SUCCESS || n == 0) return st;
   cl_mem ym = (cl_mem)y, bm = b != NULL ? (cl_mem)b : (cl_mem)y;
@@ -95,9 +95,16 @@ conv_status ocl_bias_activation(void *device, void *y, const void *b,
   return run_kernel(dev, "bias_act", 8, sizes, values, global, local, err);
 }
 
-conv_status ocl_channel_sum(void *device, const void *y, void *sum, int64_t n,
+conv_status ocl_bias_activation(void *plan, void *y, const void *b,
+                                int64_t n, int64_t c, int64_t hw,
+                                conv_activation act, float alpha,
+                                conv_err *err) {
+  return bias_act_on(ocl_plan_device(plan), y, b, n, c, hw, act, alpha, err);
+}
+
+conv_status ocl_channel_sum(void *plan, const void *y, void *sum, int64_t n,
                             int64_t c, int64_t hw, conv_err *err) {
-  ocl_device *dev = device;
+  ocl_device *dev = ocl_plan_device(plan);
   conv_status st = check_int("channel_sum", n, c, hw, err);
   if (st != CONV_SUCCESS) return st;
   cl_mem ym = (cl_mem)y, sm = (cl_mem)sum;
@@ -115,6 +122,6 @@ conv_status ocl_channel_sum(void *device, const void *y, void *sum, int64_t n,
 conv_status ocl_forward_activation(ocl_device *dev, const conv_problem *p,
                                    void *y, conv_err *err) {
   if (p->activation == CONV_ACT_NONE) return CONV_SUCCESS;
-  return ocl_bias_activation(dev, y, NULL, p->n, p->c_out, p->h_out * p->w_out,
-                             p->activation, p->activation_alpha, err);
+  return bias_act_on(dev, y, NULL, p->n, p->c_out, p->h_out * p->w_out,
+                     p->activation, p->activation_alpha, err);
 }

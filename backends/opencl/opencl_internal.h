@@ -202,12 +202,14 @@ conv_status ocl_avgpool_backward(void *plan, const void *dy, void *dx,
                                  conv_err *err);
 
 /* opencl_epilogue.c (ABI 1.2). */
-conv_status ocl_bias_activation(void *device, void *y, const void *b,
+conv_status ocl_bias_activation(void *plan, void *y, const void *b,
                                 int64_t n, int64_t c, int64_t hw,
                                 conv_activation act, float alpha,
                                 conv_err *err);
-conv_status ocl_channel_sum(void *device, const void *y, void *sum, int64_t n,
+conv_status ocl_channel_sum(void *plan, const void *y, void *sum, int64_t n,
                             int64_t c, int64_t hw, conv_err *err);
+/* The device of a convolution plan (opencl_plan.c). */
+ocl_device *ocl_plan_device(void *plan);
 conv_status ocl_forward_activation(ocl_device *dev, const conv_problem *p,
                                    void *y, conv_err *err);
 

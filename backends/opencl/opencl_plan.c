@@ -1572,3 +1572,5 @@ conv_status ocl_backward_bias(void *plan, const void *dyv, void *dbv,
   if (st != CONV_SUCCESS) return st;
   return finish(pl, err);
 }
+
+ocl_device *ocl_plan_device(void *plan) { return ((ocl_plan *)plan)->dev; }
