@@ -17,9 +17,7 @@
 #include "conv_env.h"
 #include "internal.h"
 
-#ifndef CONV_PLUGIN_DIR
-#define CONV_PLUGIN_DIR "/usr/local/lib/libconv"
-#endif
+#include "conv_paths.h" /* CONV_PLUGIN_DIR, CONV_BUILD_DIR (generated) */
 
 CONV_INTERNAL const char *conv_getenv(const char *name) {
   return conv_env_raw(name);

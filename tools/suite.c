@@ -23,12 +23,9 @@
 
 #include "tools.h"
 
-#ifndef CONV_SUITE_INSTALL_DIR
-#define CONV_SUITE_INSTALL_DIR ""
-#endif
-#ifndef CONV_SUITE_SOURCE_DIR
-#define CONV_SUITE_SOURCE_DIR ""
-#endif
+#include "conv_paths.h" /* generated from the configured paths */
+#define CONV_SUITE_INSTALL_DIR CONV_PKGDATADIR "/suites"
+#define CONV_SUITE_SOURCE_DIR CONV_SOURCE_DIR "/tools/suites"
 
 #define MAX_TOKENS 32
 

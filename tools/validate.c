@@ -17,12 +17,9 @@
 #include "tools.h"
 #include "validate.h"
 
-#ifndef CONV_GOLDEN_INSTALL_DIR
-#define CONV_GOLDEN_INSTALL_DIR ""
-#endif
-#ifndef CONV_GOLDEN_SOURCE_DIR
-#define CONV_GOLDEN_SOURCE_DIR ""
-#endif
+#include "conv_paths.h" /* generated from the configured paths */
+#define CONV_GOLDEN_INSTALL_DIR CONV_PKGDATADIR "/golden/cases"
+#define CONV_GOLDEN_SOURCE_DIR CONV_SOURCE_DIR "/tests/golden/cases"
 
 void validate_opts_init(validate_opts *o) { memset(o, 0, sizeof *o); }
 
