@@ -266,6 +266,15 @@ CONV_API conv_status conv_backward_weight(conv_plan *plan, const float *x,
 CONV_API conv_status conv_backward_bias(conv_plan *plan, const float *dy,
                                         float *db);
 
+/* One call for the common case, like torch.nn.functional.conv2d: opens a
+ * context on the default backend ($CONV_BACKEND, else the best available),
+ * makes a plan for *desc, runs conv_forward and frees both. Statuses are
+ * those of conv_context_create, conv_plan_create and conv_forward; the
+ * reason is read with conv_last_error(NULL) in the same thread. Each call
+ * plans anew: keep a plan to run a layer many times. */
+CONV_API conv_status conv_conv2d(const conv_desc *desc, const float *x,
+                                 const float *w, const float *b, float *y);
+
 /* -------------------------------------------------- transposed convolution */
 
 /* torch.nn.ConvTranspose2d (the gradient of conv2d with respect to its input,
