@@ -78,7 +78,10 @@ def run_case(case_dir):
         if os.path.exists(path):
             a[name] = np.load(path)
     errors = {}
-    if p.get("op", "conv2d") == "maxpool2d":
+    op = p.get("op", "conv2d")
+    if op not in ("conv2d", "maxpool2d") or "activation" in p:
+        return None  # an op or fused activation the binding does not wrap
+    if op == "maxpool2d":
         o = dict(kernel_size=pair(p["kernel"]), stride=pair(p["stride"]),
                  padding=pair(p["padding"]), dilation=pair(p["dilation"]),
                  ceil_mode=p["ceil_mode"] == "1")
@@ -143,7 +146,8 @@ def main():
     print("test_libconv: libconv %s, backend %s, device %s" %
           (libconv.version(), ctx.backend, ctx.device))
     ctx.close()
-    failed = 0
+    failed = ran = 0
+    other = []
     names = sorted(os.listdir(root))
     for name in names:
         try:
@@ -152,6 +156,10 @@ def main():
             print("FAIL %s: %s: %s" % (name, type(err).__name__, err))
             failed += 1
             continue
+        if errors is None:
+            other.append(name)
+            continue
+        ran += 1
         worst = max(errors.values())
         bad = worst > TOL
         failed += bad
@@ -159,9 +167,12 @@ def main():
                                " ".join("%s %.1e" % kv
                                         for kv in errors.items())))
     check_errors()
+    if other:
+        print("not wrapped by the binding (other ops, fused activations): "
+              "%d cases: %s" % (len(other), " ".join(other)))
     print("test_libconv: %d cases, %d failed; error checks passed" %
-          (len(names), failed))
-    return 1 if failed or not names else 0
+          (ran, failed))
+    return 1 if failed or ran == 0 else 0
 
 
 if __name__ == "__main__":
