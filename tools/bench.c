@@ -32,6 +32,7 @@ typedef struct pass_result {
   const char *algorithm;
   double ms;      /* median */
   double min_ms;  /* fastest run: less hurt by a busy machine */
+  double max_ms;  /* slowest run */
   double gflops;
   int runs;
   char error[512];
@@ -209,6 +210,7 @@ static void time_pass(conv_context *ctx, const bench_opts *o, conv_plan *plan,
   pr->runs = runs;
   pr->ms = 1e3 * median(times, runs); /* sorts times */
   pr->min_ms = 1e3 * times[0];
+  pr->max_ms = 1e3 * times[runs - 1];
   pr->gflops = pr->ms > 0 ? flops / (pr->ms * 1e-3) / 1e9 : 0;
 }
 
@@ -324,11 +326,15 @@ static void print_bytes(char *buf, size_t len, size_t b) {
 
 static void print_text(conv_context *ctx, const char *suite,
                        const char *threads, const layer_result *r, size_t n) {
-  printf("backend: %s\ndevice:  %s\nthreads: %s\nsuite:   %s\n\n",
-         conv_context_backend(ctx), conv_context_device(ctx),
-         threads ? threads : "default", suite);
-  printf("%-16s %9s %10s  %-15s %10s %9s  %s\n", "layer", "plan_ms",
-         "workspace", "pass", "ms", "GFLOP/s", "algorithm");
+  char how[160];
+  (void)threads;
+  context_threads(ctx, how, sizeof how);
+  printf("backend: %s\ndevice:  %s\nthreads: %s\nsuite:   %s\n",
+         conv_context_backend(ctx), conv_context_device(ctx), how, suite);
+  printf("ms is the median of runs; spread is (slowest - fastest) / median\n"
+         "\n");
+  printf("%-16s %9s %10s  %-15s %10s %5s %7s %9s  %s\n", "layer", "plan_ms",
+         "workspace", "pass", "ms", "runs", "spread", "GFLOP/s", "algorithm");
   for (size_t i = 0; i < n; i++) {
     char ws[32];
     print_bytes(ws, sizeof ws, r[i].workspace);
@@ -346,8 +352,10 @@ static void print_text(conv_context *ctx, const char *suite,
       const char *name = p == PASS_BWD_WEIGHT && r[i].layer->desc.has_bias
                              ? "backward_w+b" : pass_names[p];
       if (pr->ok)
-        printf("%-15s %10.3f %9.2f  %s\n", name, pr->ms, pr->gflops,
-               pr->algorithm);
+        printf("%-15s %10.3f %5d %6.0f%% %9.2f  %s\n", name, pr->ms,
+               pr->runs,
+               pr->ms > 0 ? 100.0 * (pr->max_ms - pr->min_ms) / pr->ms : 0.0,
+               pr->gflops, pr->algorithm);
       else
         printf("%-15s FAILED: %s\n", name, pr->error);
     }
@@ -388,7 +396,13 @@ static void print_json(conv_context *ctx, const char *suite,
   json_string(stdout, conv_context_backend(ctx));
   printf(",\n  \"device\": ");
   json_string(stdout, conv_context_device(ctx));
-  printf(",\n  \"threads\": %s,\n  \"suite\": ", threads ? threads : "null");
+  char how[160];
+  const int used = context_threads(ctx, how, sizeof how);
+  printf(",\n  \"threads\": %s,\n  \"threads_used\": ",
+         threads ? threads : "null");
+  if (used > 0) printf("%d", used);
+  else printf("null");
+  printf(",\n  \"suite\": ");
   json_string(stdout, suite);
   printf(",\n  \"layers\": [");
   for (size_t i = 0; i < n; i++) {
@@ -409,13 +423,14 @@ static void print_json(conv_context *ctx, const char *suite,
       const pass_result *pr = &r[i].pass[p];
       printf("%s\n      \"%s\": {", p ? "," : "", pass_names[p]);
       if (pr->ok) {
-        printf("\"ms\": %.6f, \"min_ms\": %.6f, \"gflops\": %.4f, "
-               "\"runs\": %d, \"algorithm\": ", pr->ms, pr->min_ms,
-               pr->gflops, pr->runs);
+        printf("\"ms\": %.6f, \"min_ms\": %.6f, \"max_ms\": %.6f, "
+               "\"gflops\": %.4f, \"runs\": %d, \"algorithm\": ", pr->ms,
+               pr->min_ms, pr->max_ms, pr->gflops, pr->runs);
         json_string(stdout, pr->algorithm);
         printf(", \"error\": null}");
       } else {
-        printf("\"ms\": null, \"min_ms\": null, \"gflops\": null, "
+        printf("\"ms\": null, \"min_ms\": null, \"max_ms\": null, "
+               "\"gflops\": null, "
                "\"runs\": 0, \"algorithm\": ");
         json_string(stdout, pr->algorithm ? pr->algorithm : "");
         printf(", \"error\": ");
@@ -513,12 +528,7 @@ int cmd_bench(int argc, char **argv) {
       case 'T': transposed = 1; break;
       case 'h': bench_usage(stdout); return EXIT_OK;
       default:
-        if (optopt)
-          fprintf(stderr, "convinfo bench: option '%s' needs an argument or "
-                  "is unknown\n", argv[optind - 1]);
-        else
-          fprintf(stderr, "convinfo bench: unknown option '%s'\n",
-                  argv[optind - 1]);
+        note_option_error("bench", argv, longopts);
         goto usage;
     }
   }
@@ -585,7 +595,9 @@ int cmd_bench(int argc, char **argv) {
   }
   o.progress = isatty(STDERR_FILENO);
   for (size_t i = 0; i < n; i++) {
+    if (i == 0) note_first_plan_begin(ctx);
     bench_layer(ctx, &o, i, n, &res[i]);
+    if (i == 0) note_first_plan_end();
     if (layer_failed(&res[i])) rc = EXIT_FAILED;
   }
   if (o.progress) fprintf(stderr, "\r\033[K");

@@ -110,9 +110,53 @@ oom:
   return -1;
 }
 
+/* With no backend at all, where libconv looked: the loader names the
+ * folders it searched when a named backend is missing. */
+static void print_search_path(void) {
+  conv_context *ctx = NULL;
+  if (conv_context_create(&ctx, "cpu", NULL) == CONV_SUCCESS) {
+    conv_context_destroy(ctx);
+    return;
+  }
+  const char *msg = conv_last_error(NULL);
+  const char *dirs = strstr(msg, "(searched:");
+  if (dirs != NULL)
+    printf("  searched:%.*s\n", (int)strcspn(dirs + 10, ")"), dirs + 10);
+  else
+    printf("  %s\n", msg);
+  printf("  (put conv_<name>.so plugins there, or name their folder in "
+         "CONV_PLUGIN_PATH)\n");
+}
+
+/* What an application gets from conv_context_create(NULL, NULL): the
+ * backend $CONV_BACKEND names, else the best available. Returns 0 if that
+ * works, else prints why and returns -1. */
+static int print_default(void) {
+  const char *env = getenv("CONV_BACKEND");
+  char from[300];
+  if (env != NULL && env[0] != '\0')
+    snprintf(from, sizeof from, "CONV_BACKEND=%s", env);
+  else
+    snprintf(from, sizeof from, "the best available");
+  conv_context *ctx = NULL;
+  conv_status st = conv_context_create(&ctx, NULL, NULL);
+  if (st != CONV_SUCCESS) {
+    printf("default backend (%s): FAILED: %s: %s\n", from,
+           conv_status_string(st), conv_last_error(NULL));
+    return -1;
+  }
+  printf("default backend (%s): %s on %s\n", from, conv_context_backend(ctx),
+         conv_context_device(ctx));
+  conv_context_destroy(ctx);
+  return 0;
+}
+
 static void print_found_text(const found *f) {
   printf("libconv %s\n", conv_version_string());
-  if (f->nb == 0) printf("no backends found\n");
+  if (f->nb == 0) {
+    printf("no backends found\n");
+    print_search_path();
+  }
   for (size_t i = 0; i < f->nb; i++) {
     const conv_backend_info *b = &f->b[i];
     printf("backend %s %s  (%s)\n", b->name, b->version, b->path);
@@ -202,10 +246,15 @@ static int cmd_list(int argc, char **argv) {
     fprintf(stderr, "convinfo list: %s\n", err);
     return EXIT_FAILED;
   }
-  if (json) print_found_json(&f);
-  else print_found_text(&f);
+  int rc = EXIT_OK;
+  if (json) {
+    print_found_json(&f);
+  } else {
+    print_found_text(&f);
+    if (print_default() != 0) rc = EXIT_FAILED;
+  }
   found_free(&f);
-  return EXIT_OK;
+  return rc;
 }
 
 /* ----------------------------------------------------------- overview */
@@ -220,6 +269,8 @@ static int cmd_overview(void) {
     return EXIT_FAILED;
   }
   print_found_text(&f);
+  /* An application opening the default backend would fail: so does this. */
+  int default_failed = print_default() != 0;
   printf("\n");
   validate_opts o;
   validate_opts_init(&o);
@@ -275,17 +326,24 @@ static int cmd_overview(void) {
     printf("no usable backend\n");
     rc = EXIT_FAILED;
   }
+  if (default_failed) rc = EXIT_FAILED;
   if (nrows) {
-    printf("\n%-20s %-40s %7s %7s  %s\n", "backend", "device", "passed",
-           "failed", "note");
+    /* Columns as wide as their longest entry: no name is cut. */
+    int wb = 7, wd = 6;
+    for (size_t i = 0; i < nrows; i++) {
+      if ((int)strlen(rows[i].backend) > wb) wb = (int)strlen(rows[i].backend);
+      if ((int)strlen(rows[i].device) > wd) wd = (int)strlen(rows[i].device);
+    }
+    printf("\n%-*s  %-*s %7s %7s  %s\n", wb, "backend", wd, "device",
+           "passed", "failed", "note");
     for (size_t i = 0; i < nrows; i++) {
       const row *r = &rows[i];
       if (r->skipped) {
-        printf("%-20s %-40.40s %7s %7s  %s\n", r->backend, r->device, "-",
-               "-", r->s.note);
+        printf("%-*s  %-*s %7s %7s  %s\n", wb, r->backend, wd, r->device,
+               "-", "-", r->s.note);
         continue;
       }
-      printf("%-20s %-40.40s %7d %7d  %s\n", r->backend, r->device,
+      printf("%-*s  %-*s %7d %7d  %s\n", wb, r->backend, wd, r->device,
              r->s.passed, r->s.failed,
              r->s.setup_failed ? r->s.note
              : r->s.passed == 0 ? "no golden cases ran" : "");

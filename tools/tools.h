@@ -55,6 +55,21 @@ void json_string(FILE *f, const char *s);
 /* 2 * N * C_out * H_out * W_out * (C_in / groups) * kH * kW. */
 double conv_pass_flops(const conv_desc *d, int64_t h_out, int64_t w_out);
 
+/* ------------------------------------------------------------- notes */
+
+struct option;
+/* Around the first plan on a context: on an OpenCL device, says on stderr
+ * that kernels are being compiled, then how long it took. */
+void note_first_plan_begin(conv_context *ctx);
+void note_first_plan_end(void);
+/* After getopt_long returned '?': names the unknown option, or the known
+ * one that lacks its argument. */
+void note_option_error(const char *cmd, char **argv,
+                       const struct option *longopts);
+/* The CPU threads a context's plans run with, and in how a line saying
+ * why; 0 (and a "-" line) for a backend without a thread count. */
+int context_threads(conv_context *ctx, char *how, size_t len);
+
 /* ------------------------------------------------------------ commands */
 
 int cmd_bench(int argc, char **argv);

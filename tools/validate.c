@@ -391,6 +391,7 @@ int validate_run(const validate_opts *o, validate_summary *s) {
     printf("backend: %s\ndevice:  %s\ngolden:  %s (%zu cases)\n",
            conv_context_backend(ctx), conv_context_device(ctx), root, count);
   }
+  note_first_plan_begin(ctx);
   for (size_t i = 0; i < count; i++) {
     char dir[4096];
     golden_case gc;
@@ -404,6 +405,7 @@ int validate_run(const validate_opts *o, validate_summary *s) {
       n = run_case(ctx, &gc, c);
       golden_free(&gc);
     }
+    if (i == 0) note_first_plan_end();
     int pass = 1;
     for (int k = 0; k < n; k++) pass &= c[k].pass;
     if (pass) s->passed++;
@@ -461,8 +463,7 @@ int cmd_validate(int argc, char **argv) {
       case 'j': o.json = 1; break;
       case 'h': validate_usage(stdout); return EXIT_OK;
       default:
-        fprintf(stderr, "convinfo validate: option '%s' needs an argument or "
-                "is unknown\n", argv[optind - 1]);
+        note_option_error("validate", argv, longopts);
         validate_usage(stderr);
         return EXIT_USAGE;
     }
@@ -471,6 +472,13 @@ int cmd_validate(int argc, char **argv) {
     fprintf(stderr, "convinfo validate: unexpected argument '%s'\n",
             argv[optind]);
     validate_usage(stderr);
+    return EXIT_USAGE;
+  }
+  /* A folder named on the command line that is not there is a bad
+   * argument (2), as bench's --suite is. */
+  if (o.golden_dir != NULL && !is_dir(o.golden_dir)) {
+    fprintf(stderr, "convinfo validate: --golden %s: not a directory\n",
+            o.golden_dir);
     return EXIT_USAGE;
   }
   return validate_run(&o, &s) ? EXIT_FAILED : EXIT_OK;

@@ -177,6 +177,21 @@ static int device_is_gpu(cl_device_id id) {
   return (type & CL_DEVICE_TYPE_GPU) != 0;
 }
 
+/* The device type as clinfo names it (PoCL's pthread device is a CPU). */
+static const char *device_type_name(cl_device_id id) {
+  cl_device_type type = 0;
+  if (clGetDeviceInfo(id, CL_DEVICE_TYPE, sizeof type, &type, NULL) !=
+      CL_SUCCESS)
+    return "unknown";
+  if (type & CL_DEVICE_TYPE_GPU) return "gpu";
+  if (type & CL_DEVICE_TYPE_CPU) return "cpu";
+  if (type & CL_DEVICE_TYPE_ACCELERATOR) return "accelerator";
+#ifdef CL_DEVICE_TYPE_CUSTOM
+  if (type & CL_DEVICE_TYPE_CUSTOM) return "custom";
+#endif
+  return "other";
+}
+
 static int device_usable(cl_device_id id) {
   cl_bool avail = CL_FALSE, compiler = CL_FALSE;
   if (clGetDeviceInfo(id, CL_DEVICE_AVAILABLE, sizeof avail, &avail, NULL) !=
@@ -346,7 +361,7 @@ static conv_status ocl_device_info(void *backend, int index,
            "max work-group size: %zu\n"
            "fp16: %s\n"
            "fp64: %s\n",
-           plat, info->name, info->is_gpu ? "gpu" : "other", vendor, version,
+           plat, info->name, device_type_name(id), vendor, version,
            driver, cver, (unsigned)cu, (unsigned long long)(gmem >> 20),
            (unsigned long long)(lmem >> 10),
            (unsigned long long)(max_alloc >> 20), max_wg, fp16 ? "yes" : "no",
