@@ -595,9 +595,7 @@ int cmd_bench(int argc, char **argv) {
   }
   o.progress = isatty(STDERR_FILENO);
   for (size_t i = 0; i < n; i++) {
-    if (i == 0) note_first_plan_begin(ctx);
     bench_layer(ctx, &o, i, n, &res[i]);
-    if (i == 0) note_first_plan_end();
     if (layer_failed(&res[i])) rc = EXIT_FAILED;
   }
   if (o.progress) fprintf(stderr, "\r\033[K");

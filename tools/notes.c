@@ -1,41 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Small user-facing notes shared by convinfo's commands: what a slow first
- * plan is doing, option errors that name the option, and which thread count
- * a context really runs with. Public API only. */
+/* Small user-facing notes shared by convinfo's commands: option errors that
+ * name the option, and which thread count a context really runs with.
+ * (What a slow first OpenCL plan is doing is said by the backend itself,
+ * CONV_PROGRESS, which convinfo turns on.) Public API only. */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "tools.h"
-
-static double seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* The first plan on an OpenCL device builds the kernels (up to tens of
- * seconds with a cold driver cache); say so instead of sitting silent. */
-static double compile_start = -1.0;
-
-void note_first_plan_begin(conv_context *ctx) {
-  compile_start = -1.0;
-  if (strncmp(conv_context_backend(ctx), "opencl", 6) != 0) return;
-  fprintf(stderr,
-          "convinfo: compiling OpenCL kernels for %s (once; later plans "
-          "reuse them)...\n",
-          conv_context_device(ctx));
-  fflush(stderr);
-  compile_start = seconds();
-}
-
-void note_first_plan_end(void) {
-  if (compile_start < 0) return;
-  fprintf(stderr, "convinfo: kernels ready after %.1f s\n",
-          seconds() - compile_start);
-  compile_start = -1.0;
-}
 
 void note_option_error(const char *cmd, char **argv,
                        const struct option *longopts) {

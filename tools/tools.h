@@ -58,10 +58,6 @@ double conv_pass_flops(const conv_desc *d, int64_t h_out, int64_t w_out);
 /* ------------------------------------------------------------- notes */
 
 struct option;
-/* Around the first plan on a context: on an OpenCL device, says on stderr
- * that kernels are being compiled, then how long it took. */
-void note_first_plan_begin(conv_context *ctx);
-void note_first_plan_end(void);
 /* After getopt_long returned '?': names the unknown option, or the known
  * one that lacks its argument. */
 void note_option_error(const char *cmd, char **argv,
