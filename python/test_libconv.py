@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """make check (and installcheck) for the Python binding: every golden case
 (PyTorch's answers, $CONV_GOLDEN_DIR or the argument) through conv2d, its
-three gradients and max_pool2d, on the backend $CONV_BACKEND picks; then the
+three gradients, max, average and adaptive average pooling, on the backend $CONV_BACKEND picks; then the
 errors. Same criterion as `convinfo validate`: max |got - ref| / max |ref|
 <= 1e-4, NaN and infinities where the reference has them."""
 import os
@@ -79,8 +79,28 @@ def run_case(case_dir):
             a[name] = np.load(path)
     errors = {}
     op = p.get("op", "conv2d")
-    if op not in ("conv2d", "maxpool2d") or "activation" in p:
+    if (op not in ("conv2d", "maxpool2d", "avgpool2d", "adaptive_avgpool2d")
+            or "activation" in p):
         return None  # an op or fused activation the binding does not wrap
+    if op == "adaptive_avgpool2d":
+        size = pair(p["output_size"])
+        errors["y"] = rel_error(libconv.adaptive_avg_pool2d(a["x"], size),
+                                a["y"])
+        errors["dx"] = rel_error(libconv.adaptive_avg_pool2d_backward(
+            a["x"].shape, a["dy"], size), a["dx"])
+        return errors
+    if op == "avgpool2d":
+        pad = ints(p["padding"])
+        o = dict(kernel_size=pair(p["kernel"]), stride=pair(p["stride"]),
+                 padding=pad * 2 if len(pad) == 1 else pad,
+                 ceil_mode=p.get("ceil_mode", "0") == "1",
+                 count_include_pad=p.get("count_include_pad", "1") == "1",
+                 divisor_override=int(p["divisor_override"])
+                 if "divisor_override" in p else None)
+        errors["y"] = rel_error(libconv.avg_pool2d(a["x"], **o), a["y"])
+        errors["dx"] = rel_error(
+            libconv.avg_pool2d_backward(a["x"].shape, a["dy"], **o), a["dx"])
+        return errors
     if op == "maxpool2d":
         o = dict(kernel_size=pair(p["kernel"]), stride=pair(p["stride"]),
                  padding=pair(p["padding"]), dilation=pair(p["dilation"]),
