@@ -13,9 +13,10 @@
  *   A(m, k) = A[a_base + kb*a_skb + (trans_a ? kp*lda + m : m*lda + kp)]
  *   B(k, n) = B[b_base + kb*b_skb + kp*ldb + n]
  *             or, with b_panel (gemm_vec only), packed in panels of TN
- *             columns, each KP x TN and zero past N:
- *             B[b_base + kb*b_skb + (n/TN)*KP*TN + kp*TN + n%TN]
- *             (one panel is contiguous: no page or cache-set walk along k)
+ *             columns, each KP rows ldb (>= TN) apart, zero past N:
+ *             B[b_base + kb*b_skb + (n/TN)*KP*ldb + kp*ldb + n%TN]
+ *             (one panel is contiguous for ldb = TN: no page or cache-set
+ *             walk along k; ldb = 16*TN interleaves Winograd's 16 planes)
  *   C(m, n) = C[c_base + m*ldc + n]
  *
  * Dimension 2 of the range is z = (s * NB + zb) * G + zg: image zb and group
@@ -101,7 +102,7 @@ typedef float16 floatv;
   } while (0)
 
 #define LOAD_FULL(j) VLOAD(pb + (long)kp * ldb + n0 + (j) * VW)
-#define LOAD_PANEL(j) VLOAD(pb + kp * TN + (j) * VW)
+#define LOAD_PANEL(j) VLOAD(pb + (long)kp * ldb + (j) * VW)
 
 __kernel void gemm_vec(GEMM_ARGS) {
   GEMM_PROLOGUE
@@ -119,7 +120,7 @@ __kernel void gemm_vec(GEMM_ARGS) {
     __global const float *pa = A + a_base + kb * a_skb;
     __global const float *pb = B + b_base + kb * b_skb;
     if (b_panel) {
-      pb += (long)(n0 / TN) * KP * TN;
+      pb += (long)(n0 / TN) * KP * ldb;
       for (int kp = ka; kp < kz; kp++) VEC_STEP(LOAD_PANEL);
     } else if (full) {
       for (int kp = ka; kp < kz; kp++) VEC_STEP(LOAD_FULL);

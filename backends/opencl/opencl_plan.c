@@ -21,6 +21,9 @@
  *                   forward convolution it is: im2col of dy (taps read
  *                   rotated, pads d*(k-1)-p), then the GEMM with the weight
  *                   transposed per group (weight_t, each run); no col2im.
+ *   winograd_f2x2   forward of 3x3, stride 1, dilation 1: F(2x2,3x3)
+ *                   transforms (winograd.cl) around 16 batched GEMMs of
+ *                   K/G x tiles x C/G (2.25x fewer multiplications).
  *   clblast_1x1, clblast_im2col
  *                   the same lowerings with CLBlast's GEMM (one call per
  *                   image, group and, for the weight gradient, image of the
@@ -67,6 +70,7 @@ enum {
   ALGO_CLBLAST1X1,
   ALGO_CLBLAST_IM2COL,
   ALGO_DY_IM2COL,
+  ALGO_WINOGRAD,
   NALGOS
 };
 
@@ -84,19 +88,26 @@ static const algo_def algos[NALGOS] = {
     [ALGO_CLBLAST1X1] = {"clblast_1x1", 2, 1},
     [ALGO_CLBLAST_IM2COL] = {"clblast_im2col", 2, 0},
     [ALGO_DY_IM2COL] = {"dy_im2col_gemm", 1, 0},
+    [ALGO_WINOGRAD] = {"winograd_f2x2", 1, 0},
 };
 
-/* The default policy: the first entry that applies wins. "thin" entries
- * apply only to grouped convolutions with few channels per group. */
+/* The default policy: the first entry that applies wins. RULE_THIN
+ * entries apply only to grouped convolutions with few channels per group;
+ * RULE_WIDE ones only where both channel counts per group are at least
+ * WINO_MIN_CHANNELS (Winograd's transforms cost per tile ~ C + K, its
+ * savings ~ C * K: with few channels they do not pay). */
 #define DIRECT_MAX_CG 4
+#define WINO_MIN_CHANNELS 16
+enum { RULE_ANY, RULE_THIN, RULE_WIDE };
 static const struct {
-  int algo, thin_only;
+  int algo, rule;
 } policy[] = {
-    {ALGO_DIRECT, 1},
-    {ALGO_GEMM1X1, 0},
-    {ALGO_DY_IM2COL, 0},
-    {ALGO_IM2COL, 0},
-    {ALGO_DIRECT, 0},
+    {ALGO_DIRECT, RULE_THIN},
+    {ALGO_GEMM1X1, RULE_ANY},
+    {ALGO_WINOGRAD, RULE_WIDE},
+    {ALGO_DY_IM2COL, RULE_ANY},
+    {ALGO_IM2COL, RULE_ANY},
+    {ALGO_DIRECT, RULE_ANY},
 };
 
 /* ------------------------------------------------------------- kernels */
@@ -119,6 +130,9 @@ enum {
   K_SUM_SLICES,
   K_DY_IM2COL, /* im2col, im2col_rows or im2col_rows_panel over dy */
   K_WEIGHT_T,
+  K_WINO_FILTER,
+  K_WINO_INPUT,
+  K_WINO_OUTPUT,
   NKERNELS
 };
 static const char *const kernel_names[NKERNELS] = {
@@ -127,10 +141,12 @@ static const char *const kernel_names[NKERNELS] = {
     "bias_add",        "fwd_direct",        "fwd_direct_rows",
     "bwd_data_direct", "bwd_data_direct_rows",
     "bwd_weight_direct", "bwd_weight_direct_rows", "bias_grad",
-    "sum_slices", "dy_im2col", "weight_t"};
+    "sum_slices", "dy_im2col", "weight_t", "wino_filter", "wino_input",
+    "wino_output"};
 /* Index of the first geometry argument of each kernel (0: none). */
 static const cl_uint kernel_geom_arg[NKERNELS] = {4, 4, 5, 4, 4, 4, 4, 6, 6,
-                                                  4, 4, 4, 4, 3, 0, 4, 3};
+                                                  4, 4, 4, 4, 3, 0, 4, 3,
+                                                  3, 5, 6};
 /* The arguments a warm-up launch sets to make it a no-op: buffers to the
  * dummy, then the count argument (images, elements) to 0. */
 static const struct {
@@ -154,6 +170,9 @@ static const struct {
     [K_SUM_SLICES] = {2, {0, 1}, 3, -1},
     [K_DY_IM2COL] = {2, {0, 2}, 3, 1},
     [K_WEIGHT_T] = {2, {0, 1}, 2, -1},
+    [K_WINO_FILTER] = {2, {0, 1}, 2, -1},
+    [K_WINO_INPUT] = {2, {0, 2}, 3, 1},
+    [K_WINO_OUTPUT] = {3, {0, 1, 3}, 5, 2},
 };
 
 /* What each operation's GEMM runs with. */
@@ -197,6 +216,10 @@ typedef struct ocl_plan {
   int dpanel;            /* dy's column matrix in panels too */
   size_t dtn, dpp;
   int64_t dchunk;        /* images per chunk of dy's column matrix */
+  cl_mem wu, wv, wm;     /* winograd: U, V, M */
+  size_t wino_bytes;
+  int64_t wchunk, tiles; /* images per Winograd chunk; tiles per image */
+  size_t wtn;            /* V's panel width (1: plain rows) */
   plan_env env;
   int64_t chunk;         /* images per im2col chunk */
 } ocl_plan;
@@ -444,7 +467,7 @@ static ocl_gemm_call fwd_call(const ocl_plan *pl, cl_mem x, cl_mem w,
     c.b_sg = (long)(pl->r * pl->pp);
     c.b_panel = pl->panel;
   }
-  c.ldb = (int)pl->np;
+  c.ldb = c.b_panel ? (int)pl->tn : (int)pl->np;
   c.c = y;
   c.c_off = (long)(n0 * p->c_out * (int64_t)pl->np);
   c.ldc = (int)pl->np;
@@ -634,13 +657,19 @@ void ocl_plan_destroy(void *plan) {
   if (pl->part != NULL) clReleaseMemObject(pl->part);
   if (pl->tmp != NULL) clReleaseMemObject(pl->tmp);
   if (pl->wt != NULL) clReleaseMemObject(pl->wt);
+  if (pl->wu != NULL) clReleaseMemObject(pl->wu);
+  if (pl->wv != NULL) clReleaseMemObject(pl->wv);
+  if (pl->wm != NULL) clReleaseMemObject(pl->wm);
   free(pl);
 }
 
 /* Facts about a problem the choice needs. */
 typedef struct shape_facts {
-  int is1x1, gemm_ok, thin;
+  int is1x1, gemm_ok, thin, wide;
   int dy_ok;           /* backward data as a convolution over dy applies */
+  int wino_ok;         /* 3x3, stride 1, dilation 1 */
+  int64_t wino_fit;    /* images per Winograd chunk */
+  double wino_image;
   int64_t dy_fit;      /* images per chunk of dy's column matrix */
   double dy_image;
   int64_t cap, fit; /* images per chunk whose column matrix fits the cap */
@@ -661,6 +690,8 @@ static void facts(const plan_env *pe, const conv_problem *p,
                (double)p->n * p->c_out * np < (double)imax &&
                (double)p->c_out * cg * p->kh * p->kw < (double)imax;
   f->thin = p->groups > 1 && cg <= DIRECT_MAX_CG;
+  f->wide = cg >= WINO_MIN_CHANNELS &&
+            p->c_out / p->groups >= WINO_MIN_CHANNELS;
   f->cap = pe->cap;
   f->col_image = (double)p->c_in * p->kh * p->kw * np * 4.0;
   f->fit = f->col_image <= (double)f->cap ? (int64_t)(f->cap / f->col_image)
@@ -671,6 +702,17 @@ static void facts(const plan_env *pe, const conv_problem *p,
              p->pad_l <= p->dil_w * (p->kw - 1) &&
              p->pad_r <= p->dil_w * (p->kw - 1);
   f->dy_image = (double)p->c_out * p->kh * p->kw * (double)p->h * p->w * 4.0;
+  f->wino_ok = p->kh == 3 && p->kw == 3 && p->stride_h == 1 &&
+               p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1;
+  {
+    const double tiles = (double)((p->h_out + 1) / 2) * ((p->w_out + 1) / 2);
+    /* V (16 x C x tiles, plus panel rounding) or M (16 x K x tiles). */
+    const double v = 16.0 * p->c_in * (tiles + 64.0) * 4.0;
+    const double m = 16.0 * p->c_out * tiles * 4.0;
+    f->wino_image = v > m ? v : m;
+    f->wino_fit = f->wino_image <= (double)f->cap
+                      ? (int64_t)(f->cap / f->wino_image) : 0;
+  }
   f->dy_fit = f->dy_image <= (double)f->cap ? (int64_t)(f->cap / f->dy_image)
                                             : 0;
 }
@@ -680,6 +722,17 @@ static const char *why_not(int a, int op, const shape_facts *f, char *buf,
                            size_t len) {
   if (a == ALGO_DIRECT) return NULL;
   if (!f->gemm_ok) return "it needs tensors under 2^31 elements";
+  if (a == ALGO_WINOGRAD) {
+    if (op != OP_FWD) return "it computes the forward pass only";
+    if (!f->wino_ok) return "it needs a 3x3 kernel, stride 1 and dilation 1";
+    if (f->wino_fit == 0) {
+      snprintf(buf, len, "it needs %.0f bytes of workspace for one image, "
+               "over the %lld-byte buffer cap", f->wino_image,
+               (long long)f->cap);
+      return buf;
+    }
+    return NULL;
+  }
   if (a == ALGO_DY_IM2COL) {
     if (op != OP_BWD_DATA) return "it computes backward data only";
     if (!f->dy_ok)
@@ -746,7 +799,8 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
   int need_col = 0, need_blast = 0;
   for (int op = 0; op < NOPS; op++) {
     const int a = pl->ch[op].algo;
-    if (a != ALGO_DIRECT && (!algos[a].is1x1 || op == OP_BWD_WEIGHT))
+    if (a != ALGO_DIRECT && a != ALGO_WINOGRAD &&
+        (!algos[a].is1x1 || op == OP_BWD_WEIGHT))
       need_col = 1;
     need_blast |= algos[a].gemm == 2;
   }
@@ -823,6 +877,26 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
                              &e);
     if (pl->col == NULL) return cl_fail(err, "clCreateBuffer(im2col workspace)", e);
   }
+  if (pl->ch[OP_FWD].algo == ALGO_WINOGRAD && p->n > 0) {
+    const ocl_gemm_params *wg = &pl->ch[OP_FWD].gp;
+    pl->tiles = ((p->h_out + 1) / 2) * ((p->w_out + 1) / 2);
+    pl->wtn = pl->rows && wg->family == OCL_GEMM_VEC
+                  ? (size_t)wg->nv * (size_t)wg->vw : 1;
+    pl->wchunk = f.wino_fit < p->n ? f.wino_fit : p->n;
+    if (pl->wchunk < 1) pl->wchunk = 1;
+    const size_t q = (size_t)(pl->wchunk * pl->tiles);
+    const size_t qp = (q + pl->wtn - 1) / pl->wtn * pl->wtn;
+    const size_t ub = 16 * (size_t)p->c_out * (size_t)pl->cg * 4;
+    const size_t vb = 16 * (size_t)p->c_in * qp * 4;
+    const size_t mb = 16 * (size_t)p->c_out * q * 4;
+    pl->wu = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, ub, NULL, &e);
+    if (pl->wu != NULL)
+      pl->wv = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, vb, NULL, &e);
+    if (pl->wv != NULL)
+      pl->wm = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, mb, NULL, &e);
+    if (pl->wm == NULL) return cl_fail(err, "clCreateBuffer(Winograd workspace)", e);
+    pl->wino_bytes = ub + vb + mb;
+  }
   if (pl->ch[OP_BWD_DATA].algo == ALGO_DY_IM2COL) {
     pl->wt_bytes = (size_t)p->c_out * pl->r * 4;
     pl->wt = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE,
@@ -853,6 +927,8 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
   want[pl->rows ? K_IM2COL_T_ROWS : K_IM2COL_T] = bw != ALGO_DIRECT;
   want[K_COL2IM] = da == ALGO_IM2COL || da == ALGO_CLBLAST_IM2COL;
   want[K_DY_IM2COL] = want[K_WEIGHT_T] = da == ALGO_DY_IM2COL;
+  want[K_WINO_FILTER] = want[K_WINO_INPUT] = want[K_WINO_OUTPUT] =
+      fa == ALGO_WINOGRAD;
   want[K_BIAS_ADD] = p->has_bias && algos[fa].gemm == 2;
   want[pl->rows ? K_FWD_DIRECT_ROWS : K_FWD_DIRECT] = fa == ALGO_DIRECT;
   want[bwd_data_rows(pl) ? K_BWD_DATA_DIRECT_ROWS : K_BWD_DATA_DIRECT] =
@@ -896,6 +972,8 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
       ARG(pl, kk, 5, cl_int, 0);
     if (kk == K_IM2COL_ROWS_PANEL) ARG(pl, kk, 4, cl_int, (cl_int)pl->tn);
     if (kk == K_DY_IM2COL && pl->dpanel) ARG(pl, kk, 4, cl_int, (cl_int)pl->dtn);
+    if (kk == K_WINO_INPUT) ARG(pl, kk, 4, cl_int, (cl_int)pl->wtn);
+    if (kk == K_WINO_OUTPUT) ARG(pl, kk, 4, cl_int, 0);
     if (kk == K_SUM_SLICES) {
       ARG(pl, kk, 2, cl_int, 1);
       ARG(pl, kk, 4, cl_int, 0);
@@ -915,6 +993,8 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
       case K_BWD_DATA_DIRECT_ROWS: d0 = (size_t)p->h; break;
       case K_DY_IM2COL: d0 = pl->rows ? (size_t)p->h : pl->hw; break;
       case K_WEIGHT_T: d0 = (size_t)p->c_out * pl->r; break;
+      case K_WINO_FILTER: d0 = (size_t)p->c_out * (size_t)pl->cg; break;
+      case K_WINO_INPUT: case K_WINO_OUTPUT: d0 = (size_t)pl->tiles; break;
       case K_SUM_SLICES: d0 = (size_t)p->c_out * pl->r; break;
       default: d0 = 1; break;
     }
@@ -1081,7 +1161,9 @@ static conv_status choose(ocl_device *dev, const plan_env *pe,
       for (size_t i = 0; c->algo == ALGO_NONE && i < sizeof policy /
                                                            sizeof policy[0];
            i++) {
-        if (policy[i].thin_only && !f.thin) continue;
+        if ((policy[i].rule == RULE_THIN && !f.thin) ||
+            (policy[i].rule == RULE_WIDE && !f.wide))
+          continue;
         if (why_not(policy[i].algo, op, &f, buf, sizeof buf) == NULL)
           c->algo = policy[i].algo;
       }
@@ -1335,7 +1417,8 @@ const char *ocl_plan_algorithm(void *plan, conv_op op) {
 
 size_t ocl_plan_workspace(void *plan) {
   const ocl_plan *pl = plan;
-  return pl->col_bytes + pl->part_bytes + pl->tmp_bytes + pl->wt_bytes;
+  return pl->col_bytes + pl->part_bytes + pl->tmp_bytes + pl->wt_bytes +
+         pl->wino_bytes;
 }
 
 /* ------------------------------------------------------------ operations */
@@ -1392,6 +1475,67 @@ static conv_status forward_conv(void *plan, const void *xv, const void *wv,
     st = launch(pl, kk, pl->rows ? (size_t)p->h_out : pl->np,
                 (size_t)(p->n * p->c_out), err);
     if (st != CONV_SUCCESS) return st;
+    return finish(pl, err);
+  }
+  if (algo == ALGO_WINOGRAD) {
+    const size_t count = (size_t)p->c_out * (size_t)pl->cg;
+    ARG(pl, K_WINO_FILTER, 0, cl_mem, w);
+    ARG(pl, K_WINO_FILTER, 1, cl_mem, pl->wu);
+    ARG(pl, K_WINO_FILTER, 2, cl_int, (cl_int)count);
+    st = launch(pl, K_WINO_FILTER, count, 1, err);
+    if (st != CONV_SUCCESS) return st;
+    for (int64_t n0 = 0; n0 < p->n; n0 += pl->wchunk) {
+      const int64_t nb = p->n - n0 < pl->wchunk ? p->n - n0 : pl->wchunk;
+      const int64_t q = nb * pl->tiles;
+      const int64_t qp = (q + (int64_t)pl->wtn - 1) / (int64_t)pl->wtn *
+                         (int64_t)pl->wtn;
+      ARG(pl, K_WINO_INPUT, 0, cl_mem, x);
+      ARG(pl, K_WINO_INPUT, 1, cl_long, (cl_long)(n0 * p->c_in * (int64_t)pl->hw));
+      ARG(pl, K_WINO_INPUT, 2, cl_mem, pl->wv);
+      ARG(pl, K_WINO_INPUT, 3, cl_int, (cl_int)nb);
+      st = launch(pl, K_WINO_INPUT, (size_t)pl->tiles, (size_t)(nb * p->c_in),
+                  err);
+      if (st != CONV_SUCCESS) return st;
+      ocl_gemm_call c;
+      memset(&c, 0, sizeof c);
+      c.m = (int)pl->kg;
+      c.n = (int)q;
+      c.kb = 1;
+      c.kp = (int)pl->cg;
+      c.a = pl->wu;
+      c.lda = (int)pl->cg;
+      c.a_sn = (long)(p->c_out * pl->cg);
+      c.a_sg = (long)(pl->kg * pl->cg);
+      c.b = pl->wv;
+      c.b_panel = pl->wtn > 1;
+      if (c.b_panel) { /* the 16 planes interleaved by panel rows */
+        c.ldb = 16 * (int)pl->wtn;
+        c.b_sn = (long)pl->wtn;
+        c.b_sg = (long)(pl->cg * 16 * qp);
+      } else {
+        c.ldb = (int)q;
+        c.b_sn = (long)(p->c_in * qp);
+        c.b_sg = (long)(pl->cg * qp);
+      }
+      c.c = pl->wm;
+      c.ldc = (int)q;
+      c.c_sn = (long)(p->c_out * q);
+      c.c_sg = (long)(pl->kg * q);
+      c.g = (int)p->groups;
+      c.nb = 16;
+      c.slices = 1;
+      st = gemm(pl, OP_FWD, &c, err);
+      if (st != CONV_SUCCESS) return st;
+      ARG(pl, K_WINO_OUTPUT, 0, cl_mem, pl->wm);
+      ARG(pl, K_WINO_OUTPUT, 1, cl_mem, y);
+      ARG(pl, K_WINO_OUTPUT, 2, cl_long, (cl_long)(n0 * p->c_out * (int64_t)pl->np));
+      ARG(pl, K_WINO_OUTPUT, 3, cl_mem, has_bias ? b : pl->wm);
+      ARG(pl, K_WINO_OUTPUT, 4, cl_int, has_bias);
+      ARG(pl, K_WINO_OUTPUT, 5, cl_int, (cl_int)nb);
+      st = launch(pl, K_WINO_OUTPUT, (size_t)pl->tiles, (size_t)(nb * p->c_out),
+                  err);
+      if (st != CONV_SUCCESS) return st;
+    }
     return finish(pl, err);
   }
   const int own = algos[algo].gemm == 1;
@@ -1475,7 +1619,7 @@ conv_status ocl_backward_data(void *plan, const void *dyv, const void *wv,
       c.lda = (int)rk;
       c.a_sg = (long)(pl->cg * rk);
       c.b = pl->col;
-      c.ldb = (int)pl->hw;
+      c.ldb = pl->dpanel ? (int)pl->dtn : (int)pl->hw;
       c.b_sn = (long)(p->c_out * p->kh * p->kw * (int64_t)pl->dpp);
       c.b_sg = (long)(rk * (int64_t)pl->dpp);
       c.b_panel = pl->dpanel;

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Winograd F(2x2, 3x3) for the forward pass of 3x3, stride 1, dilation 1
+ * convolutions (any padding mode, groups, flip): y tiles of 2x2 from 4x4
+ * input patches, Y = A^T [ (G g G^T) .* (B^T d B) ] A, the element-wise
+ * product summed over channels as 16 GEMMs (gemm.cl, batched).
+ *
+ *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+ *   G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+ *   A^T = [1 1 1 0; 0 1 -1 -1]
+ *
+ * Layouts for a chunk of nb images with T = ceil(OH/2)*ceil(OW/2) tiles
+ * each and Q = nb*T columns (q = n*T + t):
+ *   U[e][k][c]   the transformed weight, e = 4*xi + nu (16 x K x C/G)
+ *   V[e][c][q]   the transformed input, per group a block of C/G rows;
+ *                when tn > 1 in gemm_vec's panels of tn columns with the
+ *                16 planes interleaved row by row (an item's 16 values land
+ *                within 16*tn floats): group g's block at g*(C/G)*16*QP,
+ *                then (q/tn)*(C/G)*16*tn + cl*16*tn + e*tn + q%tn, QP = Q
+ *                rounded up to tn; when tn = 1 plane by plane, e*C*Q +
+ *                c*Q + q
+ *   M[e][k][q]   the 16 products, K x Q each.
+ */
+
+/* U from w (each run; flip reads w rotated). Work item (k*Cg + cl). */
+__kernel void wino_filter(__global const float *w, __global float *U,
+                          int count, GEOM_PARAMS) {
+  const int e = get_global_id(0);
+  if (e >= count) return;
+  const int Cg = C / G;
+  __global const float *g = w + (long)e * 9;
+  float f[3][3];
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 3; j++)
+      f[i][j] = flip ? g[(2 - i) * 3 + (2 - j)] : g[i * 3 + j];
+  float t[4][3]; /* G f */
+  for (int j = 0; j < 3; j++) {
+    t[0][j] = f[0][j];
+    t[1][j] = 0.5f * (f[0][j] + f[1][j] + f[2][j]);
+    t[2][j] = 0.5f * (f[0][j] - f[1][j] + f[2][j]);
+    t[3][j] = f[2][j];
+  }
+  const long plane = (long)K * Cg;
+  for (int i = 0; i < 4; i++) {
+    const float u0 = t[i][0];
+    const float u1 = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+    const float u2 = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+    const float u3 = t[i][2];
+    U[(4 * i + 0) * plane + e] = u0;
+    U[(4 * i + 1) * plane + e] = u1;
+    U[(4 * i + 2) * plane + e] = u2;
+    U[(4 * i + 3) * plane + e] = u3;
+  }
+}
+
+/* V from x[x_off ...] (nb images). Work item (t, n*C + c). */
+__kernel void wino_input(__global const float *x, long x_off,
+                         __global float *V, int nb, int tn, GEOM_PARAMS) {
+  const int t = get_global_id(0);
+  const int r = get_global_id(1);
+  const int TW = (OW + 1) / 2, T = ((OH + 1) / 2) * TW;
+  if (t >= T || r >= nb * C) return;
+  const int n = r / C, c = r % C, Cg = C / G;
+  const int g = c / Cg, cl = c % Cg;
+  const int th = t / TW, tw = t % TW;
+  __global const float *xp = x + x_off + (long)r * H * W;
+  float d[4][4];
+  for (int i = 0; i < 4; i++) {
+    const int sh = pad_source(2 * th - PT + i, H, mode);
+    for (int j = 0; j < 4; j++) {
+      const int sw = pad_source(2 * tw - PL + j, W, mode);
+      d[i][j] = sh >= 0 && sw >= 0 ? xp[sh * W + sw] : 0.0f;
+    }
+  }
+  float b[4][4]; /* B^T d */
+  for (int j = 0; j < 4; j++) {
+    b[0][j] = d[0][j] - d[2][j];
+    b[1][j] = d[1][j] + d[2][j];
+    b[2][j] = d[2][j] - d[1][j];
+    b[3][j] = d[1][j] - d[3][j];
+  }
+  const int Q = nb * T, QP = (Q + tn - 1) / tn * tn;
+  const int q = n * T + t;
+  long base, stride; /* of plane e = 0; between planes */
+  if (tn > 1) {
+    base = (long)g * Cg * 16 * QP + ((long)(q / tn) * Cg + cl) * 16 * tn +
+           q % tn;
+    stride = tn;
+  } else {
+    base = (long)c * Q + q;
+    stride = (long)C * Q;
+  }
+  for (int i = 0; i < 4; i++) {
+    const float v0 = b[i][0] - b[i][2];
+    const float v1 = b[i][1] + b[i][2];
+    const float v2 = b[i][2] - b[i][1];
+    const float v3 = b[i][1] - b[i][3];
+    V[(4 * i + 0) * stride + base] = v0;
+    V[(4 * i + 1) * stride + base] = v1;
+    V[(4 * i + 2) * stride + base] = v2;
+    V[(4 * i + 3) * stride + base] = v3;
+  }
+}
+
+/* y[y_off ...] (nb images) from M, plus the bias. Work item (t, n*K + k). */
+__kernel void wino_output(__global const float *M, __global float *y,
+                          long y_off, __global const float *bias,
+                          int has_bias, int nb, GEOM_PARAMS) {
+  const int t = get_global_id(0);
+  const int r = get_global_id(1);
+  const int TW = (OW + 1) / 2, T = ((OH + 1) / 2) * TW;
+  if (t >= T || r >= nb * K) return;
+  const int n = r / K, k = r % K;
+  const int Q = nb * T, q = n * T + t;
+  const long plane = (long)K * Q;
+  float m[4][4];
+  for (int e = 0; e < 16; e++) m[e / 4][e % 4] = M[e * plane + (long)k * Q + q];
+  float a[2][4]; /* A^T m */
+  for (int j = 0; j < 4; j++) {
+    a[0][j] = m[0][j] + m[1][j] + m[2][j];
+    a[1][j] = m[1][j] - m[2][j] - m[3][j];
+  }
+  const float bk = has_bias ? bias[k] : 0.0f;
+  const int th = t / TW, tw = t % TW;
+  __global float *yp = y + y_off + (long)r * OH * OW;
+  for (int i = 0; i < 2; i++) {
+    const int oh = 2 * th + i;
+    if (oh >= OH) break;
+    const float o0 = a[i][0] + a[i][1] + a[i][2];
+    const float o1 = a[i][1] - a[i][2] - a[i][3];
+    yp[oh * OW + 2 * tw] = o0 + bk;
+    if (2 * tw + 1 < OW) yp[oh * OW + 2 * tw + 1] = o1 + bk;
+  }
+}
