@@ -183,12 +183,18 @@ static int compiled(const char *log) { return strstr(log, "compiling") != NULL; 
 /* ------------------------------------------------------------------ tests */
 
 START_TEST(plan_time_compilation) {
-  /* A fresh PoCL cache too: what PoCL compiles lands there. */
+  /* A fresh PoCL cache too: what PoCL compiles lands there. Two layers:
+   * the small one (im2col_gemm, dy_im2col_gemm) and one wide enough for
+   * Winograd. */
   char *pocl = tu_make_temp_dir("pocl");
   setenv("POCL_CACHE_DIR", pocl, 1);
   char *dir = fresh_cache();
   conv_desc d;
   small_desc(&d);
+  if (_i == 1) {
+    d.c_in = 16;
+    d.c_out = 16;
+  }
   conv_context *ctx = NULL;
   conv_plan *plan = NULL;
   ck_assert_int_eq(conv_context_create(&ctx, "opencl", NULL), CONV_SUCCESS);
@@ -197,13 +203,14 @@ START_TEST(plan_time_compilation) {
   const long n0 = tree_files(pocl, &s0);
   int64_t oh, ow;
   conv_output_size(&d, &oh, &ow, NULL);
-  const size_t nx = (size_t)(d.n * d.c_in * d.h * d.w), nw = 5 * 3 * 9,
+  const size_t nx = (size_t)(d.n * d.c_in * d.h * d.w),
+               nw = (size_t)(d.c_out * d.c_in * 9),
                ny = (size_t)(d.n * d.c_out * oh * ow);
-  float *x = tu_alloc(nx * 4), *w = tu_alloc(nw * 4), *b = tu_alloc(20);
+  float *x = tu_alloc(nx * 4), *w = tu_alloc(nw * 4), *b = tu_alloc(64);
   float *y = tu_alloc(ny * 4), *dx = tu_alloc(nx * 4), *dw = tu_alloc(nw * 4);
   memset(x, 0, nx * 4);
   memset(w, 0, nw * 4);
-  memset(b, 0, 20);
+  memset(b, 0, 64);
   ck_assert_int_eq(conv_forward(plan, x, w, b, y), CONV_SUCCESS);
   ck_assert_int_eq(conv_backward_data(plan, y, w, dx), CONV_SUCCESS);
   ck_assert_int_eq(conv_backward_weight(plan, x, y, dw, b), CONV_SUCCESS);
@@ -439,7 +446,7 @@ int main(void) {
   Suite *s = suite_create("opencl_cache");
   TCase *tc = tcase_create("cache");
   tcase_set_timeout(tc, 900);
-  tcase_add_test(tc, plan_time_compilation);
+  tcase_add_loop_test(tc, plan_time_compilation, 0, 2);
   tcase_add_test(tc, miss_then_hit);
   tcase_add_loop_test(tc, damaged_files_rebuild, 0, 3);
   tcase_add_test(tc, unusable_or_off);
