@@ -447,6 +447,11 @@ static conv_status dispatch(conv_plan *plan, conv_op op, operand *o,
     conv_status st;
     switch (op) {
       case CONV_OP_FORWARD:
+        if ((o[2].mem != NULL || plan->activation) &&
+            t->backward_data_bias_activation != NULL)
+          return t->backward_data_bias_activation(
+              plan->impl, o[0].mem, o[1].mem, o[2].mem, o[3].mem,
+              plan->activation, plan->activation_alpha, err);
         st = t->backward_data(plan->impl, o[0].mem, o[1].mem, o[3].mem, err);
         if (st == CONV_SUCCESS && (o[2].mem != NULL || plan->activation))
           st = t->bias_activation(plan->impl, o[3].mem, o[2].mem, p->n,

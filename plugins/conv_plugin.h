@@ -248,6 +248,18 @@ typedef struct conv_plugin {
                                  conv_err *err);
   conv_status (*channel_sum)(void *plan, const void *y, void *sum, int64_t n,
                              int64_t c, int64_t hw, conv_err *err);
+
+  /* ABI 1.2, optional, only beside the pair above: backward_data, then
+   * dx[i, k, p] = act(dx[i, k, p] + (b ? b[k] : 0)) (b has c_in entries),
+   * applied by the backend on each tile while it is in cache where it can
+   * (a transposed convolution's forward with its bias and activation, in
+   * one sweep). Without it the host runs backward_data, then
+   * bias_activation. */
+  conv_status (*backward_data_bias_activation)(void *plan, const void *dy,
+                                               const void *w, const void *b,
+                                               void *dx,
+                                               conv_activation activation,
+                                               float alpha, conv_err *err);
 } conv_plugin;
 
 /* The one symbol a plugin exports. */

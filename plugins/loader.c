@@ -227,6 +227,13 @@ CONV_INTERNAL int conv_plugin_table_check(const conv_plugin *src,
              "fill both or none");
     return 0;
   }
+  if (dst->backward_data_bias_activation != NULL &&
+      dst->bias_activation == NULL) {
+    snprintf(why, whylen,
+             "backward_data_bias_activation is filled without "
+             "bias_activation and channel_sum");
+    return 0;
+  }
   return 1;
 }
 

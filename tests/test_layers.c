@@ -61,6 +61,14 @@ static void random_act(tu_rng *r, conv_activation *act, float *alpha) {
                                        : 0.0f;
 }
 
+/* conv2d algorithms tried in turn (each backend knows some of them; one
+ * that is unknown or does not serve the case falls back to the heuristic):
+ * every fast path's own epilogue is checked, not only the default. */
+static const char *const fwd_algos[] = {
+    "im2col_gemm", "direct", "direct_dw", "direct_vec", "winograd_f4x4",
+    "gemm_1x1", "reference"};
+#define N_FWD_ALGOS (sizeof fwd_algos / sizeof fwd_algos[0])
+
 /* --------------------------------------------- transposed convolution */
 
 /* y, dx, dw, db of ConvTranspose2d by its definition: x[n, ci, i, j] *
@@ -111,7 +119,7 @@ static void ref_transpose(const conv_transpose_desc *t, int64_t ho, int64_t wo,
 /* A random transposed convolution that PyTorch accepts and this version
  * serves (output_padding < stride, or below the dilation with an end pad
  * at least as large). */
-static void random_transpose(tu_rng *r, conv_transpose_desc *t) {
+static void random_transpose(tu_rng *r, conv_transpose_desc *t, int shape) {
   for (;;) {
     conv_transpose_desc_init(t);
     t->groups = tu_rng_range(r, 1, 4) == 4 ? tu_rng_range(r, 2, 3) : 1;
@@ -140,6 +148,35 @@ static void random_transpose(tu_rng *r, conv_transpose_desc *t) {
       const int64_t in = a ? t->w : t->h;
       out[a] = (in - 1) * t->stride[a] - t->pad[2 * a] - t->pad[2 * a + 1] +
                ext + op + 1;
+    }
+    if (shape == 1) { /* the matching conv2d is Winograd's 3x3 stride 1 */
+      t->groups = 1;
+      t->c_in = tu_rng_range(r, 1, 4);
+      t->c_out = tu_rng_range(r, 1, 4);
+      for (int a = 0; a < 2; a++) {
+        t->kernel[a] = 3;
+        t->stride[a] = 1;
+        t->dilation[a] = t->dilation[0];
+        t->output_padding[a] = 0;
+        t->pad[2 * a + 1] = t->pad[2 * a] = tu_rng_range(r, 0, 2);
+      }
+      t->h += 4;
+      t->w += 6;
+    } else if (shape == 2) { /* 1x1 stride 1 unpadded: gemm_1x1's */
+      for (int a = 0; a < 2; a++) {
+        t->kernel[a] = t->stride[a] = t->dilation[a] = 1;
+        t->output_padding[a] = 0;
+        t->pad[2 * a] = t->pad[2 * a + 1] = 0;
+      }
+    } else if (shape == 3) { /* depthwise */
+      t->groups = t->c_in = t->c_out = tu_rng_range(r, 1, 5);
+    }
+    if (shape != 0) {
+      for (int a = 0; a < 2; a++) {
+        const int64_t in = a ? t->w : t->h;
+        out[a] = (in - 1) * t->stride[a] - t->pad[2 * a] - t->pad[2 * a + 1] +
+                 t->dilation[a] * (t->kernel[a] - 1) + t->output_padding[a] + 1;
+      }
     }
     if (out[0] >= 1 && out[1] >= 1 && out[0] <= 24 && out[1] <= 24) return;
   }
@@ -179,9 +216,17 @@ START_TEST(test_transpose_random) {
                 "%s", conv_last_error(NULL));
   tu_rng r;
   tu_rng_seed(&r, 0x7c0117);
+  int per_algo[N_FWD_ALGOS] = {0};
   for (int k = 0; k < RANDOM_CASES; k++) {
+    /* The forward runs the matching conv2d's backward data: force each of
+     * its algorithms in turn (their bias/activation epilogues differ). */
+    const char *forced = fwd_algos[k % N_FWD_ALGOS];
+    int shape = (int)tu_rng_range(&r, 0, 3);
+    if (strcmp(forced, "winograd_f4x4") == 0) shape = 1;
+    if (strcmp(forced, "gemm_1x1") == 0) shape = 2;
+    if (strcmp(forced, "direct_dw") == 0) shape = 3;
     conv_transpose_desc t;
-    random_transpose(&r, &t);
+    random_transpose(&r, &t, shape);
     conv_activation act;
     float alpha;
     random_act(&r, &act, &alpha);
@@ -191,9 +236,18 @@ START_TEST(test_transpose_random) {
     ck_assert_msg(conv_transpose_output_size(&t, &ho, &wo) == CONV_SUCCESS,
                   "%s: %s", conv_last_error(NULL), ds);
     conv_plan *plan = NULL;
+    char force[64];
+    snprintf(force, sizeof force, "bwd_data=%s", forced);
+    setenv("CONV_ALGO", force, 1);
     conv_status st = conv_transpose_plan_create(ctx, &t, act, alpha, &plan);
+    unsetenv("CONV_ALGO");
+    if (st == CONV_ERROR_UNSUPPORTED || st == CONV_ERROR_INVALID_ARGUMENT)
+      st = conv_transpose_plan_create(ctx, &t, act, alpha, &plan);
     ck_assert_msg(st == CONV_SUCCESS, "%s: plan: %s: %s", backend,
                   conv_last_error(ctx), ds);
+    for (size_t a = 0; a < N_FWD_ALGOS; a++)
+      if (strcmp(conv_plan_algorithm(plan, CONV_OP_FORWARD), fwd_algos[a]) == 0)
+        per_algo[a]++;
     int64_t pho = 0, pwo = 0;
     conv_plan_output_size(plan, &pho, &pwo);
     ck_assert(pho == ho && pwo == wo);
@@ -238,9 +292,16 @@ START_TEST(test_transpose_random) {
     conv_plan_destroy(plan);
   }
   printf("layers: backend %s: %d random transposed convolutions match the "
-         "float64 loop nest (forward with bias and activation, dx, dw, db)\n",
-         backend, RANDOM_CASES);
+         "float64 loop nest (forward with bias and activation, dx, dw, db); "
+         "forwards per algorithm:", backend, RANDOM_CASES);
+  for (size_t a = 0; a < N_FWD_ALGOS; a++)
+    if (per_algo[a]) printf(" %s %d", fwd_algos[a], per_algo[a]);
+  printf("\n");
   fflush(stdout);
+  if (strcmp(backend, "cpu") == 0)
+    for (size_t a = 0; a < N_FWD_ALGOS; a++)
+      ck_assert_msg(per_algo[a] > 0, "cpu: no transposed forward ran %s",
+                    fwd_algos[a]);
   conv_context_destroy(ctx);
 }
 END_TEST
@@ -314,14 +375,6 @@ START_TEST(test_transpose_empty_batch) {
 END_TEST
 
 /* ----------------------------------------------------- fused activation */
-
-/* Forward algorithms tried in turn (each backend knows some of them; one
- * that is unknown or does not serve the case falls back to the heuristic):
- * every fast path's own epilogue is checked, not only the default. */
-static const char *const fwd_algos[] = {
-    "im2col_gemm", "direct", "direct_dw", "direct_vec", "winograd_f4x4",
-    "gemm_1x1", "reference"};
-#define N_FWD_ALGOS (sizeof fwd_algos / sizeof fwd_algos[0])
 
 START_TEST(test_activation_random) {
   const char *backend = backends[_i];

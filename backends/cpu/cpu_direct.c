@@ -327,6 +327,8 @@ static void direct_backward_data(const cpu_run *r, const cpu_tensors *t) {
     bwd_data_plane(p, m, t->dy + (size_t)(n * p->c_out + g * cout_g) * ohw,
                    t->w + ((size_t)(g * cout_g) * (size_t)cin_g + (size_t)c) * khw,
                    t->dx + (size_t)nc * hw);
+    cpu_dx_epilogue_tile(r, t->b, ci, t->dx + (size_t)nc * hw, 1, 0,
+                         (int64_t)hw, 1);
   }
 }
 
@@ -529,4 +531,5 @@ const cpu_algo cpu_algo_direct = {
     .release = cpu_maps_release,
     .run = direct_run,
     .fuses_activation = 1,
+    .fuses_dx_epilogue = 1,
 };

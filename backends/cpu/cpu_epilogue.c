@@ -49,20 +49,34 @@ void cpu_activate(float *restrict y, int64_t count, float bias,
   }
 }
 
-void cpu_activate_tile(const conv_problem *p, float *y, int64_t rows,
-                       int64_t row_stride, int64_t cols, int64_t col_stride) {
-  const conv_activation act = p->activation;
-  const float alpha = p->activation_alpha;
-  if (act == CONV_ACT_NONE) return;
+void cpu_act_tile(conv_activation act, float alpha, float bias, float *y,
+                  int64_t rows, int64_t row_stride, int64_t cols,
+                  int64_t col_stride) {
+  if (act == CONV_ACT_NONE && bias == 0.0f) return;
   for (int64_t i = 0; i < rows; i++) {
     float *yr = y + i * row_stride;
     if (col_stride == 1) {
-      cpu_activate(yr, cols, 0.0f, act, alpha);
+      cpu_activate(yr, cols, bias, act, alpha);
     } else {
       for (int64_t j = 0; j < cols; j++)
-        yr[j * col_stride] = conv_activate(yr[j * col_stride], act, alpha);
+        yr[j * col_stride] =
+            conv_activate(yr[j * col_stride] + bias, act, alpha);
     }
   }
+}
+
+void cpu_activate_tile(const conv_problem *p, float *y, int64_t rows,
+                       int64_t row_stride, int64_t cols, int64_t col_stride) {
+  cpu_act_tile(p->activation, p->activation_alpha, 0.0f, y, rows, row_stride,
+               cols, col_stride);
+}
+
+void cpu_dx_epilogue_tile(const cpu_run *r, const float *b, int64_t c,
+                          float *dx, int64_t rows, int64_t row_stride,
+                          int64_t cols, int64_t col_stride) {
+  if (!r->dx_epilogue) return;
+  cpu_act_tile(r->dx_act, r->dx_alpha, b != NULL ? b[c] : 0.0f, dx, rows,
+               row_stride, cols, col_stride);
 }
 
 /* The activation of a fused forward over the whole output: one task per

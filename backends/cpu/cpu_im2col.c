@@ -330,6 +330,10 @@ static void im2col_backward_data(const cpu_run *r, const cpu_tensors *t) {
       const int64_t p0 = tile0 * g.pt, p1 = min64(p0 + g.pt, g.p);
       cpu_sgemm(1, 0, c1 - c0, p1 - p0, g.cout_g, 1.0f, w + c0, g.k, dy + p0,
                 g.p, 0.0f, dx + (size_t)c0 * (size_t)g.hw + (size_t)p0, g.hw);
+      for (int64_t c = c0; c < c1; c++)
+        cpu_dx_epilogue_tile(r, t->b, gi * g.cin_g + c,
+                             dx + (size_t)c * (size_t)g.hw + (size_t)p0, 1, 0,
+                             p1 - p0, 1);
       continue;
     }
     float *cols = cpu_ws_slice(r, g.slice, cpu_thread_id());
@@ -342,6 +346,10 @@ static void im2col_backward_data(const cpu_run *r, const cpu_tensors *t) {
                 g.p, 0.0f, cols, p1 - p0);
       col2im(p, m, cols, k0, k1, p0, p1, dx);
     }
+    /* The task's channels are complete: the epilogue while they are warm. */
+    for (int64_t c = c0; c < c1; c++)
+      cpu_dx_epilogue_tile(r, t->b, gi * g.cin_g + c,
+                           dx + (size_t)c * (size_t)g.hw, 1, 0, g.hw, 1);
   }
 }
 
@@ -429,4 +437,5 @@ const cpu_algo cpu_algo_im2col_gemm = {
     .release = cpu_maps_release,
     .run = im2col_run,
     .fuses_activation = 1,
+    .fuses_dx_epilogue = 1,
 };

@@ -100,6 +100,11 @@ typedef struct cpu_run {
   size_t ws_bytes;
   void *state;        /* from the algorithm's prepare(), or NULL */
   const cpu_features *cpu;
+  /* Backward data of a transposed convolution's forward: dx = dx_act(dx +
+   * t->b[channel]) (b may be NULL). 0 for every other call. */
+  int dx_epilogue;
+  conv_activation dx_act;
+  float dx_alpha;
 } cpu_run;
 
 /* ------------------------------------------------------------ algorithm */
@@ -129,6 +134,10 @@ typedef struct cpu_algo {
    * is in cache (the plan then adds no pass of its own). 0: the plan runs
    * cpu_activate_output after the algorithm. */
   int fuses_activation;
+  /* 1: backward data applies the dx epilogue (r->dx_epilogue: bias t->b per
+   * dx channel, then r->dx_act) itself, tile by tile. 0: the plan runs it as
+   * a pass after the algorithm. */
+  int fuses_dx_epilogue;
 } cpu_algo;
 
 /* The algorithms (defined in their files). */
@@ -215,6 +224,14 @@ void cpu_activate_output(const conv_problem *p, float *y, int threads);
  * activation. */
 void cpu_activate_tile(const conv_problem *p, float *y, int64_t rows,
                        int64_t row_stride, int64_t cols, int64_t col_stride);
+/* The same with the activation and a bias given. */
+void cpu_act_tile(conv_activation act, float alpha, float bias, float *y,
+                  int64_t rows, int64_t row_stride, int64_t cols,
+                  int64_t col_stride);
+/* The dx epilogue of a backward-data tile of dx channel c (see cpu_run). */
+void cpu_dx_epilogue_tile(const struct cpu_run *r, const float *b, int64_t c,
+                          float *dx, int64_t rows, int64_t row_stride,
+                          int64_t cols, int64_t col_stride);
 void cpu_bias_activation_run(float *y, const float *b, int64_t n, int64_t c,
                              int64_t hw, conv_activation act, float alpha,
                              int threads);

@@ -197,6 +197,9 @@ static conv_status run_op(cpu_plan *pl, conv_op op, const cpu_tensors *t,
   r.ws_bytes = pl->ws_bytes;
   r.state = pl->state[op];
   r.cpu = cpu_get_features();
+  r.dx_epilogue = 0;
+  r.dx_act = CONV_ACT_NONE;
+  r.dx_alpha = 0.0f;
   return pl->algo[op]->run(&r, t, err);
 }
 
@@ -241,6 +244,36 @@ static conv_status cpu_backward_bias(void *plan, const void *dy, void *db,
   t.dy = dy;
   t.db = db;
   return run_op(plan, CONV_OP_BACKWARD_BIAS, &t, err);
+}
+
+/* ABI 1.2: backward data with the dx epilogue (a transposed convolution's
+ * forward): fused into the algorithms that can, else one pass after. */
+static conv_status cpu_backward_data_bias_activation(
+    void *plan, const void *dy, const void *w, const void *b, void *dx,
+    conv_activation act, float alpha, conv_err *err) {
+  cpu_plan *pl = plan;
+  const cpu_algo *a = pl->algo[CONV_OP_BACKWARD_DATA];
+  cpu_tensors t = {0};
+  t.dy = dy;
+  t.w = w;
+  t.dx = dx;
+  t.b = b;
+  cpu_run r;
+  r.p = &pl->p;
+  r.op = CONV_OP_BACKWARD_DATA;
+  r.threads = pl->threads;
+  r.ws = pl->ws;
+  r.ws_bytes = pl->ws_bytes;
+  r.state = pl->state[CONV_OP_BACKWARD_DATA];
+  r.cpu = cpu_get_features();
+  r.dx_epilogue = a->fuses_dx_epilogue;
+  r.dx_act = act;
+  r.dx_alpha = alpha;
+  conv_status st = a->run(&r, &t, err);
+  if (st == CONV_SUCCESS && !a->fuses_dx_epilogue)
+    cpu_bias_activation_run(dx, b, pl->p.n, pl->p.c_in, pl->p.h * pl->p.w, act,
+                            alpha, pl->threads);
+  return st;
 }
 
 /* ABI 1.2 per-channel passes, with the plan's threads (cpu_epilogue.c). */
@@ -338,6 +371,7 @@ static const conv_plugin cpu_plugin_table = {
     .avgpool_backward = cpu_avgpool_backward,
     .bias_activation = cpu_bias_activation,
     .channel_sum = cpu_channel_sum,
+    .backward_data_bias_activation = cpu_backward_data_bias_activation,
 };
 
 CONV_PLUGIN_EXPORT const conv_plugin *conv_plugin_entry(void) {

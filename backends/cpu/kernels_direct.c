@@ -604,5 +604,5 @@ static conv_status vec_run(const cpu_run *r, const cpu_tensors *t,
 
 const cpu_algo cpu_algo_direct_vec = {
     "direct_vec", vec_applies, vec_score, vec_workspace, NULL, NULL, vec_run,
-    1,
+    1, 0,
 };

@@ -375,6 +375,8 @@ static void dw_backward_data(const cpu_run *r, const cpu_tensors *t) {
       dw_taps(p, t->w, c, wk);
       dw_bwd_plane(p, dyb, ds, margin, wk, buf, g);
       lc_plane_fold(p, buf, g, t->dx + task * in_plane);
+      cpu_dx_epilogue_tile(r, t->b, c, t->dx + task * in_plane, 1, 0,
+                           in_plane, 1);
     }
   }
 }
@@ -475,5 +477,5 @@ static conv_status dw_run(const cpu_run *r, const cpu_tensors *t,
 }
 
 const cpu_algo cpu_algo_direct_dw = {
-    "direct_dw", dw_applies, dw_score, dw_workspace, NULL, NULL, dw_run, 1,
+    "direct_dw", dw_applies, dw_score, dw_workspace, NULL, NULL, dw_run, 1, 1,
 };

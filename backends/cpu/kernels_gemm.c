@@ -197,14 +197,20 @@ static conv_status g1_run(const cpu_run *r, const cpu_tensors *t,
       float *c = out + (size_t)(n * c_dst + g * m) * (size_t)hw + (size_t)j0;
       lc_gemm_panel(ap + (size_t)g * apsz, m, k, b, hw, c, hw, nc,
                     fwd && t->b != NULL ? t->b + g * m : NULL, tmp);
-      if (fwd) cpu_activate_tile(p, c, m, hw, nc, 1);
+      if (fwd) {
+        cpu_activate_tile(p, c, m, hw, nc, 1);
+      } else if (r->dx_epilogue) {
+        for (int64_t i = 0; i < m; i++)
+          cpu_dx_epilogue_tile(r, t->b, g * m + i, c + (size_t)i * (size_t)hw,
+                               1, 0, nc, 1);
+      }
     }
   }
   return CONV_SUCCESS;
 }
 
 const cpu_algo cpu_algo_gemm_1x1 = {
-    "gemm_1x1", g1_applies, g1_score, g1_workspace, NULL, NULL, g1_run, 1,
+    "gemm_1x1", g1_applies, g1_score, g1_workspace, NULL, NULL, g1_run, 1, 1,
 };
 
 /* ------------------------------------------------------------- lc_sgemm */

@@ -544,15 +544,22 @@ static void wino_run_prob(const cpu_run *r, const wino_prob *wall,
         float *yc = y + (size_t)(n * w->c_out + co) * out_plane;
         wino_out(w, m + (size_t)co * (size_t)w->ts, mt, (size_t)(rr * w->tw),
                  bias ? bias[co] : 0.0f, yc, tr, stage);
-        if (r->op == CONV_OP_FORWARD && r->p->activation != CONV_ACT_NONE) {
+        const conv_activation act =
+            r->op == CONV_OP_FORWARD ? r->p->activation
+            : r->dx_epilogue         ? r->dx_act
+                                     : CONV_ACT_NONE;
+        if (act != CONV_ACT_NONE) {
           /* The epilogue on the rows just written: output rows pa + d*(4tr
            * + i), columns pb + d*j (this phase's only). */
           const int64_t oh0 = w->pa + w->d * tr * 4;
           int64_t nrow = 0;
           while (nrow < 4 && oh0 + w->d * nrow < w->h_out) nrow++;
           const int64_t ncol = (w->w_out - w->pb + w->d - 1) / w->d;
-          cpu_activate_tile(r->p, yc + oh0 * w->w_out + w->pb, nrow,
-                            w->d * w->w_out, ncol, w->d);
+          cpu_act_tile(act,
+                       r->op == CONV_OP_FORWARD ? r->p->activation_alpha
+                                                : r->dx_alpha,
+                       0.0f, yc + oh0 * w->w_out + w->pb, nrow,
+                       w->d * w->w_out, ncol, w->d);
         }
       }
     }
@@ -575,11 +582,12 @@ static conv_status wino_run(const cpu_run *r, const cpu_tensors *t,
   if (r->op == CONV_OP_FORWARD)
     wino_run_prob(r, &w, t->x, t->w, t->b, t->y, u, v, m, stage, s.stage);
   else
-    wino_run_prob(r, &w, t->dy, t->w, NULL, t->dx, u, v, m, stage, s.stage);
+    wino_run_prob(r, &w, t->dy, t->w, r->dx_epilogue ? t->b : NULL, t->dx, u,
+                  v, m, stage, s.stage);
   return CONV_SUCCESS;
 }
 
 const cpu_algo cpu_algo_winograd_f4x4 = {
     "winograd_f4x4", wino_applies, wino_score, wino_workspace, NULL, NULL,
-    wino_run, 1,
+    wino_run, 1, 1,
 };
