@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cpu_internal.h"
+#include "simd.h" /* lc_bias_grad */
 
 /* Below this many elements a pass runs on one thread: waking a team costs
  * more than it saves. */
@@ -102,8 +103,8 @@ void cpu_bias_activation_run(float *y, const float *b, int64_t n, int64_t c,
 
 void cpu_channel_sum_run(const float *y, float *sum, int64_t n, int64_t c,
                          int64_t hw, int threads) {
-  /* The same fixed-order reduction as conv2d's bias gradient (the thread
-   * count changes no bit). */
+  /* The vectorised fixed-order reduction of the direct kernels' bias
+   * gradient (the thread count changes no bit). */
   conv_problem p;
   memset(&p, 0, sizeof p);
   p.n = n;
@@ -111,5 +112,5 @@ void cpu_channel_sum_run(const float *y, float *sum, int64_t n, int64_t c,
   p.h_out = hw;
   p.w_out = 1;
   if (n * c * hw < CPU_PASS_MIN_PARALLEL) threads = 1;
-  cpu_bias_grad(&p, y, sum, threads);
+  lc_bias_grad(&p, y, sum, threads);
 }
