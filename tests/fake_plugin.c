@@ -18,6 +18,15 @@
 #define FAKE_POOL_PARTIAL 8 /* one of the four pooling entries filled */
 #define FAKE_AVG_PARTIAL 9  /* ABI 1.2: one of the two avgpool entries */
 #define FAKE_EPI_PARTIAL 10 /* ABI 1.2: bias_activation without channel_sum */
+/* Hostile plugins (test_hardening): loading them takes a process down or
+ * never returns, so only a program that names them may touch them. */
+#define FAKE_INIT_CRASH 11   /* init dereferences NULL */
+#define FAKE_INIT_ABORT 12   /* init calls abort() */
+#define FAKE_INIT_HANG 13    /* init never returns */
+#define FAKE_INIT_GARBAGE 14 /* init: a status out of the enum, unterminated
+                                message, garbage state */
+#define FAKE_CTOR_ABORT 15   /* a constructor aborts at dlopen */
+#define FAKE_GARBAGE_TABLE 16 /* the entry returns random bytes */
 
 #ifndef FAKE_KIND
 #  error "FAKE_KIND must be defined"
@@ -43,12 +52,51 @@
 #  define FAKE_NAME "fakeavgpartial"
 #elif FAKE_KIND == FAKE_EPI_PARTIAL
 #  define FAKE_NAME "fakeepipartial"
+#elif FAKE_KIND == FAKE_INIT_CRASH
+#  define FAKE_NAME "hostilecrash"
+#elif FAKE_KIND == FAKE_INIT_ABORT
+#  define FAKE_NAME "hostileabort"
+#elif FAKE_KIND == FAKE_INIT_HANG
+#  define FAKE_NAME "hostilehang"
+#elif FAKE_KIND == FAKE_INIT_GARBAGE
+#  define FAKE_NAME "hostilegarbage"
+#elif FAKE_KIND == FAKE_CTOR_ABORT
+#  define FAKE_NAME "hostilector"
+#elif FAKE_KIND == FAKE_GARBAGE_TABLE
+#  define FAKE_NAME "hostiletable"
+#endif
+
+#if FAKE_KIND == FAKE_INIT_HANG
+#include <unistd.h>
+#endif
+
+#if FAKE_KIND == FAKE_CTOR_ABORT
+__attribute__((constructor)) static void fake_ctor(void) { abort(); }
 #endif
 
 static int fake_state;
 
 static conv_status fake_init(void **backend, conv_err *err) {
-#if FAKE_KIND == FAKE_INIT_FAIL
+#if FAKE_KIND == FAKE_INIT_CRASH
+  (void)err;
+  volatile int *nowhere = NULL;
+  *nowhere = 1;
+  *backend = NULL;
+  return CONV_SUCCESS;
+#elif FAKE_KIND == FAKE_INIT_ABORT
+  (void)err;
+  *backend = NULL;
+  abort();
+#elif FAKE_KIND == FAKE_INIT_HANG
+  (void)err;
+  *backend = NULL;
+  for (;;) pause();
+  return CONV_SUCCESS; /* not reached */
+#elif FAKE_KIND == FAKE_INIT_GARBAGE
+  memset(err->msg, 'G', sizeof err->msg);
+  *backend = (void *)(uintptr_t)0xdeadbeef;
+  return (conv_status)12345;
+#elif FAKE_KIND == FAKE_INIT_FAIL
   *backend = NULL;
   return conv_err_set(err, CONV_ERROR_DEVICE,
                       "fake driver: no such hardware (code 1234)");
@@ -260,7 +308,15 @@ static const conv_plugin fake_table = {
 #endif
 };
 
-#if FAKE_KIND == FAKE_NO_ENTRY
+#if FAKE_KIND == FAKE_GARBAGE_TABLE
+/* Bytes that are no table: whatever the loader reads, it must not call. */
+static const unsigned char garbage[sizeof(conv_plugin) * 2] = {
+    0x5a, 0xa5, 0x13, 0x37, 0xde, 0xad, 0xbe, 0xef, 0x01, 0x02, 0x03};
+CONV_PLUGIN_EXPORT const conv_plugin *conv_plugin_entry(void) {
+  (void)fake_table;
+  return (const conv_plugin *)(const void *)garbage;
+}
+#elif FAKE_KIND == FAKE_NO_ENTRY
 /* The defect: the table exists but the entry symbol has another name. */
 CONV_PLUGIN_EXPORT const conv_plugin *conv_plugin_entry_misspelt(void);
 CONV_PLUGIN_EXPORT const conv_plugin *conv_plugin_entry_misspelt(void) {

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "conv.h"
 #include "golden.h"
@@ -271,6 +273,35 @@ START_TEST(test_missing_dir) {
 }
 END_TEST
 
+/* A case directory with arrays but no params is listed, and loading it
+ * fails naming params: a test set cannot shrink unnoticed. */
+START_TEST(test_case_without_params) {
+  char *root = tu_make_temp_dir("golden-noparams");
+  char sub[4096], file[4200];
+  snprintf(sub, sizeof sub, "%s/lost_case", root);
+  ck_assert_int_eq(mkdir(sub, 0700), 0);
+  snprintf(file, sizeof file, "%s/x.npy", sub);
+  FILE *f = fopen(file, "wb");
+  ck_assert_ptr_nonnull(f);
+  fputs("not really an array", f);
+  fclose(f);
+  char **names = NULL;
+  size_t count = 0;
+  char err[512] = "";
+  ck_assert_int_eq(golden_list(root, NULL, &names, &count, err, sizeof err), 0);
+  ck_assert_uint_eq(count, 1);
+  ck_assert_str_eq(names[0], "lost_case");
+  golden_list_free(names, count);
+  golden_case gc;
+  ck_assert_int_eq(golden_load(sub, &gc, err, sizeof err), -1);
+  ck_assert_msg(strstr(err, "params") != NULL, "message \"%s\"", err);
+  remove(file);
+  rmdir(sub);
+  tu_remove_dir(root);
+  free(root);
+}
+END_TEST
+
 int main(void) {
   golden_dir = getenv("CONV_GOLDEN_DIR");
   if (golden_dir == NULL || !*golden_dir) {
@@ -293,6 +324,7 @@ int main(void) {
   if (malformed_dir != NULL && *malformed_dir)
     tcase_add_test(tm, test_malformed);
   tcase_add_test(tm, test_missing_dir);
+  tcase_add_test(tm, test_case_without_params);
   suite_add_tcase(s, tm);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_ENV);

@@ -1131,6 +1131,20 @@ void golden_list_free(char **names, size_t count) {
   free(names);
 }
 
+/* 1 if dir holds a file named *.npy. */
+static int has_npy(const char *dir) {
+  DIR *dp = opendir(dir);
+  if (dp == NULL) return 0;
+  struct dirent *e;
+  int found = 0;
+  while (!found && (e = readdir(dp)) != NULL) {
+    size_t len = strlen(e->d_name);
+    found = len > 4 && strcmp(e->d_name + len - 4, ".npy") == 0;
+  }
+  closedir(dp);
+  return found;
+}
+
 int golden_list(const char *root, const char *glob, char ***names,
                 size_t *count, char *err, size_t errlen) {
   DIR *dp;
@@ -1154,9 +1168,17 @@ int golden_list(const char *root, const char *glob, char ***names,
     if (glob != NULL && *glob != '\0' && fnmatch(glob, e->d_name, 0) != 0)
       continue;
     if (join_path(sub, sizeof sub, root, e->d_name) != 0 ||
-        join_path(path, sizeof path, sub, "params") != 0)
+        join_path(path, sizeof path, sub, "params") != 0) {
+      closedir(dp);
+      golden_list_free(list, n);
+      return fail(err, errlen, "%s/%s: path too long", root, e->d_name);
+    }
+    /* A case has params; a directory with arrays but no params is listed
+     * too, so that loading it reports the missing file instead of the set
+     * silently shrinking. */
+    if (stat(sub, &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+    if ((stat(path, &st) != 0 || !S_ISREG(st.st_mode)) && !has_npy(sub))
       continue;
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
     if (n == cap) {
       size_t ncap = cap ? cap * 2 : 64;
       char **grown = realloc(list, ncap * sizeof *grown);

@@ -166,12 +166,22 @@ const char *cpu_op_name(conv_op op);
  * CONV_ERROR_UNSUPPORTED naming algorithm, op and reason. */
 conv_status cpu_choose_algos(const conv_problem *p, const char *algo,
                              const cpu_algo *chosen[CPU_NUM_OPS],
-                             conv_err *err);
+                             int forced[CPU_NUM_OPS], conv_err *err);
+
+/* The heuristic's choice for op among the algorithms whose workspace with
+ * `threads` is at most budget bytes (highest score first, as pick does);
+ * NULL when none applies within it. */
+const cpu_algo *cpu_pick_within(const conv_problem *p, conv_op op, int threads,
+                                size_t budget);
 
 /* ------------------------------------------------------------- helpers */
 
 /* Threads this process may use (sched_getaffinity), >= 1. */
 int cpu_available_threads(void);
+
+/* The most workspace the heuristic may choose: half the physical memory
+ * (SIZE_MAX where unknown). */
+size_t cpu_workspace_budget(void);
 
 /* The calling thread's index inside the current OpenMP team (0 outside one,
  * or without OpenMP): the workspace slice it may use. */

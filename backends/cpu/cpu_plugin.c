@@ -127,31 +127,47 @@ static conv_status cpu_plan_create(void *device, const conv_problem *problem,
                     ? options->num_threads
                     : cpu_available_threads();
 
+  int forced[CPU_NUM_OPS];
   st = cpu_choose_algos(&pl->p, options != NULL ? options->algo : NULL,
-                        pl->algo, err);
+                        pl->algo, forced, err);
   if (st != CONV_SUCCESS) goto fail;
 
+  /* One workspace serves every op. The heuristic's choice for an op that
+   * CONV_ALGO does not force gives way to a lesser algorithm when its
+   * workspace passes the budget (half the machine's memory) or cannot be
+   * allocated: the budget halves below the largest need and the choice is
+   * made again, down to algorithms with no workspace. A forced algorithm
+   * keeps its need and fails with its reason. */
+  size_t budget = cpu_workspace_budget();
   size_t ws = 0;
-  for (int op = 0; op < CPU_NUM_OPS; op++) {
-    const cpu_algo *a = pl->algo[op];
-    if (a->prepare != NULL) {
-      st = a->prepare(&pl->p, (conv_op)op, pl->threads, &pl->state[op], err);
-      if (st != CONV_SUCCESS) goto fail;
+  for (;;) {
+    size_t need[CPU_NUM_OPS];
+    ws = 0;
+    for (int op = 0; op < CPU_NUM_OPS; op++) {
+      const cpu_algo *a = pl->algo[op];
+      need[op] = a->workspace_bytes != NULL
+                     ? a->workspace_bytes(&pl->p, (conv_op)op, pl->threads)
+                     : 0;
+      if (!forced[op] && need[op] > budget) {
+        const cpu_algo *alt =
+            cpu_pick_within(&pl->p, (conv_op)op, pl->threads, budget);
+        if (alt != NULL) {
+          pl->algo[op] = a = alt;
+          need[op] = a->workspace_bytes != NULL
+                         ? a->workspace_bytes(&pl->p, (conv_op)op, pl->threads)
+                         : 0;
+        }
+      }
+      if (need[op] == SIZE_MAX) {
+        st = conv_err_set(err, CONV_ERROR_SIZE_OVERFLOW,
+                          "cpu: workspace of algorithm '%s' for %s with %d "
+                          "threads overflows size_t",
+                          a->name, cpu_op_name((conv_op)op), pl->threads);
+        goto fail;
+      }
+      if (need[op] > ws) ws = need[op];
     }
-    pl->prepared[op] = 1;
-    size_t need = a->workspace_bytes != NULL
-                      ? a->workspace_bytes(&pl->p, (conv_op)op, pl->threads)
-                      : 0;
-    if (need == SIZE_MAX) {
-      st = conv_err_set(err, CONV_ERROR_SIZE_OVERFLOW,
-                        "cpu: workspace of algorithm '%s' for %s with %d "
-                        "threads overflows size_t",
-                        a->name, cpu_op_name((conv_op)op), pl->threads);
-      goto fail;
-    }
-    if (need > ws) ws = need;
-  }
-  if (ws > 0) {
+    if (ws == 0) break;
     size_t bytes = cpu_align_up(ws);
     if (bytes == SIZE_MAX) {
       st = conv_err_set(err, CONV_ERROR_SIZE_OVERFLOW,
@@ -159,12 +175,31 @@ static conv_status cpu_plan_create(void *device, const conv_problem *problem,
       goto fail;
     }
     pl->ws = aligned_alloc(CPU_ALIGN, bytes);
-    if (pl->ws == NULL) {
+    if (pl->ws != NULL) {
+      pl->ws_bytes = bytes;
+      break;
+    }
+    /* Could a lesser choice do? Only if an unforced op needs the most. */
+    int lesser = 0;
+    for (int op = 0; op < CPU_NUM_OPS; op++)
+      if (!forced[op] && need[op] == ws &&
+          cpu_pick_within(&pl->p, (conv_op)op, pl->threads, ws / 2) != NULL)
+        lesser = 1;
+    if (!lesser) {
       st = conv_err_set(err, CONV_ERROR_OUT_OF_MEMORY,
                         "cpu: workspace of %zu bytes: out of memory", bytes);
       goto fail;
     }
-    pl->ws_bytes = bytes;
+    budget = ws / 2;
+  }
+
+  for (int op = 0; op < CPU_NUM_OPS; op++) {
+    const cpu_algo *a = pl->algo[op];
+    if (a->prepare != NULL) {
+      st = a->prepare(&pl->p, (conv_op)op, pl->threads, &pl->state[op], err);
+      if (st != CONV_SUCCESS) goto fail;
+    }
+    pl->prepared[op] = 1;
   }
   *plan = pl;
   return CONV_SUCCESS;

@@ -95,6 +95,26 @@ static const cpu_algo *pick(const conv_problem *p, conv_op op) {
   return best;
 }
 
+const cpu_algo *cpu_pick_within(const conv_problem *p, conv_op op, int threads,
+                                size_t budget) {
+  const cpu_algo *best = NULL, *fallback = NULL;
+  int best_score = -1;
+  for (const cpu_algo *const *a = cpu_algos_for(op); *a != NULL; a++) {
+    if (!(*a)->applies(p, op, NULL, 0)) continue;
+    size_t need = (*a)->workspace_bytes != NULL
+                      ? (*a)->workspace_bytes(p, op, threads)
+                      : 0;
+    if (need > budget) continue; /* SIZE_MAX (overflow) included */
+    int s = algo_score(*a, p, op);
+    if (s >= 0 && s > best_score) {
+      best = *a;
+      best_score = s;
+    }
+    if (fallback == NULL) fallback = *a;
+  }
+  return best != NULL ? best : fallback;
+}
+
 static int is_auto(const char *s, size_t len) {
   return len == 0 || (len == 4 && strncasecmp(s, "auto", 4) == 0);
 }
@@ -113,7 +133,7 @@ static conv_status force(const conv_problem *p, conv_op op, const cpu_algo *a,
 
 conv_status cpu_choose_algos(const conv_problem *p, const char *algo,
                              const cpu_algo *chosen[CPU_NUM_OPS],
-                             conv_err *err) {
+                             int forced_out[CPU_NUM_OPS], conv_err *err) {
   const cpu_algo *forced[CPU_NUM_OPS] = {NULL, NULL, NULL, NULL};
   char known[512];
 
@@ -204,6 +224,7 @@ conv_status cpu_choose_algos(const conv_problem *p, const char *algo,
   }
 
   for (int op = 0; op < CPU_NUM_OPS; op++) {
+    forced_out[op] = forced[op] != NULL;
     if (forced[op] != NULL) {
       conv_status st = force(p, (conv_op)op, forced[op], chosen, err);
       if (st != CONV_SUCCESS) return st;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cblas.h>
 
@@ -120,6 +121,13 @@ size_t cpu_mul_size(size_t a, size_t b) {
 size_t cpu_add_size(size_t a, size_t b) {
   if (a == SIZE_MAX || b == SIZE_MAX || b > SIZE_MAX - a) return SIZE_MAX;
   return a + b;
+}
+
+size_t cpu_workspace_budget(void) {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return SIZE_MAX;
+  if ((unsigned long)pages > SIZE_MAX / 2 / (unsigned long)page) return SIZE_MAX;
+  return (size_t)pages * (size_t)page / 2;
 }
 
 size_t cpu_align_up(size_t n) {
