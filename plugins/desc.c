@@ -327,6 +327,11 @@ CONV_INTERNAL conv_status conv_transpose_resolve(const conv_transpose_desc *d,
            a ? "width" : "height", (long long)out[a], ax, ax, (long long)in,
            (long long)s, (long long)pb, (long long)pe, (long long)dil,
            (long long)d->kernel[a], (long long)op);
+    /* The output is the matching conv2d's input: the same size limit. */
+    if (out[a] > CONV_DIM_MAX)
+      FAIL(CONV_ERROR_SIZE_OVERFLOW,
+           "output %s %lld exceeds the limit %lld",
+           a ? "width" : "height", (long long)out[a], (long long)CONV_DIM_MAX);
     /* The matching conv2d reads an input of out[a] rows padded with pb
      * before and pad_end after; its output must have exactly `in` rows:
      * 0 <= op + pad_end - pe <= s - 1. The end pad changes nothing else. */
@@ -355,6 +360,13 @@ CONV_INTERNAL conv_status conv_transpose_resolve(const conv_transpose_desc *d,
   inner->pad[0] = d->pad[0]; inner->pad[1] = pad_end[0];
   inner->pad[2] = d->pad[2]; inner->pad[3] = pad_end[1];
   inner->has_bias = 0;
+  /* What the plan will run must pass the conv2d checks too (tensor sizes
+   * that overflow, say): refuse it here, not at plan time. */
+  {
+    conv_problem check;
+    conv_status st = conv_desc_resolve(inner, &check, msg, msglen);
+    if (st != CONV_SUCCESS) return st;
+  }
   *h_out = out[0];
   *w_out = out[1];
   return CONV_SUCCESS;

@@ -108,8 +108,9 @@ void golden_free(golden_case *c);
 
 /* The names of the subdirectories of root that contain a `params` file
  * or any .npy file (a case missing its params is listed, so that loading
- * it fails with a message instead of the set shrinking), sorted by strcmp, keeping only those matching the fnmatch(3) pattern
- * glob when glob is neither NULL nor "". *names is a malloc'd array of
+ * it fails with a message instead of the set shrinking), sorted by strcmp,
+ * keeping only those matching the fnmatch(3) pattern glob when glob is
+ * neither NULL nor "". *names is a malloc'd array of
  * *count malloc'd strings (NULL when *count is 0); free it with
  * golden_list_free(). Returns 0, or -1 (root unreadable, out of memory). */
 int golden_list(const char *root, const char *glob, char ***names,
