@@ -15,7 +15,6 @@
  * Backward-weight: one task per (image chunk, group) writes a partial dw;
  * partials are added in task order, so results do not depend on threads.
  */
-#include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -337,7 +336,7 @@ static void vec_forward(const cpu_run *r, const cpu_tensors *t) {
   vec_tap_offsets(&v, tofs);
 #pragma omp parallel num_threads(r->threads)
   {
-    float *wpk = vec_slice(r, &s, omp_get_thread_num());
+    float *wpk = vec_slice(r, &s, cpu_thread_id());
     float *xb = wpk + s.wpk;
     int64_t last_g = -1;
 #pragma omp for schedule(dynamic, 1)
@@ -380,7 +379,7 @@ static void vec_backward_data(const cpu_run *r, const cpu_tensors *t) {
   vec_tap_offsets(&v, tofs);
 #pragma omp parallel num_threads(r->threads)
   {
-    float *wpk = vec_slice(r, &s, omp_get_thread_num());
+    float *wpk = vec_slice(r, &s, cpu_thread_id());
     float *xb = wpk + s.wpk;
     float *ob = xb + s.xbuf;
     int64_t last_g = -1;
@@ -552,7 +551,7 @@ static void vec_backward_weight(const cpu_run *r, const cpu_tensors *t) {
   vec_tap_offsets(&v, tofs);
 #pragma omp parallel num_threads(r->threads)
   {
-    float *xb = vec_slice(r, &s, omp_get_thread_num()) + s.wpk;
+    float *xb = vec_slice(r, &s, cpu_thread_id()) + s.wpk;
     float *dyb = xb + s.xbuf;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t task = 0; task < tasks; task++) {

@@ -9,7 +9,6 @@
  * handles every padding mode, stride and dilation with contiguous vector
  * loads. Workspace: one plane buffer (+ one dy plane) per thread.
  */
-#include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -204,7 +203,7 @@ static void dw_forward_s2(const cpu_run *r, const cpu_tensors *t) {
   const int64_t in_plane = p->h * p->w, out_plane = p->h_out * p->w_out;
 #pragma omp parallel num_threads(r->threads)
   {
-    float *buf = cpu_ws_slice(r, slice, omp_get_thread_num());
+    float *buf = cpu_ws_slice(r, slice, cpu_thread_id());
     float *tmp = buf + lc_plane_floats(g);
     float wk[DW_MAX_TAPS];
 #pragma omp for schedule(dynamic, 1)
@@ -233,7 +232,7 @@ static void dw_forward(const cpu_run *r, const cpu_tensors *t) {
   const int64_t in_plane = p->h * p->w, out_plane = p->h_out * p->w_out;
 #pragma omp parallel num_threads(r->threads)
   {
-    float *buf = cpu_ws_slice(r, slice, omp_get_thread_num());
+    float *buf = cpu_ws_slice(r, slice, cpu_thread_id());
     float wk[DW_MAX_TAPS];
 #pragma omp for schedule(dynamic, 1)
     for (int64_t task = 0; task < tasks; task++) {
@@ -365,7 +364,7 @@ static void dw_backward_data(const cpu_run *r, const cpu_tensors *t) {
   const int64_t in_plane = p->h * p->w, out_plane = p->h_out * p->w_out;
 #pragma omp parallel num_threads(r->threads)
   {
-    float *buf = cpu_ws_slice(r, slice, omp_get_thread_num());
+    float *buf = cpu_ws_slice(r, slice, cpu_thread_id());
     float *dyb = buf + lc_plane_floats(g);
     float wk[DW_MAX_TAPS];
 #pragma omp for schedule(dynamic, 1)
@@ -426,7 +425,7 @@ static void dw_backward_weight(const cpu_run *r, const cpu_tensors *t) {
   const int64_t in_plane = p->h * p->w, out_plane = p->h_out * p->w_out;
 #pragma omp parallel num_threads(r->threads)
   {
-    float *buf = cpu_ws_slice(r, slice, omp_get_thread_num());
+    float *buf = cpu_ws_slice(r, slice, cpu_thread_id());
     float *dyb = buf + lc_plane_floats(g);
 #pragma omp for schedule(dynamic, 1)
     for (int64_t c = 0; c < p->c_in; c++) {

@@ -10,7 +10,6 @@
  * accumulators). A partial last panel goes through a zero-padded scratch
  * copy so that nothing past the tensors is read or written.
  */
-#include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -177,7 +176,7 @@ static conv_status g1_run(const cpu_run *r, const cpu_tensors *t,
 #pragma omp parallel num_threads(r->threads)
   {
     float *tmp = (float *)((char *)r->ws + abytes +
-                           tbytes * (size_t)omp_get_thread_num());
+                           tbytes * (size_t)cpu_thread_id());
 #pragma omp for schedule(static)
     for (int64_t g = 0; g < p->groups; g++) {
       /* forward A = W[g] (cog x cig); backward-data A = W[g]^T */

@@ -17,7 +17,6 @@
  * Every output element is computed by one GEMM and one transform in a
  * fixed order: deterministic for any thread count.
  */
-#include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -469,7 +468,7 @@ static void wino_run_prob(const cpu_run *r, const wino_prob *wall,
   const int64_t ncib = (w0->c_in + LC_VL - 1) / LC_VL;
 #pragma omp parallel num_threads(r->threads)
   {
-    float *stage = stage_base + stage_floats * (size_t)omp_get_thread_num();
+    float *stage = stage_base + stage_floats * (size_t)cpu_thread_id();
     if (w0->fast) {
       /* Lanes: 2 input channels x 8 output channels, so that each
        * transformed element is one contiguous 16-float store. */
