@@ -1006,6 +1006,32 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
     if (st != CONV_SUCCESS) return st;
   }
 
+  /* The fused activation's kernel (opencl_epilogue.c launches bias_act
+   * over (h_out*w_out, n*c_out) with groups of 64 or 1 by the plane size):
+   * its work-group shape compiled now, by a launch over no channel. */
+  if (p->activation != CONV_ACT_NONE) {
+    cl_kernel k = clCreateKernel(pl->base->prog, "bias_act", &e);
+    if (k == NULL) return cl_fail(err, "clCreateKernel(bias_act)", e);
+    const cl_int zero = 0, one = 1;
+    const cl_float a0 = 0.0f;
+    e = clSetKernelArg(k, 0, sizeof(cl_mem), &dev->dummy);
+    if (e == CL_SUCCESS) e = clSetKernelArg(k, 1, sizeof(cl_mem), &dev->dummy);
+    if (e == CL_SUCCESS) e = clSetKernelArg(k, 2, sizeof zero, &zero);
+    if (e == CL_SUCCESS) e = clSetKernelArg(k, 3, sizeof zero, &zero); /* NC */
+    if (e == CL_SUCCESS) e = clSetKernelArg(k, 4, sizeof one, &one);
+    if (e == CL_SUCCESS) e = clSetKernelArg(k, 5, sizeof one, &one);
+    if (e == CL_SUCCESS) e = clSetKernelArg(k, 6, sizeof zero, &zero);
+    if (e == CL_SUCCESS) e = clSetKernelArg(k, 7, sizeof a0, &a0);
+    if (e != CL_SUCCESS) {
+      clReleaseKernel(k);
+      return cl_fail(err, "clSetKernelArg(bias_act, warm-up)", e);
+    }
+    const size_t l[3] = {pl->np >= 64 ? 64 : 1, 1, 1};
+    st = ocl_warm_launch(dev, pl->base, k, "bias_act", 2, l, err);
+    clReleaseKernel(k);
+    if (st != CONV_SUCCESS) return st;
+  }
+
   /* Own GEMM kernels, one program per parameter set. */
   for (int op = 0; op < NOPS; op++) {
     if (algos[pl->ch[op].algo].gemm != 1) continue;
