@@ -18,6 +18,7 @@
 #define FAKE_POOL_PARTIAL 8 /* one of the four pooling entries filled */
 #define FAKE_AVG_PARTIAL 9  /* ABI 1.2: one of the two avgpool entries */
 #define FAKE_EPI_PARTIAL 10 /* ABI 1.2: bias_activation without channel_sum */
+#define FAKE_BDE_ALONE 17   /* ABI 1.2: backward_data_bias_activation alone */
 /* Hostile plugins (test_hardening): loading them takes a process down or
  * never returns, so only a program that names them may touch them. */
 #define FAKE_INIT_CRASH 11   /* init dereferences NULL */
@@ -52,6 +53,8 @@
 #  define FAKE_NAME "fakeavgpartial"
 #elif FAKE_KIND == FAKE_EPI_PARTIAL
 #  define FAKE_NAME "fakeepipartial"
+#elif FAKE_KIND == FAKE_BDE_ALONE
+#  define FAKE_NAME "fakebdealone"
 #elif FAKE_KIND == FAKE_INIT_CRASH
 #  define FAKE_NAME "hostilecrash"
 #elif FAKE_KIND == FAKE_INIT_ABORT
@@ -242,6 +245,14 @@ static conv_status fake_avgpool_backward(void *plan, const void *dy, void *dx,
   return conv_err_set(err, CONV_ERROR_UNSUPPORTED, "fake: avgpool_backward");
 }
 #endif
+#if FAKE_KIND == FAKE_BDE_ALONE
+static conv_status fake_bde(void *plan, const void *dy, const void *w,
+                            const void *b, void *dx, conv_activation act,
+                            float alpha, conv_err *err) {
+  (void)plan; (void)dy; (void)w; (void)b; (void)dx; (void)act; (void)alpha;
+  return conv_err_set(err, CONV_ERROR_UNSUPPORTED, "fake: bde");
+}
+#endif
 #if FAKE_KIND == FAKE_EPI_PARTIAL
 static conv_status fake_bias_activation(void *plan, void *y, const void *b,
                                         int64_t n, int64_t c, int64_t hw,
@@ -305,6 +316,10 @@ static const conv_plugin fake_table = {
 #endif
 #if FAKE_KIND == FAKE_EPI_PARTIAL
     .bias_activation = fake_bias_activation, /* the defect: 1 of 2 */
+#endif
+#if FAKE_KIND == FAKE_BDE_ALONE
+    /* the defect: the fused entry without the pair it falls back on */
+    .backward_data_bias_activation = fake_bde,
 #endif
 };
 

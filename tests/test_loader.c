@@ -31,6 +31,7 @@ static const struct {
     {"fake_pool_partial.so", "fakepoolpartial"},
     {"fake_avg_partial.so", "fakeavgpartial"},
     {"fake_epi_partial.so", "fakeepipartial"},
+    {"fake_bde_alone.so", "fakebdealone"},
 };
 
 static int copy_file(const char *from, const char *to) {
@@ -270,6 +271,8 @@ START_TEST(test_partial_12_groups_rejected) {
   expect_reject("fakeavgpartial", CONV_ERROR_BAD_PLUGIN, avg);
   const char *epi[] = {"fakeepipartial", "channel_sum", NULL};
   expect_reject("fakeepipartial", CONV_ERROR_BAD_PLUGIN, epi);
+  const char *bde[] = {"fakebdealone", "backward_data_bias_activation", NULL};
+  expect_reject("fakebdealone", CONV_ERROR_BAD_PLUGIN, bde);
 }
 END_TEST
 
@@ -326,6 +329,7 @@ START_TEST(test_bad_plugins_harm_nothing) {
                                     "fakenoentry", "fakenullfn",
                                     "fakeinitfail", "fakepoolpartial",
                                     "fakeavgpartial", "fakeepipartial",
+                                    "fakebdealone",
                                     "bogus"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     conv_context *ctx = NULL;
@@ -349,7 +353,7 @@ END_TEST
 START_TEST(test_backend_list) {
   size_t count = 0;
   ck_assert_int_eq(conv_backend_list(NULL, 0, &count), CONV_SUCCESS);
-  ck_assert_uint_ge(count, 12); /* cpu + 10 fakes + bogus */
+  ck_assert_uint_ge(count, 13); /* cpu + 11 fakes + bogus */
   ck_assert_int_eq(conv_backend_list(NULL, 0, NULL),
                    CONV_ERROR_INVALID_ARGUMENT);
   ck_assert_int_eq(conv_backend_list(NULL, 4, &count),
@@ -373,6 +377,7 @@ START_TEST(test_backend_list) {
       {"conv_fakepoolpartial.so", "pool", 0},
       {"conv_fakeavgpartial.so", "average pooling", 0},
       {"conv_fakeepipartial.so", "channel_sum", 0},
+      {"conv_fakebdealone.so", "backward_data_bias_activation", 0},
       {"conv_bogus.so", "", 0},
   };
   for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
