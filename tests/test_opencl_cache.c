@@ -226,6 +226,48 @@ START_TEST(plan_time_compilation) {
 }
 END_TEST
 
+/* Pooling plans compile at plan time too: max (with indices) and average,
+ * run forward and backward, nothing added to a fresh PoCL cache. */
+START_TEST(pool_plan_time_compilation) {
+  char *pocl = tu_make_temp_dir("pocl");
+  setenv("POCL_CACHE_DIR", pocl, 1);
+  char *dir = fresh_cache();
+  conv_context *ctx = NULL;
+  ck_assert_int_eq(conv_context_create(&ctx, "opencl", NULL), CONV_SUCCESS);
+  conv_pool_desc d;
+  conv_pool_desc_init(&d);
+  d.n = 2;
+  d.c = 3;
+  d.h = 9;
+  d.w = 7;
+  d.kernel[0] = d.kernel[1] = 2;
+  d.mode = _i == 0 ? CONV_POOL_MAX : CONV_POOL_AVG;
+  conv_pool_plan *plan = NULL;
+  ck_assert_msg(conv_pool_plan_create(ctx, &d, &plan) == CONV_SUCCESS, "%s",
+                conv_last_error(ctx));
+  unsigned long long s0 = 0, s1 = 0;
+  const long n0 = tree_files(pocl, &s0);
+  float x[2 * 3 * 9 * 7], y[2 * 3 * 4 * 3], dx[2 * 3 * 9 * 7];
+  int64_t idx[2 * 3 * 4 * 3];
+  for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) x[i] = (float)(i % 11);
+  for (size_t i = 0; i < sizeof y / sizeof y[0]; i++) y[i] = 1.0f;
+  if (_i == 0) {
+    ck_assert_int_eq(conv_maxpool_forward(plan, x, y, idx), CONV_SUCCESS);
+    ck_assert_int_eq(conv_maxpool_backward(plan, x, y, dx), CONV_SUCCESS);
+  } else {
+    ck_assert_int_eq(conv_avgpool_forward(plan, x, y), CONV_SUCCESS);
+    ck_assert_int_eq(conv_avgpool_backward(plan, y, dx), CONV_SUCCESS);
+  }
+  const long n1 = tree_files(pocl, &s1);
+  ck_assert_msg(n1 == n0 && s1 == s0,
+                "pooling run calls compiled something: %ld files in the PoCL "
+                "cache after plan creation, %ld after the runs", n0, n1);
+  conv_pool_plan_destroy(plan);
+  conv_context_destroy(ctx);
+  tu_remove_dir(dir);
+}
+END_TEST
+
 START_TEST(miss_then_hit) {
   char *dir = fresh_cache();
   conv_desc d;
@@ -447,6 +489,7 @@ int main(void) {
   TCase *tc = tcase_create("cache");
   tcase_set_timeout(tc, 900);
   tcase_add_loop_test(tc, plan_time_compilation, 0, 2);
+  tcase_add_loop_test(tc, pool_plan_time_compilation, 0, 2);
   tcase_add_test(tc, miss_then_hit);
   tcase_add_loop_test(tc, damaged_files_rebuild, 0, 3);
   tcase_add_test(tc, unusable_or_off);

@@ -84,6 +84,19 @@ static conv_status pool_kernel(ocl_pool_plan *pl, cl_program program,
   return CONV_SUCCESS;
 }
 
+/* Local sizes as launch2d. */
+static void pool_local(size_t kmax, size_t d0, size_t d1, size_t local[2]) {
+  size_t total = kmax < 64 ? kmax : 64;
+  size_t l0 = total, l1 = 1;
+  if (d0 < l0) {
+    l0 = pow2_at_least(d0);
+    l1 = total / l0 ? total / l0 : 1;
+    if (l1 > d1) l1 = pow2_at_least(d1);
+  }
+  local[0] = l0;
+  local[1] = l1;
+}
+
 conv_status ocl_pool_plan_create(void *device, const conv_pool_problem *problem,
                                  const conv_plan_options *options, void **plan,
                                  conv_err *err) {
@@ -123,6 +136,46 @@ conv_status ocl_pool_plan_create(void *device, const conv_pool_problem *problem,
     if (st == CONV_SUCCESS)
       st = pool_kernel(pl, program, "avgpool_bwd", 3, &pl->bwd, &pl->bwd_max, err);
   }
+  /* Compile now what the run calls launch (PoCL compiles per work-group
+   * size at the first launch): each kernel once with its runs' local size
+   * and no-op arguments (nc = 0, buffers the device's dummy). */
+  if (st == CONV_SUCCESS) {
+    ocl_program *pg = NULL;
+    char opts[64];
+    snprintf(opts, sizeof opts, "-DRED_WG=%d", OCL_RED_WG);
+    pthread_mutex_lock(&dev->lock);
+    st = ocl_device_build(dev, OCL_SRC_BASE, opts, &pg, err);
+    pthread_mutex_unlock(&dev->lock);
+    const int mx = p->mode == CONV_POOL_MAX;
+    const struct {
+      cl_kernel k;
+      size_t kmax, d0;
+      cl_uint nbuf, count;
+      const char *name;
+    } w[2] = {
+        {pl->fwd, pl->fwd_max, (size_t)(p->h_out * p->w_out), mx ? 3u : 2u,
+         mx ? 4u : 2u, mx ? "maxpool_fwd" : "avgpool_fwd"},
+        {pl->bwd, pl->bwd_max, (size_t)(p->h * p->w), mx ? 3u : 2u,
+         mx ? 3u : 2u, mx ? "maxpool_bwd" : "avgpool_bwd"}};
+    for (int i = 0; i < 2 && st == CONV_SUCCESS; i++) {
+      cl_int e = CL_SUCCESS;
+      const cl_int zero = 0;
+      for (cl_uint b = 0; b < w[i].nbuf && e == CL_SUCCESS; b++)
+        e = clSetKernelArg(w[i].k, b, sizeof(cl_mem), &dev->dummy);
+      if (e == CL_SUCCESS && mx && i == 0)
+        e = clSetKernelArg(w[i].k, 3, sizeof zero, &zero); /* has_idx */
+      if (e == CL_SUCCESS)
+        e = clSetKernelArg(w[i].k, w[i].count, sizeof zero, &zero);
+      if (e != CL_SUCCESS) {
+        st = cl_fail(err, "clSetKernelArg(pooling warm-up)", e);
+        break;
+      }
+      size_t l[3] = {1, 1, 1};
+      pool_local(w[i].kmax, w[i].d0, (size_t)(p->n * p->c), l);
+      st = ocl_warm_launch(dev, pg, w[i].k, w[i].name, 2, l, err);
+    }
+    if (st == CONV_SUCCESS) ocl_device_save_programs(dev);
+  }
   if (st != CONV_SUCCESS) {
     ocl_pool_plan_destroy(pl);
     return st;
@@ -131,19 +184,13 @@ conv_status ocl_pool_plan_create(void *device, const conv_pool_problem *problem,
   return CONV_SUCCESS;
 }
 
-/* Local sizes as launch2d. */
 static conv_status pool_launch(ocl_pool_plan *pl, cl_kernel k, size_t kmax,
                                const char *name, size_t d0, size_t d1,
                                conv_err *err) {
-  size_t total = kmax < 64 ? kmax : 64;
-  size_t l0 = total, l1 = 1;
-  if (d0 < l0) {
-    l0 = pow2_at_least(d0);
-    l1 = total / l0 ? total / l0 : 1;
-    if (l1 > d1) l1 = pow2_at_least(d1);
-  }
+  size_t local[2];
+  pool_local(kmax, d0, d1, local);
+  const size_t l0 = local[0], l1 = local[1];
   size_t global[2] = {round_up(d0, l0), round_up(d1, l1)};
-  size_t local[2] = {l0, l1};
   cl_int e = clEnqueueNDRangeKernel(pl->dev->queue, k, 2, NULL, global, local,
                                     0, NULL, NULL);
   if (e != CL_SUCCESS) {
