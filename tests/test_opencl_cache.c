@@ -48,15 +48,15 @@ static void capture_begin(void) {
   close(fd);
 }
 
-/* Returns what was written to stderr since capture_begin (malloc'd). */
+/* Returns what was written to stderr since capture_begin (a static buffer,
+ * valid until the next capture). */
 static char *capture_end(void) {
   fflush(stderr);
   dup2(saved_fd, 2);
   close(saved_fd);
   FILE *f = fopen(cap_path, "rb");
   ck_assert_ptr_nonnull(f);
-  static char *buf;
-  buf = calloc(1, 1 << 16);
+  static char buf[1 << 16]; /* one capture at a time: reused, never freed */
   size_t n = fread(buf, 1, (1 << 16) - 1, f);
   buf[n] = '\0';
   fclose(f);
@@ -223,6 +223,8 @@ START_TEST(plan_time_compilation) {
   conv_plan_destroy(plan);
   conv_context_destroy(ctx);
   tu_remove_dir(dir);
+  free(dir);
+  free(pocl);
 }
 END_TEST
 
@@ -279,6 +281,7 @@ START_TEST(miss_then_hit) {
   ck_assert_msg(!compiled(plan_and_check(&d)),
                 "a filled cache compiled again");
   tu_remove_dir(dir);
+  free(dir);
 }
 END_TEST
 
@@ -333,6 +336,7 @@ START_TEST(damaged_files_rebuild) {
   ck_assert_msg(!compiled(plan_and_check(&d)),
                 "the rebuilt files were not stored again (kind %d)", how);
   tu_remove_dir(dir);
+  free(dir);
 }
 END_TEST
 
@@ -357,6 +361,7 @@ START_TEST(unusable_or_off) {
   char files[4][4096];
   ck_assert_int_eq(cache_files(dir, files, 4), 0);
   tu_remove_dir(dir);
+  free(dir);
 }
 END_TEST
 
@@ -382,6 +387,7 @@ START_TEST(two_processes) {
   ck_assert_msg(!compiled(plan_and_check(&d)),
                 "the cache two processes filled at once is not usable");
   tu_remove_dir(dir);
+  free(dir);
 }
 END_TEST
 
@@ -444,6 +450,7 @@ START_TEST(tuning_database) {
   free(other);
   unsetenv("CONV_VERBOSE");
   tu_remove_dir(dir);
+  free(dir);
 }
 END_TEST
 
