@@ -70,10 +70,10 @@ static char *capture_end(void) {
 static void small_desc(conv_desc *d) {
   conv_desc_init(d);
   d->n = 2;
-  d->c_in = 3;
+  d->c_in = 8; /* im2col_gemm by default (not few channels, not wide) */
   d->h = 9;
   d->w = 7;
-  d->c_out = 5;
+  d->c_out = 24;
   d->kernel[0] = d->kernel[1] = 3;
   d->pad[0] = d->pad[1] = d->pad[2] = d->pad[3] = 1;
   d->has_bias = 1;
@@ -183,17 +183,20 @@ static int compiled(const char *log) { return strstr(log, "compiling") != NULL; 
 /* ------------------------------------------------------------------ tests */
 
 START_TEST(plan_time_compilation) {
-  /* A fresh PoCL cache too: what PoCL compiles lands there. Two layers:
-   * the small one (im2col_gemm, dy_im2col_gemm) and one wide enough for
-   * Winograd. */
+  /* A fresh PoCL cache too: what PoCL compiles lands there. Three layers:
+   * the small one (im2col_gemm), one wide enough for Winograd and
+   * dy_im2col_gemm, one with few channels (the direct row kernels). */
   char *pocl = tu_make_temp_dir("pocl");
   setenv("POCL_CACHE_DIR", pocl, 1);
   char *dir = fresh_cache();
   conv_desc d;
   small_desc(&d);
-  if (_i == 1) {
+  if (_i == 1) { /* winograd_f2x2, dy_im2col_gemm */
     d.c_in = 16;
     d.c_out = 16;
+  } else if (_i == 2) { /* few channels: the direct row kernels */
+    d.c_in = 3;
+    d.c_out = 5;
   }
   conv_context *ctx = NULL;
   conv_plan *plan = NULL;
@@ -206,11 +209,12 @@ START_TEST(plan_time_compilation) {
   const size_t nx = (size_t)(d.n * d.c_in * d.h * d.w),
                nw = (size_t)(d.c_out * d.c_in * 9),
                ny = (size_t)(d.n * d.c_out * oh * ow);
-  float *x = tu_alloc(nx * 4), *w = tu_alloc(nw * 4), *b = tu_alloc(64);
+  float *x = tu_alloc(nx * 4), *w = tu_alloc(nw * 4),
+        *b = tu_alloc((size_t)d.c_out * 4);
   float *y = tu_alloc(ny * 4), *dx = tu_alloc(nx * 4), *dw = tu_alloc(nw * 4);
   memset(x, 0, nx * 4);
   memset(w, 0, nw * 4);
-  memset(b, 0, 64);
+  memset(b, 0, (size_t)d.c_out * 4);
   ck_assert_int_eq(conv_forward(plan, x, w, b, y), CONV_SUCCESS);
   ck_assert_int_eq(conv_backward_data(plan, y, w, dx), CONV_SUCCESS);
   ck_assert_int_eq(conv_backward_weight(plan, x, y, dw, b), CONV_SUCCESS);
@@ -495,7 +499,7 @@ int main(void) {
   Suite *s = suite_create("opencl_cache");
   TCase *tc = tcase_create("cache");
   tcase_set_timeout(tc, 900);
-  tcase_add_loop_test(tc, plan_time_compilation, 0, 2);
+  tcase_add_loop_test(tc, plan_time_compilation, 0, 3);
   tcase_add_loop_test(tc, pool_plan_time_compilation, 0, 2);
   tcase_add_test(tc, miss_then_hit);
   tcase_add_loop_test(tc, damaged_files_rebuild, 0, 3);

@@ -91,21 +91,27 @@ static const algo_def algos[NALGOS] = {
     [ALGO_WINOGRAD] = {"winograd_f2x2", 1, 0},
 };
 
-/* The default policy: the first entry that applies wins. RULE_THIN
- * entries apply only to grouped convolutions with few channels per group;
- * RULE_WIDE ones only where both channel counts per group are at least
- * WINO_MIN_CHANNELS (Winograd's transforms cost per tile ~ C + K, its
- * savings ~ C * K: with few channels they do not pay). */
+/* The default policy: the first entry that applies wins. Rules:
+ *   RULE_THIN  grouped convolutions with few channels per group;
+ *   RULE_FEW   few channels both ways (<= 4 in, <= 16 out per group): the
+ *              GEMMs would be too thin to pay for their lowering;
+ *   RULE_WIDE  both channel counts per group >= WINO_MIN_CHANNELS
+ *              (Winograd's transforms cost per tile ~ C + K, its savings
+ *              ~ C * K: with few channels they do not pay);
+ *   RULE_DY    >= WINO_MIN_CHANNELS input channels per group (the rows of
+ *              dy_im2col_gemm's GEMM). */
 #define DIRECT_MAX_CG 4
+#define FEW_MAX_KG 16
 #define WINO_MIN_CHANNELS 16
-enum { RULE_ANY, RULE_THIN, RULE_WIDE };
+enum { RULE_ANY, RULE_THIN, RULE_FEW, RULE_WIDE, RULE_DY };
 static const struct {
   int algo, rule;
 } policy[] = {
     {ALGO_DIRECT, RULE_THIN},
+    {ALGO_DIRECT, RULE_FEW},
     {ALGO_GEMM1X1, RULE_ANY},
     {ALGO_WINOGRAD, RULE_WIDE},
-    {ALGO_DY_IM2COL, RULE_ANY},
+    {ALGO_DY_IM2COL, RULE_DY},
     {ALGO_IM2COL, RULE_ANY},
     {ALGO_DIRECT, RULE_ANY},
 };
@@ -665,7 +671,7 @@ void ocl_plan_destroy(void *plan) {
 
 /* Facts about a problem the choice needs. */
 typedef struct shape_facts {
-  int is1x1, gemm_ok, thin, wide;
+  int is1x1, gemm_ok, thin, few, wide, dy_wide;
   int dy_ok;           /* backward data as a convolution over dy applies */
   int wino_ok;         /* 3x3, stride 1, dilation 1 */
   int64_t wino_fit;    /* images per Winograd chunk */
@@ -692,6 +698,8 @@ static void facts(const plan_env *pe, const conv_problem *p,
   f->thin = p->groups > 1 && cg <= DIRECT_MAX_CG;
   f->wide = cg >= WINO_MIN_CHANNELS &&
             p->c_out / p->groups >= WINO_MIN_CHANNELS;
+  f->few = cg <= DIRECT_MAX_CG && p->c_out / p->groups <= FEW_MAX_KG;
+  f->dy_wide = cg >= WINO_MIN_CHANNELS;
   f->cap = pe->cap;
   f->col_image = (double)p->c_in * p->kh * p->kw * np * 4.0;
   f->fit = f->col_image <= (double)f->cap ? (int64_t)(f->cap / f->col_image)
@@ -1187,8 +1195,9 @@ static conv_status choose(ocl_device *dev, const plan_env *pe,
       for (size_t i = 0; c->algo == ALGO_NONE && i < sizeof policy /
                                                            sizeof policy[0];
            i++) {
-        if ((policy[i].rule == RULE_THIN && !f.thin) ||
-            (policy[i].rule == RULE_WIDE && !f.wide))
+        const int r = policy[i].rule;
+        if ((r == RULE_THIN && !f.thin) || (r == RULE_FEW && !f.few) ||
+            (r == RULE_WIDE && !f.wide) || (r == RULE_DY && !f.dy_wide))
           continue;
         if (why_not(policy[i].algo, op, &f, buf, sizeof buf) == NULL)
           c->algo = policy[i].algo;
