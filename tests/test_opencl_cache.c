@@ -488,6 +488,37 @@ START_TEST(bad_settings_are_errors) {
 }
 END_TEST
 
+/* Issue 12's defect 1: CLBlast failing to get its temporary buffer (a
+ * 16384 x 16384 single-channel 1x1 forward on PoCL) once aborted the
+ * process inside CLBlast. Its buffer is now sized and allocated at plan
+ * time: the plan fails with a status and the reason, the context stays
+ * usable, and the default plan (own kernels) is made. */
+START_TEST(clblast_failure_is_a_status) {
+  conv_context *ctx = NULL;
+  ck_assert_int_eq(conv_context_create(&ctx, "opencl", NULL), CONV_SUCCESS);
+  conv_desc d;
+  conv_desc_init(&d);
+  d.n = d.c_in = d.c_out = 1;
+  d.h = d.w = 16384;
+  d.kernel[0] = d.kernel[1] = 1;
+  setenv("CONV_ALGO", "fwd=clblast_1x1", 1);
+  conv_plan *plan = NULL;
+  conv_status st = conv_plan_create(ctx, &d, &plan);
+  unsetenv("CONV_ALGO");
+  if (st == CONV_SUCCESS) {
+    conv_plan_destroy(plan); /* a device whose limits allow it: fine */
+  } else {
+    ck_assert_msg(st == CONV_ERROR_DEVICE || st == CONV_ERROR_OUT_OF_MEMORY,
+                  "%s: %s", conv_status_string(st), conv_last_error(ctx));
+    ck_assert_msg(strstr(conv_last_error(ctx), "CLBlast") != NULL,
+                  "the reason does not say CLBlast: %s", conv_last_error(ctx));
+  }
+  ck_assert_int_eq(conv_plan_create(ctx, &d, &plan), CONV_SUCCESS);
+  conv_plan_destroy(plan);
+  conv_context_destroy(ctx);
+}
+END_TEST
+
 int main(void) {
   char names[8][64];
   const int n = tu_usable_backends(names, 8);
@@ -507,6 +538,7 @@ int main(void) {
   tcase_add_test(tc, two_processes);
   tcase_add_test(tc, tuning_database);
   tcase_add_test(tc, bad_settings_are_errors);
+  tcase_add_test(tc, clblast_failure_is_a_status);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
