@@ -271,6 +271,8 @@ START_TEST(pool_plan_time_compilation) {
   conv_pool_plan_destroy(plan);
   conv_context_destroy(ctx);
   tu_remove_dir(dir);
+  free(dir);
+  free(pocl);
 }
 END_TEST
 
