@@ -125,7 +125,7 @@ CONV_INTERNAL conv_status conv_pool_resolve(const conv_pool_desc *d,
         if (d->pad4[i] < 0)
           FAIL(CONV_ERROR_INVALID_ARGUMENT, "pad_%s=%lld must be >= 0", side[i],
                (long long)d->pad4[i]);
-        if (2 * d->pad4[i] > d->kernel[i / 2])
+        if (d->pad4[i] > d->kernel[i / 2] / 2) /* 2*pad > kernel, no overflow */
           FAIL(CONV_ERROR_INVALID_ARGUMENT,
                "pad_%s=%lld must be at most half of kernel_%c=%lld", side[i],
                (long long)d->pad4[i], i < 2 ? 'h' : 'w',
@@ -134,7 +134,7 @@ CONV_INTERNAL conv_status conv_pool_resolve(const conv_pool_desc *d,
       }
     } else {
       for (int a = 0; a < 2; a++) {
-        if (2 * d->pad[a] > d->kernel[a])
+        if (d->pad[a] > d->kernel[a] / 2) /* 2*pad > kernel, no overflow */
           FAIL(CONV_ERROR_INVALID_ARGUMENT,
                "pad_%c=%lld must be at most half of kernel_%c=%lld", a ? 'w' : 'h',
                (long long)d->pad[a], a ? 'w' : 'h', (long long)d->kernel[a]);
