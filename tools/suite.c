@@ -173,6 +173,8 @@ static const char *const bd_keys[BD_COUNT] = {
     "g", "mb", "ic", "ih", "iw", "oc", "oh", "ow",
     "kh", "kw", "sh", "sw", "ph", "pw", "dh", "dw"};
 
+#define BD_MAX_VALUE ((int64_t)1 << 30)
+
 static int64_t bd_out(int64_t i, int64_t k, int64_t s, int64_t p, int64_t d) {
   return (i - ((k - 1) * (d + 1) + 1) + 2 * p) / s + 1;
 }
@@ -226,8 +228,12 @@ static int parse_benchdnn(const char *s, suite_layer *out, char *err,
     errno = 0;
     char *end;
     v[k] = strtoll(p, &end, 10);
-    if (errno != 0)
-      return fail(err, errlen, "benchdnn string '%s': number too large", s);
+    /* Bounded so that the size arithmetic below (products of two values,
+     * sums of a few) stays far inside int64; no layer comes near it. */
+    if (errno != 0 || v[k] > BD_MAX_VALUE)
+      return fail(err, errlen, "benchdnn string '%s': %s%.*s is larger than "
+                  "%lld", s, bd_keys[k], (int)(end - p), p,
+                  (long long)BD_MAX_VALUE);
     if (have[k])
       return fail(err, errlen, "benchdnn string '%s': key '%s' given twice", s,
                   bd_keys[k]);
