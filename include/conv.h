@@ -314,9 +314,12 @@ typedef struct conv_transpose_desc {
   int64_t groups;             /* divides c_in and c_out */
   int64_t pad[4];             /* top, bottom, left, right, >= 0 */
   /* Extra bottom rows / right columns: < stride or < dilation on its axis
-   * (PyTorch's rule). This version serves output_padding < stride only (and
-   * any output_padding no larger than the bottom/right pad); a larger one is
-   * CONV_ERROR_UNSUPPORTED. */
+   * (PyTorch's rule). Where output_padding - pad_bottom (or pad_right) >=
+   * stride, the last rows lie past every kernel tap and hold only the bias
+   * (and activation); the plan then keeps a staging copy of x grown by
+   * (output_padding - end pad) / stride rows or columns, counted by
+   * conv_plan_workspace_size (on a device backend the copy passes through
+   * host memory). */
   int64_t output_padding[2];
   int has_bias;
 } conv_transpose_desc;

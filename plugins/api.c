@@ -235,12 +235,49 @@ CONV_API conv_status conv_device_list(const char *backend,
 
 /* ------------------------------------------------------------------ plan */
 
+/* Allocates the staging buffers of a transposed plan whose matching
+ * conv2d's output is larger than the user's x (plan->ext_h/ext_w). */
+static conv_status stage_alloc(conv_plan *plan, conv_err *err) {
+  const conv_plugin *t = &plan->ctx->backend->table;
+  const conv_problem *p = &plan->problem;
+  /* conv_desc_resolve checked that this count fits (the conv2d's y). */
+  plan->stage_count = (size_t)(p->n * p->c_out * p->h_out * p->w_out);
+  conv_status st = t->mem_alloc(plan->ctx->device,
+                                plan->stage_count * sizeof(float),
+                                &plan->stage, err);
+  if (st != CONV_SUCCESS) {
+    plan->stage = NULL;
+    return st;
+  }
+  if ((t->flags & CONV_PLUGIN_HOST_MEMORY) == 0) {
+    plan->host_small = malloc(plan->sizes.x * sizeof(float));
+    plan->host_big = malloc(plan->stage_count * sizeof(float));
+    if (plan->host_small == NULL || plan->host_big == NULL)
+      return conv_err_set(err, CONV_ERROR_OUT_OF_MEMORY,
+                          "staging of %zu floats for output_padding past the "
+                          "last tap: out of memory",
+                          plan->stage_count);
+  }
+  return CONV_SUCCESS;
+}
+
+static void stage_free(conv_plan *plan) {
+  if (plan->stage != NULL)
+    plan->ctx->backend->table.mem_free(plan->ctx->device, plan->stage);
+  free(plan->host_small);
+  free(plan->host_big);
+  plan->stage = NULL;
+  plan->host_small = plan->host_big = NULL;
+}
+
 /* The common path of the plan constructors. desc is the conv2d the backend
  * runs; tdesc, if not NULL, the transposed convolution the user asked for
- * (desc is then its matching conv2d). */
+ * (desc is then its matching conv2d, whose output is tdesc's input grown by
+ * ext[0] rows and ext[1] columns). */
 static conv_status plan_make(conv_context *ctx, const conv_desc *desc,
                              const conv_transpose_desc *tdesc, int64_t t_h_out,
-                             int64_t t_w_out, conv_activation act, float alpha,
+                             int64_t t_w_out, const int64_t *ext,
+                             conv_activation act, float alpha,
                              conv_plan **out) {
   double t0 = now_ms();
   char msg[1024];
@@ -261,12 +298,13 @@ static conv_status plan_make(conv_context *ctx, const conv_desc *desc,
   plan->activation_alpha = alpha;
   if (tdesc != NULL) {
     const conv_problem *p = &plan->problem;
-    if (p->h_out != tdesc->h || p->w_out != tdesc->w) {
+    if (p->h_out != tdesc->h + ext[0] || p->w_out != tdesc->w + ext[1]) {
       st = conv_fail(ctx, CONV_ERROR_INTERNAL,
                      "transposed convolution: the matching conv2d gives "
-                     "%lldx%lld, not %lldx%lld",
+                     "%lldx%lld, not %lldx%lld grown by %lldx%lld",
                      (long long)p->h_out, (long long)p->w_out,
-                     (long long)tdesc->h, (long long)tdesc->w);
+                     (long long)tdesc->h, (long long)tdesc->w,
+                     (long long)ext[0], (long long)ext[1]);
       free(plan);
       return st;
     }
@@ -274,10 +312,14 @@ static conv_status plan_make(conv_context *ctx, const conv_desc *desc,
     plan->has_bias = tdesc->has_bias;
     plan->h_out = t_h_out;
     plan->w_out = t_w_out;
-    /* The user's tensors: x is the conv2d's y, y its x. */
+    plan->ext_h = ext[0];
+    plan->ext_w = ext[1];
+    /* The user's tensors: x is the conv2d's y (less the grown rows), y its
+     * x. Both counts were checked not to overflow (the grown one is the
+     * larger). */
     conv_problem_sizes(p, &plan->sizes);
-    size_t x = plan->sizes.y, y = plan->sizes.x;
-    plan->sizes.x = x;
+    size_t y = plan->sizes.x;
+    plan->sizes.x = (size_t)(tdesc->n * tdesc->c_in * tdesc->h * tdesc->w);
     plan->sizes.y = y;
     plan->sizes.b = (size_t)tdesc->c_out;
     if ((tdesc->has_bias || act != CONV_ACT_NONE) && p->n > 0 &&
@@ -332,6 +374,17 @@ static conv_status plan_make(conv_context *ctx, const conv_desc *desc,
                        tdesc != NULL ? " (transposed convolution)" : "",
                        err.msg[0] ? err.msg : conv_status_string(st));
     }
+    if (plan->ext_h > 0 || plan->ext_w > 0) {
+      st = stage_alloc(plan, &err);
+      if (st != CONV_SUCCESS) {
+        stage_free(plan);
+        t->plan_destroy(plan->impl);
+        free(plan);
+        return conv_fail(ctx, st, "%s: transposed convolution: %s",
+                         ctx->backend->name,
+                         err.msg[0] ? err.msg : conv_status_string(st));
+      }
+    }
   }
   if (verbose()) {
     char algos[256];
@@ -357,7 +410,7 @@ CONV_API conv_status conv_plan_create_fused(conv_context *ctx,
   if (out == NULL) return conv_fail(ctx, CONV_ERROR_INVALID_ARGUMENT, "plan is NULL");
   *out = NULL;
   if (desc == NULL) return conv_fail(ctx, CONV_ERROR_INVALID_ARGUMENT, "desc is NULL");
-  return plan_make(ctx, desc, NULL, 0, 0, activation, alpha, out);
+  return plan_make(ctx, desc, NULL, 0, 0, NULL, activation, alpha, out);
 }
 
 CONV_API conv_status conv_plan_create(conv_context *ctx, const conv_desc *desc,
@@ -375,12 +428,13 @@ CONV_API conv_status conv_transpose_plan_create(conv_context *ctx,
   *out = NULL;
   if (desc == NULL) return conv_fail(ctx, CONV_ERROR_INVALID_ARGUMENT, "desc is NULL");
   conv_desc inner;
-  int64_t h_out = 0, w_out = 0;
+  int64_t h_out = 0, w_out = 0, ext[2] = {0, 0};
   char msg[1024];
-  conv_status st = conv_transpose_resolve(desc, &inner, &h_out, &w_out, msg,
-                                          sizeof msg);
+  conv_status st = conv_transpose_resolve(desc, &inner, &h_out, &w_out, ext,
+                                          msg, sizeof msg);
   if (st != CONV_SUCCESS) return conv_fail(ctx, st, "%s", msg);
-  return plan_make(ctx, &inner, desc, h_out, w_out, activation, alpha, out);
+  return plan_make(ctx, &inner, desc, h_out, w_out, ext, activation, alpha,
+                   out);
 }
 
 CONV_API conv_activation conv_plan_activation(const conv_plan *plan) {
@@ -389,6 +443,7 @@ CONV_API conv_activation conv_plan_activation(const conv_plan *plan) {
 
 CONV_API void conv_plan_destroy(conv_plan *plan) {
   if (plan == NULL) return;
+  stage_free(plan);
   if (plan->impl != NULL) plan->ctx->backend->table.plan_destroy(plan->impl);
   free(plan);
 }
@@ -411,7 +466,11 @@ CONV_API const char *conv_plan_algorithm(const conv_plan *plan, conv_op op) {
 
 CONV_API size_t conv_plan_workspace_size(const conv_plan *plan) {
   if (plan == NULL || plan->impl == NULL) return 0;
-  return plan->ctx->backend->table.plan_workspace(plan->impl);
+  size_t bytes = plan->ctx->backend->table.plan_workspace(plan->impl);
+  if (plan->stage != NULL) bytes += plan->stage_count * sizeof(float);
+  if (plan->host_big != NULL)
+    bytes += (plan->stage_count + plan->sizes.x) * sizeof(float);
+  return bytes;
 }
 
 CONV_API void conv_plan_output_size(const conv_plan *plan, int64_t *h_out,
@@ -435,33 +494,123 @@ typedef struct operand {
   int staged;               /* mem allocated here for a host call */
 } operand;
 
+/* The planes of a transposed plan's x (the user's H x W) and of its stage
+ * (the matching conv2d's output, grown by ext_h rows and ext_w columns). */
+static void stage_shape(const conv_plan *plan, int64_t *planes, int64_t *h,
+                        int64_t *w) {
+  const conv_problem *p = &plan->problem;
+  *planes = p->n * p->c_out;
+  *h = p->h_out - plan->ext_h;
+  *w = p->w_out - plan->ext_w;
+}
+
+/* stage = src (the user's x or a tensor of its shape) with zero rows and
+ * columns added at the bottom and right. Every element of stage is
+ * written. */
+static conv_status stage_grow(conv_plan *plan, const void *src,
+                              conv_err *err) {
+  const conv_plugin *t = &plan->ctx->backend->table;
+  int64_t planes, h, w;
+  stage_shape(plan, &planes, &h, &w);
+  const int64_t gw = w + plan->ext_w, gh = h + plan->ext_h;
+  const float *in = src;
+  float *outp = plan->stage;
+  if (plan->host_big != NULL) { /* a device backend: through the host */
+    conv_status st = t->mem_read(plan->ctx->device, src, 0,
+                                 plan->sizes.x * sizeof(float),
+                                 plan->host_small, err);
+    if (st != CONV_SUCCESS) return st;
+    in = plan->host_small;
+    outp = plan->host_big;
+  }
+  for (int64_t q = 0; q < planes; q++) {
+    const float *ip = in + q * h * w;
+    float *op = outp + q * gh * gw;
+    for (int64_t i = 0; i < h; i++) {
+      memcpy(op + i * gw, ip + i * w, (size_t)w * sizeof(float));
+      memset(op + i * gw + w, 0, (size_t)plan->ext_w * sizeof(float));
+    }
+    memset(op + h * gw, 0, (size_t)(plan->ext_h * gw) * sizeof(float));
+  }
+  if (plan->host_big != NULL)
+    return t->mem_write(plan->ctx->device, plan->stage, 0,
+                        plan->stage_count * sizeof(float), plan->host_big,
+                        err);
+  return CONV_SUCCESS;
+}
+
+/* dst (the user's dx) = stage without its grown rows and columns. */
+static conv_status stage_crop(conv_plan *plan, void *dst, conv_err *err) {
+  const conv_plugin *t = &plan->ctx->backend->table;
+  int64_t planes, h, w;
+  stage_shape(plan, &planes, &h, &w);
+  const int64_t gw = w + plan->ext_w, gh = h + plan->ext_h;
+  const float *in = plan->stage;
+  float *outp = dst;
+  if (plan->host_big != NULL) {
+    conv_status st = t->mem_read(plan->ctx->device, plan->stage, 0,
+                                 plan->stage_count * sizeof(float),
+                                 plan->host_big, err);
+    if (st != CONV_SUCCESS) return st;
+    in = plan->host_big;
+    outp = plan->host_small;
+  }
+  for (int64_t q = 0; q < planes; q++)
+    for (int64_t i = 0; i < h; i++)
+      memcpy(outp + (q * h + i) * w, in + (q * gh + i) * gw,
+             (size_t)w * sizeof(float));
+  if (plan->host_big != NULL)
+    return t->mem_write(plan->ctx->device, dst, 0,
+                        plan->sizes.x * sizeof(float), plan->host_small, err);
+  return CONV_SUCCESS;
+}
+
 /* Runs op on the backend with the operands resolved to backend buffers.
  * ops: x w b y dy dx dw db as the op needs, in a fixed order per op. */
 static conv_status dispatch(conv_plan *plan, conv_op op, operand *o,
                             conv_err *err) {
   const conv_plugin *t = &plan->ctx->backend->table;
   if (plan->transposed) {
-    /* The matching conv2d has x' = our y, y' = our x, and the same w. */
+    /* The matching conv2d has x' = our y, y' = our x, and the same w. With
+     * rows past the last tap, y' is our x grown (stage). */
     const conv_problem *p = &plan->problem;
     const int64_t hw = p->h * p->w;
+    const int grown = plan->stage != NULL;
     conv_status st;
     switch (op) {
-      case CONV_OP_FORWARD:
+      case CONV_OP_FORWARD: {
+        const void *x = o[0].mem;
+        if (grown) {
+          st = stage_grow(plan, x, err);
+          if (st != CONV_SUCCESS) return st;
+          x = plan->stage;
+        }
         if ((o[2].mem != NULL || plan->activation) &&
             t->backward_data_bias_activation != NULL)
           return t->backward_data_bias_activation(
-              plan->impl, o[0].mem, o[1].mem, o[2].mem, o[3].mem,
+              plan->impl, x, o[1].mem, o[2].mem, o[3].mem,
               plan->activation, plan->activation_alpha, err);
-        st = t->backward_data(plan->impl, o[0].mem, o[1].mem, o[3].mem, err);
+        st = t->backward_data(plan->impl, x, o[1].mem, o[3].mem, err);
         if (st == CONV_SUCCESS && (o[2].mem != NULL || plan->activation))
           st = t->bias_activation(plan->impl, o[3].mem, o[2].mem, p->n,
                                   p->c_in, hw, plan->activation,
                                   plan->activation_alpha, err);
         return st;
+      }
       case CONV_OP_BACKWARD_DATA:
-        return t->forward(plan->impl, o[0].mem, o[1].mem, NULL, o[2].mem, err);
+        if (!grown)
+          return t->forward(plan->impl, o[0].mem, o[1].mem, NULL, o[2].mem,
+                            err);
+        st = t->forward(plan->impl, o[0].mem, o[1].mem, NULL, plan->stage, err);
+        if (st == CONV_SUCCESS) st = stage_crop(plan, o[2].mem, err);
+        return st;
       case CONV_OP_BACKWARD_WEIGHT:
-        st = t->backward_weight(plan->impl, o[1].mem, o[0].mem, o[2].mem, NULL,
+        if (grown) {
+          st = stage_grow(plan, o[0].mem, err);
+          if (st != CONV_SUCCESS) return st;
+        }
+        st = t->backward_weight(plan->impl, o[1].mem,
+                                grown ? plan->stage : o[0].mem, o[2].mem, NULL,
                                 err);
         if (st == CONV_SUCCESS && o[3].mem != NULL)
           st = t->channel_sum(plan->impl, o[1].mem, o[3].mem, p->n,

@@ -274,7 +274,8 @@ CONV_API void conv_transpose_desc_init(conv_transpose_desc *desc) {
 CONV_INTERNAL conv_status conv_transpose_resolve(const conv_transpose_desc *d,
                                                  conv_desc *inner,
                                                  int64_t *h_out, int64_t *w_out,
-                                                 char *msg, size_t msglen) {
+                                                 int64_t ext[2], char *msg,
+                                                 size_t msglen) {
   if (d == NULL) FAIL(CONV_ERROR_INVALID_ARGUMENT, "desc is NULL");
   const struct { const char *name; int64_t value; int64_t min; } sizes[] = {
       {"batch n", d->n, 0},           {"in_channels", d->c_in, 1},
@@ -305,7 +306,7 @@ CONV_INTERNAL conv_status conv_transpose_resolve(const conv_transpose_desc *d,
     FAIL(CONV_ERROR_INVALID_ARGUMENT,
          "groups=%lld does not divide out_channels=%lld", (long long)d->groups,
          (long long)d->c_out);
-  int64_t out[2], pad_end[2];
+  int64_t out[2], pad_end[2], grow[2];
   for (int a = 0; a < 2; a++) {
     const char ax = a ? 'w' : 'h';
     const int64_t in = a ? d->w : d->h, s = d->stride[a], dil = d->dilation[a];
@@ -333,18 +334,21 @@ CONV_INTERNAL conv_status conv_transpose_resolve(const conv_transpose_desc *d,
            "output %s %lld exceeds the limit %lld",
            a ? "width" : "height", (long long)out[a], (long long)CONV_DIM_MAX);
     /* The matching conv2d reads an input of out[a] rows padded with pb
-     * before and pad_end after; its output must have exactly `in` rows:
-     * 0 <= op + pad_end - pe <= s - 1. The end pad changes nothing else. */
+     * before and pad_end after; its output must have `in` rows:
+     * 0 <= op + pad_end - pe <= s - 1. The end pad changes nothing else.
+     * When op - pe >= s (output_padding >= stride, allowed below the
+     * dilation, with a small end pad) no pad_end >= 0 fits: the last
+     * op - pe output rows lie past the last tap. The conv2d with pad_end 0
+     * then has in + grow[a] output rows, grow[a] = (op - pe) / s; the plan
+     * runs it with the input zero-extended by grow[a] rows (forward, weight
+     * gradient) and crops its input gradient back to `in` rows. */
+    grow[a] = 0;
     if (op < s) pad_end[a] = pe;
     else if (pe >= op) pad_end[a] = pe - op;
-    else if (op - pe <= s - 1) pad_end[a] = 0;
-    else
-      FAIL(CONV_ERROR_UNSUPPORTED,
-           "output_padding_%c=%lld with stride_%c=%lld and pad_%s=%lld: rows "
-           "past the last tap are not supported yet (output_padding < stride "
-           "or <= the end pad is)",
-           ax, (long long)op, ax, (long long)s, a ? "right" : "bottom",
-           (long long)pe);
+    else {
+      pad_end[a] = 0;
+      grow[a] = (op - pe) / s;
+    }
   }
   conv_desc_init(inner);
   inner->n = d->n;
@@ -369,6 +373,10 @@ CONV_INTERNAL conv_status conv_transpose_resolve(const conv_transpose_desc *d,
   }
   *h_out = out[0];
   *w_out = out[1];
+  if (ext != NULL) {
+    ext[0] = grow[0];
+    ext[1] = grow[1];
+  }
   return CONV_SUCCESS;
 }
 
@@ -380,11 +388,12 @@ CONV_API conv_status conv_transpose_output_size(const conv_transpose_desc *desc,
   conv_desc inner;
   conv_problem p;
   char msg[1024];
-  int64_t oh, ow;
-  conv_status st = conv_transpose_resolve(desc, &inner, &oh, &ow, msg, sizeof msg);
+  int64_t oh, ow, ext[2];
+  conv_status st = conv_transpose_resolve(desc, &inner, &oh, &ow, ext, msg,
+                                          sizeof msg);
   if (st == CONV_SUCCESS) st = conv_desc_resolve(&inner, &p, msg, sizeof msg);
   if (st != CONV_SUCCESS) return conv_fail_thread(st, "%s", msg);
-  if (p.h_out != desc->h || p.w_out != desc->w)
+  if (p.h_out != desc->h + ext[0] || p.w_out != desc->w + ext[1])
     return conv_fail_thread(CONV_ERROR_INTERNAL,
                             "transposed convolution: the matching conv2d gives "
                             "%lldx%lld, not %lldx%lld",

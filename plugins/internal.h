@@ -84,11 +84,16 @@ CONV_INTERNAL conv_status conv_desc_resolve(const conv_desc *desc,
 
 /* Checks a transposed-convolution descriptor and fills the descriptor of
  * the matching conv2d (whose backward-data is its forward) and the output
- * size. On failure writes msg. */
+ * size. ext (may be NULL) gets the rows and columns the matching conv2d's
+ * output has beyond the transposed input's H and W: nonzero only when
+ * output_padding - end pad >= stride (rows past the last tap), where the
+ * plan zero-extends the input and crops the input gradient. On failure
+ * writes msg. */
 CONV_INTERNAL conv_status conv_transpose_resolve(const conv_transpose_desc *d,
                                                  conv_desc *inner,
                                                  int64_t *h_out, int64_t *w_out,
-                                                 char *msg, size_t msglen);
+                                                 int64_t ext[2], char *msg,
+                                                 size_t msglen);
 
 /* Checks an activation and its alpha. */
 CONV_INTERNAL conv_status conv_activation_check(conv_activation act,
@@ -134,6 +139,15 @@ struct conv_plan {
   int64_t h_out, w_out;  /* the user's output size */
   conv_activation activation;
   float activation_alpha;
+  /* Transposed with rows past the last tap (conv_transpose_resolve's ext):
+   * the matching conv2d's output is the user's x grown by ext_h rows and
+   * ext_w columns. stage holds one such tensor (a backend buffer); on a
+   * backend without host memory, host_small (the user's x size) and
+   * host_big (stage's size) carry the copies through the host. */
+  int64_t ext_h, ext_w;
+  void *stage;
+  float *host_small, *host_big;
+  size_t stage_count;
 };
 
 struct conv_tensor {

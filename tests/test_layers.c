@@ -116,9 +116,9 @@ static void ref_transpose(const conv_transpose_desc *t, int64_t ho, int64_t wo,
       }
 }
 
-/* A random transposed convolution that PyTorch accepts and this version
- * serves (output_padding < stride, or below the dilation with an end pad
- * at least as large). */
+/* A random transposed convolution that PyTorch accepts: output_padding
+ * below the stride, or at least the stride but below the dilation (rows
+ * past the last tap when output_padding - end pad >= stride). */
 static void random_transpose(tu_rng *r, conv_transpose_desc *t, int shape) {
   for (;;) {
     conv_transpose_desc_init(t);
@@ -129,11 +129,15 @@ static void random_transpose(tu_rng *r, conv_transpose_desc *t, int shape) {
     t->h = tu_rng_range(r, 1, 8);
     t->w = tu_rng_range(r, 1, 8);
     t->has_bias = (int)tu_rng_range(r, 0, 1);
+    /* A quarter of the cases have output rows (or columns) past the last
+     * tap on one axis: output_padding - end pad >= stride. */
+    const int past_axis = tu_rng_range(r, 0, 3) == 0 ? (int)tu_rng_range(r, 0, 1)
+                                                     : -1;
     int64_t out[2];
     for (int a = 0; a < 2; a++) {
       t->kernel[a] = tu_rng_range(r, 1, 4);
       t->stride[a] = tu_rng_range(r, 1, 3);
-      t->dilation[a] = tu_rng_range(r, 1, 3) == 3 ? 2 : 1;
+      t->dilation[a] = tu_rng_range(r, 1, 3) == 3 ? tu_rng_range(r, 2, 4) : 1;
       const int64_t ext = t->dilation[a] * (t->kernel[a] - 1);
       t->pad[2 * a] = tu_rng_range(r, 0, ext);
       t->pad[2 * a + 1] = tu_rng_range(r, 0, 2) == 0 ? tu_rng_range(r, 0, ext)
@@ -141,13 +145,20 @@ static void random_transpose(tu_rng *r, conv_transpose_desc *t, int shape) {
       int64_t op = 0;
       if (t->stride[a] > 1 && tu_rng_range(r, 0, 2) == 0)
         op = tu_rng_range(r, 0, t->stride[a] - 1);
-      else if (t->dilation[a] > t->stride[a] && t->pad[2 * a + 1] >= 1 &&
-               tu_rng_range(r, 0, 1))
-        op = 1; /* below the dilation, not the stride */
+      else if (t->dilation[a] > t->stride[a] && tu_rng_range(r, 0, 1))
+        op = tu_rng_range(r, t->stride[a], t->dilation[a] - 1);
+      if (a == past_axis) {
+        t->dilation[a] = tu_rng_range(r, 2, 4);
+        t->stride[a] = tu_rng_range(r, 1, t->dilation[a] - 1);
+        op = tu_rng_range(r, t->stride[a], t->dilation[a] - 1);
+        t->pad[2 * a + 1] = tu_rng_range(r, 0, op - t->stride[a]);
+        if (t->pad[2 * a] > t->dilation[a] * (t->kernel[a] - 1))
+          t->pad[2 * a] = 0;
+      }
       t->output_padding[a] = op;
       const int64_t in = a ? t->w : t->h;
       out[a] = (in - 1) * t->stride[a] - t->pad[2 * a] - t->pad[2 * a + 1] +
-               ext + op + 1;
+               t->dilation[a] * (t->kernel[a] - 1) + op + 1;
     }
     if (shape == 1) { /* the matching conv2d is Winograd's 3x3 stride 1 */
       t->groups = 1;
@@ -217,6 +228,7 @@ START_TEST(test_transpose_random) {
   tu_rng r;
   tu_rng_seed(&r, 0x7c0117);
   int per_algo[N_FWD_ALGOS] = {0};
+  int past_tap = 0; /* cases with output rows past the last tap */
   for (int k = 0; k < RANDOM_CASES; k++) {
     /* The forward runs the matching conv2d's backward data: force each of
      * its algorithms in turn (their bias/activation epilogues differ). */
@@ -232,6 +244,11 @@ START_TEST(test_transpose_random) {
     random_act(&r, &act, &alpha);
     char ds[512];
     tdesc_str(&t, act, ds, sizeof ds);
+    for (int a = 0; a < 2; a++)
+      if (t.output_padding[a] - t.pad[2 * a + 1] >= t.stride[a]) {
+        past_tap++;
+        break;
+      }
     int64_t ho = 0, wo = 0;
     ck_assert_msg(conv_transpose_output_size(&t, &ho, &wo) == CONV_SUCCESS,
                   "%s: %s", conv_last_error(NULL), ds);
@@ -293,7 +310,8 @@ START_TEST(test_transpose_random) {
   }
   printf("layers: backend %s: %d random transposed convolutions match the "
          "float64 loop nest (forward with bias and activation, dx, dw, db); "
-         "forwards per algorithm:", backend, RANDOM_CASES);
+         "%d with output_padding - end pad >= stride; forwards per "
+         "algorithm:", backend, RANDOM_CASES, past_tap);
   for (size_t a = 0; a < N_FWD_ALGOS; a++)
     if (per_algo[a]) printf(" %s %d", fwd_algos[a], per_algo[a]);
   printf("\n");
@@ -302,6 +320,8 @@ START_TEST(test_transpose_random) {
     for (size_t a = 0; a < N_FWD_ALGOS; a++)
       ck_assert_msg(per_algo[a] > 0, "cpu: no transposed forward ran %s",
                     fwd_algos[a]);
+  ck_assert_msg(past_tap >= 20, "only %d cases with rows past the last tap",
+                past_tap);
   conv_context_destroy(ctx);
 }
 END_TEST
@@ -864,14 +884,19 @@ START_TEST(test_bad_input) {
   EXPECT(conv_transpose_plan_create(ctx, &t, CONV_ACT_NONE, 0, &plan),
          CONV_ERROR_INVALID_ARGUMENT, "pad_left=-1");
   t.pad[2] = 0;
-  /* output_padding 1 with stride 1, dilation 2 and no end pad: PyTorch
-   * accepts it, this version does not yet. */
+  /* output_padding 1 with stride 1, dilation 2: PyTorch accepts it, with
+   * or without an end pad; 2 is refused (not below the dilation). */
   t.stride[0] = 1;
   t.dilation[0] = 2;
-  t.output_padding[0] = 1;
+  t.output_padding[0] = 2;
   EXPECT(conv_transpose_plan_create(ctx, &t, CONV_ACT_NONE, 0, &plan),
-         CONV_ERROR_UNSUPPORTED, "output_padding_h=1");
-  t.pad[1] = 1; /* with an end pad it is served */
+         CONV_ERROR_INVALID_ARGUMENT, "output_padding_h=2");
+  t.output_padding[0] = 1;
+  ck_assert(conv_transpose_plan_create(ctx, &t, CONV_ACT_NONE, 0, &plan) ==
+            CONV_SUCCESS);
+  conv_plan_destroy(plan);
+  plan = NULL;
+  t.pad[1] = 1;
   ck_assert(conv_transpose_plan_create(ctx, &t, CONV_ACT_NONE, 0, &plan) ==
             CONV_SUCCESS);
   conv_plan_destroy(plan);

@@ -100,9 +100,9 @@ static void check_transpose(reader *r) {
   d.output_padding[0] = next(r); d.output_padding[1] = next(r);
   d.has_bias = (int)next(r);
   conv_desc inner;
-  int64_t h_out = -1, w_out = -1;
+  int64_t h_out = -1, w_out = -1, ext[2] = {-1, -1};
   char msg[1024] = "";
-  conv_status st = conv_transpose_resolve(&d, &inner, &h_out, &w_out, msg,
+  conv_status st = conv_transpose_resolve(&d, &inner, &h_out, &w_out, ext, msg,
                                           sizeof msg);
   if (st != CONV_SUCCESS) {
     if (msg[0] == '\0') abort();
@@ -112,7 +112,15 @@ static void check_transpose(reader *r) {
   /* The matching convolution maps the output back to the input. */
   conv_problem p;
   if (conv_desc_resolve(&inner, &p, msg, sizeof msg) != CONV_SUCCESS) abort();
-  if (p.h_out != d.h || p.w_out != d.w || p.h != h_out || p.w != w_out) abort();
+  if (ext[0] < 0 || ext[1] < 0 || p.h_out != d.h + ext[0] ||
+      p.w_out != d.w + ext[1] || p.h != h_out || p.w != w_out)
+    abort();
+  /* Rows are added only past the last tap: output_padding - end pad >=
+   * stride, which PyTorch allows only below the dilation. */
+  for (int a = 0; a < 2; a++)
+    if (ext[a] > 0 && (d.output_padding[a] - d.pad[2 * a + 1] < d.stride[a] ||
+                       d.output_padding[a] >= d.dilation[a]))
+      abort();
 }
 
 static void check_pool(reader *r) {

@@ -458,6 +458,29 @@ CASES += [
     case("tconv_silu", "Transposed convolution with a fused silu, groups 2.",
          x=(2, 4, 3, 3), w=(4, 1, 2, 2), stride=2, groups=2,
          activation="silu", op="conv_transpose2d", seed=210),
+    # output_padding >= stride (allowed below the dilation) with a smaller
+    # end pad: the last output_padding - pad rows lie past every tap and
+    # hold only the bias; their dy reaches no dx and no dw.
+    case("tconv_past_tap_s1d2", "output_padding 1 with stride 1, dilation "
+         "2 and no padding: the last row and column get only the bias.",
+         x=(2, 2, 4, 5), w=(2, 3, 3, 2), dilation=2, output_padding=1,
+         op="conv_transpose2d", seed=211),
+    case("tconv_past_tap_s2d4", "stride (1,2), dilation (3,4), "
+         "output_padding (2,3), groups 2: two rows and three columns past "
+         "the last tap (the matching conv2d has 2 more rows, 1 more column).",
+         x=(1, 4, 3, 4), w=(4, 2, 2, 3), stride=(1, 2), dilation=(3, 4),
+         output_padding=(2, 3), groups=2, op="conv_transpose2d", seed=212),
+    case("tconv_past_tap_pad4", "Four-sided padding (1,0,2,1), stride 1, "
+         "dilation 3, output_padding 2: two rows past the last tap at the "
+         "bottom, one column at the right.", x=(1, 3, 5, 4), w=(3, 2, 3, 3),
+         stride=1, dilation=3, padding=(1, 0, 2, 1), output_padding=2,
+         op="conv_transpose2d", seed=213),
+    case("tconv_past_tap_leaky", "Rows past the last tap with a fused "
+         "leaky_relu: they hold leaky_relu(bias) (stride 1, dilation 2, "
+         "output_padding 1, padding (0,1)).", x=(1, 2, 4, 4),
+         w=(2, 4, 3, 3), dilation=2, padding=(0, 1), output_padding=1,
+         activation="leaky_relu:0.2", x_scale=3.0,
+         op="conv_transpose2d", seed=214),
 ]
 
 # ------------------------------------------------- fused activation
