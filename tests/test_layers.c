@@ -66,8 +66,35 @@ static void random_act(tu_rng *r, conv_activation *act, float *alpha) {
  * every fast path's own epilogue is checked, not only the default. */
 static const char *const fwd_algos[] = {
     "im2col_gemm", "direct", "direct_dw", "direct_vec", "winograd_f4x4",
-    "gemm_1x1", "reference"};
+    "gemm_1x1", "reference", "dy_im2col_gemm", "clblast_1x1",
+    "clblast_im2col"};
 #define N_FWD_ALGOS (sizeof fwd_algos / sizeof fwd_algos[0])
+
+/* Whether a run on backend must reach fwd_algos[a] (as the forward of a
+ * fused conv2d, or as the backward data under a transposed forward): each
+ * has its own bias/activation epilogue. */
+static int algo_expected(const char *backend, size_t a, int transposed) {
+  const char *n = fwd_algos[a];
+  if (strcmp(backend, "cpu") == 0) return a < 7;
+  if (strcmp(backend, "opencl") == 0)
+    return strcmp(n, "im2col_gemm") == 0 || strcmp(n, "direct") == 0 ||
+           strcmp(n, "gemm_1x1") == 0 || strcmp(n, "clblast_1x1") == 0 ||
+           strcmp(n, "clblast_im2col") == 0 ||
+           (transposed && strcmp(n, "dy_im2col_gemm") == 0);
+  return 0;
+}
+
+/* The shape a forced algorithm needs (0: any, 1: 3x3 stride 1, 2: 1x1
+ * stride 1 unpadded, 3: depthwise, 4: stride 1 with pads within the
+ * dilated kernel: opencl's dy_im2col_gemm backward data). */
+static int forced_shape(const char *forced, int shape) {
+  if (strcmp(forced, "winograd_f4x4") == 0) return 1;
+  if (strcmp(forced, "gemm_1x1") == 0 || strcmp(forced, "clblast_1x1") == 0)
+    return 2;
+  if (strcmp(forced, "direct_dw") == 0) return 3;
+  if (strcmp(forced, "dy_im2col_gemm") == 0) return 4;
+  return shape;
+}
 
 /* --------------------------------------------- transposed convolution */
 
@@ -181,6 +208,11 @@ static void random_transpose(tu_rng *r, conv_transpose_desc *t, int shape) {
       }
     } else if (shape == 3) { /* depthwise */
       t->groups = t->c_in = t->c_out = tu_rng_range(r, 1, 5);
+    } else if (shape == 4) { /* stride 1 (pads are within the kernel) */
+      for (int a = 0; a < 2; a++) {
+        t->stride[a] = 1;
+        if (t->output_padding[a] >= t->dilation[a]) t->output_padding[a] = 0;
+      }
     }
     if (shape != 0) {
       for (int a = 0; a < 2; a++) {
@@ -233,10 +265,7 @@ START_TEST(test_transpose_random) {
     /* The forward runs the matching conv2d's backward data: force each of
      * its algorithms in turn (their bias/activation epilogues differ). */
     const char *forced = fwd_algos[k % N_FWD_ALGOS];
-    int shape = (int)tu_rng_range(&r, 0, 3);
-    if (strcmp(forced, "winograd_f4x4") == 0) shape = 1;
-    if (strcmp(forced, "gemm_1x1") == 0) shape = 2;
-    if (strcmp(forced, "direct_dw") == 0) shape = 3;
+    const int shape = forced_shape(forced, (int)tu_rng_range(&r, 0, 3));
     conv_transpose_desc t;
     random_transpose(&r, &t, shape);
     conv_activation act;
@@ -316,10 +345,10 @@ START_TEST(test_transpose_random) {
     if (per_algo[a]) printf(" %s %d", fwd_algos[a], per_algo[a]);
   printf("\n");
   fflush(stdout);
-  if (strcmp(backend, "cpu") == 0)
-    for (size_t a = 0; a < N_FWD_ALGOS; a++)
-      ck_assert_msg(per_algo[a] > 0, "cpu: no transposed forward ran %s",
-                    fwd_algos[a]);
+  for (size_t a = 0; a < N_FWD_ALGOS; a++)
+    if (algo_expected(backend, a, 1))
+      ck_assert_msg(per_algo[a] > 0, "%s: no transposed forward ran %s",
+                    backend, fwd_algos[a]);
   ck_assert_msg(past_tap >= 20, "only %d cases with rows past the last tap",
                 past_tap);
   conv_context_destroy(ctx);
@@ -409,10 +438,7 @@ START_TEST(test_activation_random) {
     ref_geom g;
     /* The shapes of the specialised algorithms when one is forced. */
     const char *forced = fwd_algos[k % N_FWD_ALGOS];
-    int shape = (int)tu_rng_range(&r, 0, 3);
-    if (strcmp(forced, "winograd_f4x4") == 0) shape = 1;
-    if (strcmp(forced, "gemm_1x1") == 0) shape = 2;
-    if (strcmp(forced, "direct_dw") == 0) shape = 3;
+    const int shape = forced_shape(forced, (int)tu_rng_range(&r, 0, 3));
     do {
       conv_desc_init(&d);
       d.groups = tu_rng_range(&r, 0, 3) == 0 ? tu_rng_range(&r, 2, 4) : 1;
@@ -494,9 +520,9 @@ START_TEST(test_activation_random) {
     if (per_algo[a]) printf(" %s %d", fwd_algos[a], per_algo[a]);
   printf("\n");
   fflush(stdout);
-  if (strcmp(backend, "cpu") == 0) /* every cpu forward algorithm reached */
-    for (size_t a = 0; a < N_FWD_ALGOS; a++)
-      ck_assert_msg(per_algo[a] > 0, "cpu: no fused case ran %s",
+  for (size_t a = 0; a < N_FWD_ALGOS; a++) /* every forward path reached */
+    if (algo_expected(backend, a, 0))
+      ck_assert_msg(per_algo[a] > 0, "%s: no fused case ran %s", backend,
                     fwd_algos[a]);
   conv_context_destroy(ctx);
 }

@@ -133,10 +133,13 @@ __kernel void fwd_direct_rows(__global const float *x,
 }
 
 /* dx from dy and w. Gather as col2im does, over the output channels of the
- * element's group. Work item (q = h*W + w, n*C + c). */
+ * element's group. Work item (q = h*W + w, n*C + c). The epilogue (b,
+ * has_b, act, alpha: dx_epilogue) is a transposed convolution's bias and
+ * activation, applied as each element is stored. */
 __kernel void bwd_data_direct(__global const float *dy,
                               __global const float *w, __global float *dx,
-                              int N, GEOM_PARAMS) {
+                              int N, GEOM_PARAMS, __global const float *b,
+                              int has_b, int act, float alpha) {
   const int q = get_global_id(0);
   const int t = get_global_id(1);
   if (q >= H * W || t >= N * C) return;
@@ -179,7 +182,7 @@ __kernel void bwd_data_direct(__global const float *dy,
       }
     }
   }
-  dx[(long)t * H * W + q] = acc;
+  dx[(long)t * H * W + q] = dx_epilogue(acc, b, has_b, c, act, alpha);
 }
 
 /* dx for zero padding and horizontal stride 1, one work item per input row
@@ -190,7 +193,9 @@ __kernel void bwd_data_direct(__global const float *dy,
  * padding modes and strides take bwd_data_direct. */
 __kernel void bwd_data_direct_rows(__global const float *dy,
                                    __global const float *w,
-                                   __global float *dx, int N, GEOM_PARAMS) {
+                                   __global float *dx, int N, GEOM_PARAMS,
+                                   __global const float *b, int has_b,
+                                   int act, float alpha) {
   const int h = get_global_id(0);
   const int t = get_global_id(1);
   if (h >= H || t >= N * C) return;
@@ -234,7 +239,8 @@ __kernel void bwd_data_direct_rows(__global const float *dy,
     }
     float out[DROW];
     vstore16(acc, 0, out);
-    for (int e = 0; e < valid; e++) dxp[w0 + e] = out[e];
+    for (int e = 0; e < valid; e++)
+      dxp[w0 + e] = dx_epilogue(out[e], b, has_b, c, act, alpha);
   }
 }
 

@@ -5,18 +5,7 @@
  * convolution's bias), and the channel sum (its bias gradient).
  */
 
-/* Activations as conv_activation; NaN stays NaN (comparisons, not fmax). */
-float conv_act(float v, int act, float alpha) {
-  switch (act) {
-    case 1: return v < 0.0f ? 0.0f : v;
-    case 2: return v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v);
-    case 3: return v > 0.0f ? v : v * alpha;
-    case 4: return 1.0f / (1.0f + exp(-v));
-    case 5: return tanh(v);
-    case 6: return v / (1.0f + exp(-v));
-    default: return v;
-  }
-}
+/* conv_act is in act.cl. */
 
 /* y[t, p] = act(y[t, p] + (has_b ? b[t % C] : 0)) for t < NC planes of HW
  * elements. Work item (p, t). */

@@ -24,7 +24,9 @@
  * slice, which covers linear k in [s*klen, (s+1)*klen) and writes its own
  * block of C (c_base += s * c_ss); slices are summed later, in slice order.
  * accumulate adds the old C; bias (has_bias) adds bias[zg*M + m], after the
- * sum over k. Every C element is summed in increasing k: deterministic.
+ * sum over k, and act (conv_act of act.cl, alpha its slope) is applied last
+ * (a transposed convolution's forward: the GEMM that writes dx). Every C
+ * element is summed in increasing k: deterministic.
  *
  * Two families, chosen per device by the plan (heuristic or tuning
  * database):
@@ -43,7 +45,8 @@
       __global const float *B, long b_off, int ldb, long b_skb, long b_sn,  \
       long b_sg, __global float *C, long c_off, int ldc, long c_sn,         \
       long c_sg, long c_ss, int G, int NB, int klen, int accumulate,        \
-      __global const float *bias, int has_bias, int b_panel
+      __global const float *bias, int has_bias, int b_panel, int act,     \
+      float alpha
 
 /* The slice's k range and the item's base offsets. */
 #define GEMM_PROLOGUE                                                        \
@@ -141,7 +144,7 @@ __kernel void gemm_vec(GEMM_ARGS) {
     const float bi = has_bias ? bias[zg * M + m0 + i] : 0.0f;
     _Pragma("unroll") for (int j = 0; j < NV; j++) {
       floatv v = acc[i][j];
-      if (full) {
+      if (full && !act) {
         if (accumulate) v += VLOAD(pc + j * VW);
         if (has_bias) v += (floatv)(bi);
         VSTORE(v, pc + j * VW);
@@ -154,7 +157,7 @@ __kernel void gemm_vec(GEMM_ARGS) {
           float e = tmp[t];
           if (accumulate) e += pc[j * VW + t];
           if (has_bias) e += bi;
-          pc[j * VW + t] = e;
+          pc[j * VW + t] = act ? conv_act(e, act, alpha) : e;
         }
       }
     }
@@ -230,7 +233,7 @@ void gemm_tiled(GEMM_ARGS) {
       float v = acc[i][j];
       if (accumulate) v += pc[n];
       if (has_bias) v += bi;
-      pc[n] = v;
+      pc[n] = act ? conv_act(v, act, alpha) : v;
     }
   }
 }

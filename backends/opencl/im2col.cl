@@ -160,9 +160,13 @@ __kernel void im2col_t_rows(__global const float *x, long x_off,
 
 /* dx[dx_off ...] (nb images) <- the adjoint of im2col applied to col.
  * Gather: each dx element sums, in a fixed order, every column entry that
- * read it, through the border map too. Work item (q = h*W + w, n*C + c). */
+ * read it, through the border map too. Work item (q = h*W + w, n*C + c).
+ * The epilogue (dx_epilogue) adds a transposed convolution's bias and
+ * activation as each element is stored. */
 __kernel void col2im(__global const float *col, __global float *dx,
-                     long dx_off, int nb, GEOM_PARAMS) {
+                     long dx_off, int nb, GEOM_PARAMS,
+                     __global const float *b, int has_b, int act,
+                     float alpha) {
   const int q = get_global_id(0);
   const int t = get_global_id(1);
   if (q >= H * W || t >= nb * C) return;
@@ -198,7 +202,8 @@ __kernel void col2im(__global const float *col, __global float *dx,
       }
     }
   }
-  dx[dx_off + (long)t * H * W + q] = acc;
+  dx[dx_off + (long)t * H * W + q] = dx_epilogue(acc, b, has_b, t % C, act,
+                                                 alpha);
 }
 
 /* wt[g][c][k][tap] <- w[g*K/G + k][c][tap] for count = K*(C/G)*KH*KW

@@ -470,13 +470,19 @@ static void ocl_device_close(void *device) {
   free(dev);
 }
 
+/* Whether source `name` is part of program set `set`: gemm.cl is the GEMM
+ * set, act.cl (the activations) is in both, the rest is the base set. */
+static int source_in_set(const char *name, int set) {
+  if (strcmp(name, "act.cl") == 0) return 1;
+  return (strcmp(name, "gemm.cl") == 0) == (set == OCL_SRC_GEMM);
+}
+
 /* The cache key of a program: everything that changes the binary. */
 static char *program_key(const ocl_device *dev, int set, const char *options) {
   enum { NSRC = sizeof conv_cl_sources / sizeof conv_cl_sources[0] };
   uint64_t h = OCL_HASH_INIT;
   for (int i = 0; i < NSRC; i++) {
-    const int is_gemm = strcmp(conv_cl_sources[i].name, "gemm.cl") == 0;
-    if (is_gemm != (set == OCL_SRC_GEMM)) continue;
+    if (!source_in_set(conv_cl_sources[i].name, set)) continue;
     h = ocl_hash(conv_cl_sources[i].name, strlen(conv_cl_sources[i].name), h);
     h = ocl_hash(conv_cl_sources[i].data, conv_cl_sources[i].size, h);
   }
@@ -560,8 +566,7 @@ conv_status ocl_device_build(ocl_device *dev, int set, const char *options,
                  set == OCL_SRC_GEMM ? options : "", "", dev->name,
                  dir ? dir : "(cache off)");
     for (int i = 0; i < NSRC; i++) {
-      const int is_gemm = strcmp(conv_cl_sources[i].name, "gemm.cl") == 0;
-      if (is_gemm != (set == OCL_SRC_GEMM)) continue;
+      if (!source_in_set(conv_cl_sources[i].name, set)) continue;
       srcs[nsrc] = (const char *)conv_cl_sources[i].data;
       lens[nsrc++] = conv_cl_sources[i].size;
     }
@@ -750,6 +755,7 @@ static const conv_plugin ocl_plugin = {
     .avgpool_backward = ocl_avgpool_backward,
     .bias_activation = ocl_bias_activation,
     .channel_sum = ocl_channel_sum,
+    .backward_data_bias_activation = ocl_backward_data_bias_activation,
 };
 
 CONV_PLUGIN_EXPORT const conv_plugin *conv_plugin_entry(void) {

@@ -273,6 +273,8 @@ conv_status ocl_gemm_enqueue(ocl_device *dev, cl_kernel k,
   SET(27, cl_mem, c->bias != NULL ? c->bias : c->c);
   SET(28, cl_int, c->bias != NULL);
   SET(29, cl_int, c->b_panel);
+  SET(30, cl_int, c->act);
+  SET(31, cl_float, c->alpha);
   size_t global[3], local[3];
   if (gp->family == OCL_GEMM_VEC) {
     const size_t tn = (size_t)gp->nv * (size_t)gp->vw;

@@ -107,6 +107,8 @@ typedef struct ocl_gemm_call {
   int accumulate;
   cl_mem bias;       /* NULL: none */
   int b_panel;       /* B packed in panels of nv*vw columns (gemm_vec) */
+  int act;           /* conv_activation applied last (0: none) */
+  float alpha;       /* its slope (leaky_relu) */
 } ocl_gemm_call;
 
 /* The number of slices a call really has (the last may not be short of
@@ -208,6 +210,12 @@ conv_status ocl_bias_activation(void *plan, void *y, const void *b,
                                 conv_err *err);
 conv_status ocl_channel_sum(void *plan, const void *y, void *sum, int64_t n,
                             int64_t c, int64_t hw, conv_err *err);
+/* backward_data with a transposed convolution's bias and activation in
+ * the kernel that stores dx (opencl_plan.c). */
+conv_status ocl_backward_data_bias_activation(void *plan, const void *dy,
+                                              const void *w, const void *b,
+                                              void *dx, conv_activation act,
+                                              float alpha, conv_err *err);
 /* The device of a convolution plan (opencl_plan.c). */
 ocl_device *ocl_plan_device(void *plan);
 conv_status ocl_forward_activation(ocl_device *dev, const conv_problem *p,

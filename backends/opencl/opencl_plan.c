@@ -313,6 +313,26 @@ static conv_status set_geometry(ocl_plan *pl, int kk, conv_err *err) {
   return CONV_SUCCESS;
 }
 
+/* The kernels that store dx (col2im and the direct backward data) take a
+ * transposed convolution's bias and activation after their geometry:
+ * b, has_b, act, alpha (dx_epilogue in act.cl). Set on every run: a plain
+ * backward data passes none. */
+static int has_dx_epilogue(int kk) {
+  return kk == K_COL2IM || kk == K_BWD_DATA_DIRECT ||
+         kk == K_BWD_DATA_DIRECT_ROWS;
+}
+
+static conv_status set_dx_epilogue(ocl_plan *pl, int kk, cl_mem b,
+                                   conv_activation act, float alpha,
+                                   conv_err *err) {
+  const cl_uint first = kernel_geom_arg[kk] + 19; /* GEOM_PARAMS: 19 ints */
+  ARG(pl, kk, first, cl_mem, b != NULL ? b : pl->dev->dummy);
+  ARG(pl, kk, first + 1, cl_int, b != NULL);
+  ARG(pl, kk, first + 2, cl_int, (cl_int)act);
+  ARG(pl, kk, first + 3, cl_float, alpha);
+  return CONV_SUCCESS;
+}
+
 /* The row kernel of the direct backward data: the rows variant, zero
  * padding and horizontal stride 1 only. */
 static int bwd_data_rows(const ocl_plan *pl) {
@@ -982,6 +1002,10 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
     if (kk == K_DY_IM2COL && pl->dpanel) ARG(pl, kk, 4, cl_int, (cl_int)pl->dtn);
     if (kk == K_WINO_INPUT) ARG(pl, kk, 4, cl_int, (cl_int)pl->wtn);
     if (kk == K_WINO_OUTPUT) ARG(pl, kk, 4, cl_int, 0);
+    if (has_dx_epilogue(kk)) {
+      st = set_dx_epilogue(pl, kk, NULL, CONV_ACT_NONE, 0.0f, err);
+      if (st != CONV_SUCCESS) return st;
+    }
     if (kk == K_SUM_SLICES) {
       ARG(pl, kk, 2, cl_int, 1);
       ARG(pl, kk, 4, cl_int, 0);
@@ -1605,12 +1629,16 @@ conv_status ocl_forward(void *plan, const void *xv, const void *wv,
   return ocl_forward_activation(pl->dev, &pl->p, yv, err);
 }
 
-conv_status ocl_backward_data(void *plan, const void *dyv, const void *wv,
-                              void *dxv, conv_err *err) {
-  ocl_plan *pl = plan;
+/* dx from dy and w, then dx = act(dx + b) (b may be NULL, act none) in the
+ * kernel that stores dx: col2im, the direct gather, or gemm.cl's GEMM where
+ * it writes dx. Only a CLBlast GEMM writing dx has no epilogue: bias_act
+ * follows it. */
+static conv_status backward_data_epi(ocl_plan *pl, cl_mem dy, cl_mem w,
+                                     cl_mem b, cl_mem dx, conv_activation act,
+                                     float alpha, conv_err *err) {
   const conv_problem *p = &pl->p;
-  cl_mem dy = (cl_mem)dyv, w = (cl_mem)wv, dx = (cl_mem)dxv;
   const int algo = pl->ch[OP_BWD_DATA].algo;
+  const int epi = b != NULL || act != CONV_ACT_NONE;
   conv_status st;
 
   if (algo == ALGO_DIRECT) {
@@ -1620,6 +1648,8 @@ conv_status ocl_backward_data(void *plan, const void *dyv, const void *wv,
     ARG(pl, kk, 1, cl_mem, w);
     ARG(pl, kk, 2, cl_mem, dx);
     ARG(pl, kk, 3, cl_int, (cl_int)p->n);
+    st = set_dx_epilogue(pl, kk, b, act, alpha, err);
+    if (st != CONV_SUCCESS) return st;
     st = launch(pl, kk, rows ? (size_t)p->h : pl->hw,
                 (size_t)(p->n * p->c_in), err);
     if (st != CONV_SUCCESS) return st;
@@ -1666,6 +1696,9 @@ conv_status ocl_backward_data(void *plan, const void *dyv, const void *wv,
       c.g = (int)p->groups;
       c.nb = (int)nb;
       c.slices = 1;
+      c.bias = b; /* row m of group g is channel g*cg + m */
+      c.act = (int)act;
+      c.alpha = alpha;
       st = gemm(pl, OP_BWD_DATA, &c, err);
       if (st != CONV_SUCCESS) return st;
     }
@@ -1675,6 +1708,11 @@ conv_status ocl_backward_data(void *plan, const void *dyv, const void *wv,
   for (int64_t n0 = 0; n0 < p->n; n0 += chunk) {
     const int64_t nb = p->n - n0 < chunk ? p->n - n0 : chunk;
     ocl_gemm_call c = bwd_data_call(pl, dy, w, dx, n0, nb);
+    if (algos[algo].is1x1) { /* the GEMM writes dx: its epilogue */
+      c.bias = b;
+      c.act = (int)act;
+      c.alpha = alpha;
+    }
     st = gemm(pl, OP_BWD_DATA, &c, err);
     if (st != CONV_SUCCESS) return st;
     if (!algos[algo].is1x1) {
@@ -1682,11 +1720,31 @@ conv_status ocl_backward_data(void *plan, const void *dyv, const void *wv,
       ARG(pl, K_COL2IM, 1, cl_mem, dx);
       ARG(pl, K_COL2IM, 2, cl_long, (cl_long)(n0 * p->c_in * (int64_t)pl->hw));
       ARG(pl, K_COL2IM, 3, cl_int, (cl_int)nb);
+      st = set_dx_epilogue(pl, K_COL2IM, b, act, alpha, err);
+      if (st != CONV_SUCCESS) return st;
       st = launch(pl, K_COL2IM, pl->hw, (size_t)(nb * p->c_in), err);
       if (st != CONV_SUCCESS) return st;
     }
   }
-  return finish(pl, err);
+  st = finish(pl, err);
+  if (st == CONV_SUCCESS && epi && algos[algo].is1x1 && algos[algo].gemm == 2)
+    st = ocl_bias_activation(pl, dx, b, p->n, p->c_in, (int64_t)pl->hw, act,
+                             alpha, err);
+  return st;
+}
+
+conv_status ocl_backward_data(void *plan, const void *dyv, const void *wv,
+                              void *dxv, conv_err *err) {
+  return backward_data_epi(plan, (cl_mem)dyv, (cl_mem)wv, NULL, (cl_mem)dxv,
+                           CONV_ACT_NONE, 0.0f, err);
+}
+
+conv_status ocl_backward_data_bias_activation(void *plan, const void *dyv,
+                                              const void *wv, const void *bv,
+                                              void *dxv, conv_activation act,
+                                              float alpha, conv_err *err) {
+  return backward_data_epi(plan, (cl_mem)dyv, (cl_mem)wv, (cl_mem)bv,
+                           (cl_mem)dxv, act, alpha, err);
 }
 
 conv_status ocl_backward_weight(void *plan, const void *xv, const void *dyv,
