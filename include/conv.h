@@ -290,11 +290,16 @@ CONV_API conv_status conv_conv2d(const conv_desc *desc, const float *x,
  *
  * ONNX ConvTranspose maps onto it: pads [x1_begin, x2_begin, x1_end, x2_end]
  * -> pad {x1_begin, x1_end, x2_begin, x2_end}; output_padding as is. With
- * output_shape (or auto_pad SAME_UPPER / SAME_LOWER, output_shape = input *
- * stride), per axis total = stride*(in-1) + output_padding + (k-1)*dilation
- * + 1 - output_shape; SAME_UPPER puts total/2 at the begin and the rest at
- * the end, SAME_LOWER the other way round (as onnxruntime). A negative total
- * is -total more output_padding.
+ * output_shape (or auto_pad SAME_UPPER / SAME_LOWER, which ask for
+ * output_shape = input * stride), per axis total = stride*(in-1) +
+ * output_padding + (k-1)*dilation + 1 - output_shape. The ONNX
+ * specification puts total/2 at the begin and the rest at the end for
+ * SAME_UPPER, and the rest at the begin, total/2 at the end otherwise
+ * (SAME_LOWER, or NOTSET with output_shape); onnxruntime's CPU kernel
+ * splits an odd total the other way round in each case: take the split of
+ * the runtime whose results must be matched. A negative total is -total
+ * more output_padding (still below the stride or the dilation). Either way
+ * the output is the unpadded one cropped at [begin, begin + output_shape).
  *
  * The plan is a conv_plan: the run calls below work on it with the shapes
  * above (conv_forward: y from x, w, b; conv_backward_data: dx from dy and w;

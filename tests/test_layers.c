@@ -396,6 +396,114 @@ START_TEST(test_transpose_algorithms) {
 }
 END_TEST
 
+/* ONNX ConvTranspose with output_shape, mapped as conv.h says: per axis
+ * total = stride*(in-1) + output_padding + (k-1)*dilation + 1 - output_shape,
+ * split by the ONNX specification's rule (SAME_UPPER: total/2 first) or
+ * onnxruntime's (the larger half first), a negative total as more
+ * output_padding. Whatever the split, the result must be the full output
+ * (no pads) cropped at [begin, begin + output_shape), with bias-only rows
+ * past it: checked against the float64 loop nest of the full output. */
+START_TEST(test_transpose_onnx_output_shape) {
+  const char *backend = backends[_i];
+  conv_context *ctx = NULL;
+  ck_assert(conv_context_create(&ctx, backend, NULL) == CONV_SUCCESS);
+  tu_rng r;
+  tu_rng_seed(&r, 0x0e1e);
+  int odd = 0, grown = 0;
+  for (int k = 0; k < 60; k++) {
+    conv_transpose_desc full;
+    conv_transpose_desc_init(&full);
+    full.n = tu_rng_range(&r, 1, 2);
+    full.c_in = tu_rng_range(&r, 1, 3);
+    full.c_out = tu_rng_range(&r, 1, 3);
+    full.h = tu_rng_range(&r, 1, 6);
+    full.w = tu_rng_range(&r, 1, 6);
+    full.has_bias = 1;
+    int64_t fo[2], want[2], begin[2], end[2], op[2];
+    for (int a = 0; a < 2; a++) {
+      full.kernel[a] = tu_rng_range(&r, 1, 4);
+      full.stride[a] = tu_rng_range(&r, 1, 3);
+      full.dilation[a] = tu_rng_range(&r, 1, 3);
+      const int64_t in = a ? full.w : full.h;
+      fo[a] = full.stride[a] * (in - 1) +
+              full.dilation[a] * (full.kernel[a] - 1) + 1;
+      /* output_shape: from the full size less a few rows to a few more
+       * (as many more as the output_padding rule lets through). */
+      const int64_t more = (full.stride[a] > full.dilation[a]
+                                ? full.stride[a] : full.dilation[a]) - 1;
+      want[a] = tu_rng_range(&r, fo[a] > 4 ? fo[a] - 4 : 1, fo[a] + more);
+    }
+    const int ort = (int)tu_rng_range(&r, 0, 1); /* which split */
+    conv_transpose_desc t = full;
+    for (int a = 0; a < 2; a++) {
+      const int64_t total = fo[a] - want[a];
+      if (total < 0) {
+        begin[a] = end[a] = 0;
+        op[a] = -total;
+        if (op[a] >= t.stride[a]) grown++;
+      } else {
+        const int64_t small = total / 2, large = total - total / 2;
+        begin[a] = ort ? large : small; /* SAME_UPPER */
+        end[a] = total - begin[a];
+        op[a] = 0;
+        if (total % 2) odd++;
+      }
+      t.pad[2 * a] = begin[a];
+      t.pad[2 * a + 1] = end[a];
+      t.output_padding[a] = op[a];
+    }
+    int64_t ho = 0, wo = 0;
+    ck_assert_msg(conv_transpose_output_size(&t, &ho, &wo) == CONV_SUCCESS,
+                  "%s", conv_last_error(NULL));
+    ck_assert_int_eq(ho, want[0]);
+    ck_assert_int_eq(wo, want[1]);
+    conv_plan *plan = NULL;
+    ck_assert_msg(conv_transpose_plan_create(ctx, &t, CONV_ACT_NONE, 0.0f,
+                                             &plan) == CONV_SUCCESS,
+                  "%s: %s", backend, conv_last_error(ctx));
+    const size_t nx = (size_t)(t.n * t.c_in * t.h * t.w);
+    const size_t nw = (size_t)(t.c_in * t.c_out * t.kernel[0] * t.kernel[1]);
+    const size_t nf = (size_t)(t.n * t.c_out * fo[0] * fo[1]);
+    const size_t ny = (size_t)(t.n * t.c_out * ho * wo);
+    float *x = tu_alloc(nx * 4), *w = tu_alloc(nw * 4);
+    float *b = tu_alloc((size_t)t.c_out * 4), *dyf = tu_alloc(nf * 4);
+    tu_fill_random(&r, x, nx);
+    tu_fill_random(&r, w, nw);
+    tu_fill_random(&r, b, (size_t)t.c_out);
+    memset(dyf, 0, nf * 4);
+    double *yf = tu_alloc(nf * 8), *dxf = tu_alloc(nx * 8);
+    double *dwf = tu_alloc(nw * 8), *dbf = tu_alloc((size_t)t.c_out * 8);
+    ref_transpose(&full, fo[0], fo[1], CONV_ACT_NONE, 0.0f, x, w, b, dyf, yf,
+                  dxf, dwf, dbf);
+    /* The crop of the full output; rows and columns past it hold b. */
+    double *want_y = tu_alloc(ny * 8);
+    for (int64_t n = 0; n < t.n; n++)
+      for (int64_t c = 0; c < t.c_out; c++)
+        for (int64_t i = 0; i < ho; i++)
+          for (int64_t j = 0; j < wo; j++) {
+            const int64_t fi = i + begin[0], fj = j + begin[1];
+            want_y[((n * t.c_out + c) * ho + i) * wo + j] =
+                fi < fo[0] && fj < fo[1]
+                    ? yf[((n * t.c_out + c) * fo[0] + fi) * fo[1] + fj]
+                    : (double)b[c];
+          }
+    float *y = poisoned(ny);
+    ck_assert(conv_forward(plan, x, w, b, y) == CONV_SUCCESS);
+    char ds[512];
+    tdesc_str(&t, CONV_ACT_NONE, ds, sizeof ds);
+    check_err(backend, ort ? "ONNX output_shape (onnxruntime's split)"
+                           : "ONNX output_shape (the specification's split)",
+              ds, y, want_y, ny);
+    free(x); free(w); free(b); free(dyf); free(yf); free(dxf); free(dwf);
+    free(dbf); free(want_y); free(y);
+    conv_plan_destroy(plan);
+  }
+  ck_assert_msg(odd >= 10 && grown >= 3, "odd totals %d, grown %d", odd,
+                grown);
+  conv_context_destroy(ctx);
+}
+END_TEST
+
 /* N = 0: forward writes nothing, dw and db are zero. */
 START_TEST(test_transpose_empty_batch) {
   const char *backend = backends[_i];
@@ -1026,6 +1134,7 @@ int main(void) {
   tcase_add_loop_test(tc, test_transpose_random, 0, n_backends);
   tcase_add_loop_test(tc, test_transpose_algorithms, 0, n_backends);
   tcase_add_loop_test(tc, test_transpose_empty_batch, 0, n_backends);
+  tcase_add_loop_test(tc, test_transpose_onnx_output_shape, 0, n_backends);
   tcase_add_loop_test(tc, test_activation_random, 0, n_backends);
   tcase_add_loop_test(tc, test_activation_nan, 0, n_backends);
   tcase_add_loop_test(tc, test_activation_winograd_dilated, 0, n_backends);

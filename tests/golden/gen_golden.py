@@ -481,6 +481,27 @@ CASES += [
          w=(2, 4, 3, 3), dilation=2, padding=(0, 1), output_padding=1,
          activation="leaky_relu:0.2", x_scale=3.0,
          op="conv_transpose2d", seed=214),
+    # The configurations of PyTorch's own ConvTranspose2d module tests
+    # (common_nn): stride (3,2) with output_padding (1,1); dilation 2 with
+    # stride (2,3), no bias; a (2,3) kernel with groups 2; and one with
+    # everything at once (padding (2,1), dilation (2,3), groups 3).
+    case("tconv_torch_stride3x2", "PyTorch's ConvTranspose2d(3, 4, 3, "
+         "(3, 2), 1, (1, 1)) on (1, 3, 7, 6).", x=(1, 3, 7, 6),
+         w=(3, 4, 3, 3), stride=(3, 2), padding=1, output_padding=1,
+         op="conv_transpose2d", seed=215),
+    case("tconv_torch_dilated", "PyTorch's ConvTranspose2d(3, 4, 3, (2, 3), "
+         "1, (1, 1), 1, False, (2, 2)) on (1, 3, 6, 7).", x=(1, 3, 6, 7),
+         w=(3, 4, 3, 3), stride=(2, 3), padding=1, output_padding=1,
+         dilation=2, bias=False, op="conv_transpose2d", seed=216),
+    case("tconv_torch_groups", "PyTorch's ConvTranspose2d(2, 4, (2, 3), "
+         "groups=2) on (1, 2, 4, 5).", x=(1, 2, 4, 5), w=(2, 2, 2, 3),
+         groups=2, op="conv_transpose2d", seed=217),
+    case("tconv_everything", "Batch 2, groups 3, kernel (3,2), stride (2,1), "
+         "padding (2,1), dilation (2,3), output_padding (1,2) (the column "
+         "one below the dilation, past the last tap), bias.",
+         x=(2, 6, 5, 4), w=(6, 1, 3, 2), groups=3, stride=(2, 1),
+         padding=(2, 1), dilation=(2, 3), output_padding=(1, 2),
+         op="conv_transpose2d", seed=218),
 ]
 
 # ------------------------------------------------- fused activation
@@ -1151,6 +1172,31 @@ def malformed_examples(arrays):
         "avgpool_with_w": ("an avgpool2d case with w.npy (pooling has no "
                            "weight).", "w, b, dw or db",
                            {"params": b"op=avgpool2d\nkernel=2\nstride=2\n"}),
+        "tconv_outpad_too_big": ("a conv_transpose2d case with "
+                                 "output_padding 2, stride 2, dilation 1 "
+                                 "(must be below one of them).",
+                                 "output_padding=2",
+                                 {"params": b"op=conv_transpose2d\nstride=2"
+                                  b"\npadding=1\noutput_padding=2\n",
+                                  "w.npy": npy_bytes(
+                                      arrays["w"].transpose(1, 0, 2, 3))}),
+        "tconv_conv2d_weight": ("a conv_transpose2d case whose w.npy is in "
+                                "conv2d's (C_out, C_in, kH, kW) layout.",
+                                "first dimension 2",
+                                {"params": b"op=conv_transpose2d\n"
+                                 b"padding=1\n"}),
+        "tconv_padding_same": ("a conv_transpose2d case with padding=same "
+                               "(PyTorch has no such padding for it).",
+                               "padding=P|PH,PW|T,B,L,R only",
+                               {"params": b"op=conv_transpose2d\n"
+                                b"padding=same\n",
+                                "w.npy": npy_bytes(
+                                    arrays["w"].transpose(1, 0, 2, 3))}),
+        "maxpool_count_include_pad": ("count_include_pad on a maxpool2d "
+                                      "case (an avgpool2d key).",
+                                      "count_include_pad is not a key",
+                                      {"params": b"op=maxpool2d\nkernel=2\n"
+                                       b"count_include_pad=0\n"}),
     }
 
 
