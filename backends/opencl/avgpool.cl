@@ -34,6 +34,7 @@ float avg_window(int oh, int ow, int *h0, int *h1, int *w0, int *w1,
 }
 
 /* Work item (q = oh*OW + ow, plane t). */
+#if defined(KSEL_ALL) || defined(KSEL_avgpool_fwd)
 __kernel void avgpool_fwd(__global const float *x, __global float *y, int nc,
                           AVG_PARAMS) {
   const int q = get_global_id(0);
@@ -49,9 +50,11 @@ __kernel void avgpool_fwd(__global const float *x, __global float *y, int nc,
     for (int iw = w0; iw < w1; iw++) sum += xp[ih * W + iw];
   y[(long)t * OH * OW + q] = h0 < h1 && w0 < w1 ? sum / div : 0.0f;
 }
+#endif
 
 /* dx: each element gathers dy/divisor of every window holding it, in output
  * raster order. Work item (q = h*W + w, plane t). */
+#if defined(KSEL_ALL) || defined(KSEL_avgpool_bwd)
 __kernel void avgpool_bwd(__global const float *dy, __global float *dx, int nc,
                           AVG_PARAMS) {
   const int q = get_global_id(0);
@@ -84,3 +87,4 @@ __kernel void avgpool_bwd(__global const float *dy, __global float *dx, int nc,
     }
   dx[(long)t * H * W + q] = acc;
 }
+#endif

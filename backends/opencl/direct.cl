@@ -6,6 +6,7 @@
  */
 
 /* y = conv(x, w) (+ b). Work item (p = oh*OW + ow, n*K + k). */
+#if defined(KSEL_ALL) || defined(KSEL_fwd_direct)
 __kernel void fwd_direct(__global const float *x, __global const float *w,
                          __global const float *b, __global float *y, int N,
                          int has_bias, GEOM_PARAMS) {
@@ -36,6 +37,7 @@ __kernel void fwd_direct(__global const float *x, __global const float *w,
   if (has_bias) acc += b[k];
   y[(long)t * P + p] = acc;
 }
+#endif
 
 /* The same, one work item per output row (oh, n*K + k), 16 outputs of the
  * row at a time as one float16: for each input row a tap reads, the span
@@ -45,6 +47,7 @@ __kernel void fwd_direct(__global const float *x, __global const float *w,
  * terms are added in fwd_direct's order (c, tap row, tap column). */
 #define DROW 16
 #define DLINE 64
+#if defined(KSEL_ALL) || defined(KSEL_fwd_direct_rows)
 __kernel void fwd_direct_rows(__global const float *x,
                               __global const float *w,
                               __global const float *b, __global float *y,
@@ -131,11 +134,13 @@ __kernel void fwd_direct_rows(__global const float *x,
     for (int u = 0; u < valid; u++) yp[ow0 + u] = has_bias ? out[u] + bk : out[u];
   }
 }
+#endif
 
 /* dx from dy and w. Gather as col2im does, over the output channels of the
  * element's group. Work item (q = h*W + w, n*C + c). The epilogue (b,
  * has_b, act, alpha: dx_epilogue) is a transposed convolution's bias and
  * activation, applied as each element is stored. */
+#if defined(KSEL_ALL) || defined(KSEL_bwd_data_direct)
 __kernel void bwd_data_direct(__global const float *dy,
                               __global const float *w, __global float *dx,
                               int N, GEOM_PARAMS, __global const float *b,
@@ -184,6 +189,7 @@ __kernel void bwd_data_direct(__global const float *dy,
   }
   dx[(long)t * H * W + q] = dx_epilogue(acc, b, has_b, c, act, alpha);
 }
+#endif
 
 /* dx for zero padding and horizontal stride 1, one work item per input row
  * (h, n*C + c), 16 outputs of the row at a time as one float16: for each
@@ -191,6 +197,7 @@ __kernel void bwd_data_direct(__global const float *dy,
  * elements read is one vector (loaded straight where it lies inside the
  * row, else through a private line with zeros outside). For CPUs; other
  * padding modes and strides take bwd_data_direct. */
+#if defined(KSEL_ALL) || defined(KSEL_bwd_data_direct_rows)
 __kernel void bwd_data_direct_rows(__global const float *dy,
                                    __global const float *w,
                                    __global float *dx, int N, GEOM_PARAMS,
@@ -243,10 +250,12 @@ __kernel void bwd_data_direct_rows(__global const float *dy,
       dxp[w0 + e] = dx_epilogue(out[e], b, has_b, c, act, alpha);
   }
 }
+#endif
 
 /* dw from x and dy: one work-group of RED_WG items per weight element
  * e = ((k*Cg + cl)*KH + ii)*KW + jj; each item sums a fixed stride of the
  * (n, p) positions, then a fixed tree adds the partial sums. */
+#if defined(KSEL_ALL) || defined(KSEL_bwd_weight_direct)
 __kernel __attribute__((reqd_work_group_size(RED_WG, 1, 1)))
 void bwd_weight_direct(__global const float *x, __global const float *dy,
                        __global float *dw, int N, GEOM_PARAMS) {
@@ -284,10 +293,12 @@ void bwd_weight_direct(__global const float *x, __global const float *dy,
   }
   if (lid == 0 && k < K) dw[e] = red[0];
 }
+#endif
 
 /* The same sums, the (n, oh) rows of the output shared out among the items
  * (one division per row, not per element) and each row a straight loop
  * along ow (for CPUs). Fixed order per item, then the same tree. */
+#if defined(KSEL_ALL) || defined(KSEL_bwd_weight_direct_rows)
 __kernel __attribute__((reqd_work_group_size(RED_WG, 1, 1)))
 void bwd_weight_direct_rows(__global const float *x, __global const float *dy,
                             __global float *dw, int N, GEOM_PARAMS) {
@@ -349,3 +360,4 @@ void bwd_weight_direct_rows(__global const float *x, __global const float *dy,
   }
   if (lid == 0 && k < K) dw[e] = red[0];
 }
+#endif

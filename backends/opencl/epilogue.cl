@@ -9,6 +9,7 @@
 
 /* y[t, p] = act(y[t, p] + (has_b ? b[t % C] : 0)) for t < NC planes of HW
  * elements. Work item (p, t). */
+#if defined(KSEL_ALL) || defined(KSEL_bias_act)
 __kernel void bias_act(__global float *y, __global const float *b, int has_b,
                        int NC, int C, int HW, int act, float alpha) {
   const int p = get_global_id(0);
@@ -17,9 +18,11 @@ __kernel void bias_act(__global float *y, __global const float *b, int has_b,
   const long i = (long)t * HW + p;
   y[i] = conv_act(y[i] + (has_b ? b[t % C] : 0.0f), act, alpha);
 }
+#endif
 
 /* sum[k] = sum over n, p of y[n, k, p]: one work-group of RED_WG items per
  * channel, each summing a fixed stride, then a fixed tree (as bias_grad). */
+#if defined(KSEL_ALL) || defined(KSEL_channel_sum)
 __kernel __attribute__((reqd_work_group_size(RED_WG, 1, 1)))
 void channel_sum(__global const float *y, __global float *sum, int N, int C,
                  int HW) {
@@ -39,3 +42,4 @@ void channel_sum(__global const float *y, __global float *sum, int N, int C,
   }
   if (lid == 0) sum[k] = red[0];
 }
+#endif

@@ -107,7 +107,8 @@ typedef float16 floatv;
 #define LOAD_FULL(j) VLOAD(pb + (long)kp * ldb + n0 + (j) * VW)
 #define LOAD_PANEL(j) VLOAD(pb + (long)kp * ldb + (j) * VW)
 
-__kernel void gemm_vec(GEMM_ARGS) {
+__kernel __attribute__((reqd_work_group_size(LN, LM, 1)))
+void gemm_vec(GEMM_ARGS) {
   GEMM_PROLOGUE
   const int n0 = get_global_id(0) * TN;
   const int m0 = get_global_id(1) * TM;

@@ -31,6 +31,7 @@ float col_value(__global const float *x, long x_off, int t, int r, int p,
 
 /* col[n][r][p] (nb images) <- x[x_off ...]. Work item (p, row): row =
  * (n*C + c)*KH*KW + ii*KW + jj. (Element-parallel: for GPUs.) */
+#if defined(KSEL_ALL) || defined(KSEL_im2col)
 __kernel void im2col(__global const float *x, long x_off, __global float *col,
                      int nb, GEOM_PARAMS) {
   const int p = get_global_id(0);
@@ -40,9 +41,11 @@ __kernel void im2col(__global const float *x, long x_off, __global float *col,
   col[(long)r * P + p] = col_value(x, x_off, r / (KH * KW), r, p, C, H, W, KH,
                                    KW, OW, SH, SW, DH, DW, PT, PL, mode, flip);
 }
+#endif
 
 /* The same, one work item per output row (oh, row) looping over ow: no
  * division per element and a straight copy inside the image (for CPUs). */
+#if defined(KSEL_ALL) || defined(KSEL_im2col_rows)
 __kernel void im2col_rows(__global const float *x, long x_off,
                           __global float *col, int nb, GEOM_PARAMS) {
   const int oh = get_global_id(0);
@@ -73,11 +76,13 @@ __kernel void im2col_rows(__global const float *x, long x_off,
     dst[ow] = v;
   }
 }
+#endif
 
 /* im2col_rows writing the GEMM's packed B (gemm.cl's b_panel): per image
  * and group a block of R = C/G*KH*KW rows x PP = P rounded up to tn
  * columns, stored as PP/tn panels of R x tn; columns P..PP-1 are zero.
  * Work item (oh, row) as im2col_rows. */
+#if defined(KSEL_ALL) || defined(KSEL_im2col_rows_panel)
 __kernel void im2col_rows_panel(__global const float *x, long x_off,
                                 __global float *col, int nb, int tn,
                                 GEOM_PARAMS) {
@@ -117,10 +122,12 @@ __kernel void im2col_rows_panel(__global const float *x, long x_off,
     for (int q = P; q < PP; q++)
       blk[(long)(q / tn) * R * tn + q % tn] = 0.0f;
 }
+#endif
 
 /* col[n][p][r] (nb images) <- x[x_off ...], r over all C*KH*KW rows. Work
  * item (r, n*P + p): neighbouring items write neighbouring addresses (for
  * GPUs). */
+#if defined(KSEL_ALL) || defined(KSEL_im2col_t)
 __kernel void im2col_t(__global const float *x, long x_off,
                        __global float *col, int nb, GEOM_PARAMS) {
   const int r = get_global_id(0);
@@ -132,9 +139,11 @@ __kernel void im2col_t(__global const float *x, long x_off,
       col_value(x, x_off, n * C + r / (KH * KW), r, p, C, H, W, KH, KW, OW,
                 SH, SW, DH, DW, PT, PL, mode, flip);
 }
+#endif
 
 /* The same, one work item per output position (ow, n*OH + oh) writing its
  * C*KH*KW values in a loop, taps found without division (for CPUs). */
+#if defined(KSEL_ALL) || defined(KSEL_im2col_t_rows)
 __kernel void im2col_t_rows(__global const float *x, long x_off,
                             __global float *col, int nb, GEOM_PARAMS) {
   const int ow = get_global_id(0);
@@ -157,12 +166,14 @@ __kernel void im2col_t_rows(__global const float *x, long x_off,
     }
   }
 }
+#endif
 
 /* dx[dx_off ...] (nb images) <- the adjoint of im2col applied to col.
  * Gather: each dx element sums, in a fixed order, every column entry that
  * read it, through the border map too. Work item (q = h*W + w, n*C + c).
  * The epilogue (dx_epilogue) adds a transposed convolution's bias and
  * activation as each element is stored. */
+#if defined(KSEL_ALL) || defined(KSEL_col2im)
 __kernel void col2im(__global const float *col, __global float *dx,
                      long dx_off, int nb, GEOM_PARAMS,
                      __global const float *b, int has_b, int act,
@@ -205,10 +216,12 @@ __kernel void col2im(__global const float *col, __global float *dx,
   dx[dx_off + (long)t * H * W + q] = dx_epilogue(acc, b, has_b, t % C, act,
                                                  alpha);
 }
+#endif
 
 /* wt[g][c][k][tap] <- w[g*K/G + k][c][tap] for count = K*(C/G)*KH*KW
  * elements: the weight of backward data computed as a convolution over dy
  * (per group, input and output channels swapped). Work item e. */
+#if defined(KSEL_ALL) || defined(KSEL_weight_t)
 __kernel void weight_t(__global const float *w, __global float *wt, int count,
                        GEOM_PARAMS) {
   const int e = get_global_id(0);
@@ -221,3 +234,4 @@ __kernel void weight_t(__global const float *w, __global float *wt, int count,
   const int cl = r % Cg, g = r / Cg;
   wt[e] = w[((long)(g * Kg + k) * Cg + cl) * T + tap];
 }
+#endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "opencl_internal.h"
 #include "opencl_kernels.h"
@@ -455,6 +456,7 @@ static void ocl_device_close(void *device) {
   ocl_device *dev = device;
   if (dev == NULL) return;
   if (dev->queue != NULL) clFinish(dev->queue);
+  ocl_device_save_programs(dev);
   while (dev->programs != NULL) {
     ocl_program *next = dev->programs->next;
     clReleaseProgram(dev->programs->prog);
@@ -507,6 +509,13 @@ static conv_status build_log_fail(ocl_device *dev, cl_program prog, cl_int e,
   log[sizeof log - 1] = '\0';
   return conv_err_set(err, CONV_ERROR_DEVICE, "clBuildProgram: %s (%d): %s",
                       ocl_error_name(e), (int)e, log);
+}
+
+/* Milliseconds on the monotonic clock, for CONV_VERBOSE's compile times. */
+static double mono_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
 }
 
 /* The program from the disk cache, or NULL. */
@@ -575,7 +584,12 @@ conv_status ocl_device_build(ocl_device *dev, int set, const char *options,
       st = cl_fail(err, "clCreateProgramWithSource", e);
       goto done;
     }
+    const double t0 = mono_ms();
     e = clBuildProgram(prog, 1, &dev->id, options, NULL, NULL);
+    if (ocl_verbose())
+      fprintf(stderr, "libconv: opencl: clBuildProgram(%s%s) %.0f ms\n",
+              set == OCL_SRC_GEMM ? "GEMM " : "base", options,
+              mono_ms() - t0);
     if (e != CL_SUCCESS) {
       st = build_log_fail(dev, prog, e, err);
       clReleaseProgram(prog);
@@ -605,14 +619,31 @@ done:
   return st;
 }
 
+conv_status ocl_device_select(ocl_device *dev, const char *const *names,
+                              int count, ocl_program **program,
+                              conv_err *err) {
+  size_t len = 32;
+  for (int i = 0; i < count; i++) len += strlen(names[i]) + 8;
+  char *options = malloc(len);
+  if (options == NULL)
+    return conv_err_set(err, CONV_ERROR_OUT_OF_MEMORY,
+                        "opencl: out of host memory");
+  size_t at = (size_t)snprintf(options, len, "-DRED_WG=%d", OCL_RED_WG);
+  for (int i = 0; i < count; i++)
+    at += (size_t)snprintf(options + at, len - at, " -DKSEL_%s", names[i]);
+  pthread_mutex_lock(&dev->lock);
+  conv_status st = ocl_device_build(dev, OCL_SRC_BASE, options, program, err);
+  pthread_mutex_unlock(&dev->lock);
+  free(options);
+  return st;
+}
+
 conv_status ocl_device_program(ocl_device *dev, cl_program *program,
                                conv_err *err) {
-  char options[64];
+  static const char *const names[] = {"bias_act", "channel_sum"};
   ocl_program *pg = NULL;
-  snprintf(options, sizeof options, "-DRED_WG=%d", OCL_RED_WG);
-  pthread_mutex_lock(&dev->lock);
-  conv_status st = ocl_device_build(dev, OCL_SRC_BASE, options, &pg, err);
-  pthread_mutex_unlock(&dev->lock);
+  conv_status st = ocl_device_select(dev, names, 2, &pg, err);
+  ocl_program_keep(dev, pg);
   *program = pg ? pg->prog : NULL;
   return st;
 }
@@ -628,9 +659,14 @@ conv_status ocl_warm_launch(ocl_device *dev, ocl_program *program,
   pthread_mutex_lock(&dev->lock);
   if (program->warmed != NULL && strstr(program->warmed, sig) != NULL)
     goto done;
+  const double t0 = mono_ms();
   cl_int e = clEnqueueNDRangeKernel(dev->queue, k, 3, NULL, l, l, 0, NULL,
                                     NULL);
   if (e == CL_SUCCESS) e = clFinish(dev->queue);
+  if (ocl_verbose())
+    fprintf(stderr, "libconv: opencl: first launch of %s with work-groups "
+            "%zux%zux%zu (the driver compiles it) %.0f ms\n", name, l[0],
+            l[1], l[2], mono_ms() - t0);
   if (e != CL_SUCCESS) {
     char call[128];
     snprintf(call, sizeof call, "clEnqueueNDRangeKernel(%s, warm-up)", name);
@@ -649,15 +685,30 @@ done:
   return st;
 }
 
+void ocl_program_keep(ocl_device *dev, ocl_program *pg) {
+  if (pg == NULL) return;
+  pthread_mutex_lock(&dev->lock);
+  pg->keep = 1;
+  pthread_mutex_unlock(&dev->lock);
+}
+
 void ocl_device_save_programs(ocl_device *dev) {
   pthread_mutex_lock(&dev->lock);
   for (ocl_program *pg = dev->programs; pg != NULL; pg = pg->next) {
-    if (!pg->dirty) continue;
+    if (!pg->dirty || !pg->keep) continue;
     pg->dirty = 0;
+    ocl_progress("storing compiled OpenCL kernels (%s) for %s in %s",
+                 pg->set == OCL_SRC_GEMM ? "GEMM" : "base", dev->name,
+                 ocl_cache_dir(0));
     size_t size = 0;
+    const double t0 = mono_ms();
     if (clGetProgramInfo(pg->prog, CL_PROGRAM_BINARY_SIZES, sizeof size, &size,
                          NULL) != CL_SUCCESS || size == 0)
       continue;
+    if (ocl_verbose())
+      fprintf(stderr, "libconv: opencl: program binary (%s%s) %zu bytes, "
+              "%.0f ms\n", pg->set == OCL_SRC_GEMM ? "GEMM " : "base",
+              pg->options, size, mono_ms() - t0);
     unsigned char *bin = malloc(size);
     unsigned char *bins[1] = {bin};
     char *key = program_key(dev, pg->set, pg->options);

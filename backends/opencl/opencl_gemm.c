@@ -21,8 +21,8 @@ void ocl_gemm_params_str(const ocl_gemm_params *gp, char *buf, size_t len) {
 void ocl_gemm_params_options(const ocl_gemm_params *gp, char *buf,
                              size_t len) {
   if (gp->family == OCL_GEMM_VEC)
-    snprintf(buf, len, "-DGEMM_VEC -DTM=%d -DVW=%d -DNV=%d", gp->tm, gp->vw,
-             gp->nv);
+    snprintf(buf, len, "-DGEMM_VEC -DTM=%d -DVW=%d -DNV=%d -DLM=%d -DLN=%d",
+             gp->tm, gp->vw, gp->nv, gp->lm, gp->ln);
   else
     snprintf(buf, len, "-DGEMM_TILED -DMWG=%d -DNWG=%d -DKWG=%d -DMDIMC=%d "
              "-DNDIMC=%d", gp->mwg, gp->nwg, gp->kwg, gp->mdimc, gp->ndimc);

@@ -46,6 +46,8 @@ typedef struct ocl_program {
   cl_program prog;
   char *warmed;          /* "name:l0xl1xl2\n" launch shapes compiled so far */
   int dirty;             /* new shapes since the disk cache was written */
+  int keep;              /* used by a plan (not only by tuning trials): the
+                            device writes it to the disk cache at close */
   struct ocl_program *next;
 } ocl_program;
 
@@ -132,8 +134,14 @@ conv_status ocl_device_build(ocl_device *dev, int set, const char *options,
 conv_status ocl_warm_launch(ocl_device *dev, ocl_program *program,
                             cl_kernel k, const char *name, cl_uint dims,
                             const size_t *local, conv_err *err);
-/* Writes programs with new launch shapes to the disk cache (never fails). */
+/* Writes the kept programs with new launch shapes to the disk cache (never
+ * fails). The device does it when it is closed: fetching a program's binary
+ * makes some drivers compile every kernel of it once more (PoCL: a
+ * work-group function for any local size), work that plan creation need
+ * not wait for. */
 void ocl_device_save_programs(ocl_device *dev);
+/* Marks a program as used by a plan (dev->lock not held). */
+void ocl_program_keep(ocl_device *dev, ocl_program *pg);
 /* Prints a progress line on stderr when $CONV_VERBOSE or $CONV_PROGRESS is
  * set (for long work: compiling, tuning). */
 void ocl_progress(const char *fmt, ...);
@@ -170,7 +178,12 @@ const char *ocl_error_name(cl_int code);
 /* The name of a CLBlast status code, never NULL. */
 const char *ocl_clblast_name(CLBlastStatusCode code);
 
-/* Builds (once) and returns the device's base program. */
+/* Builds (once per device and kernel list) the base program holding only
+ * the named kernels (count names): build options -DRED_WG=.. -DKSEL_<name>. */
+conv_status ocl_device_select(ocl_device *dev, const char *const *names,
+                              int count, ocl_program **program, conv_err *err);
+/* Builds (once) and returns the program of the per-channel passes
+ * (bias_act, channel_sum: opencl_epilogue.c). */
 conv_status ocl_device_program(ocl_device *dev, cl_program *program,
                                conv_err *err);
 

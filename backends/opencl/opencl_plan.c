@@ -281,6 +281,10 @@ static size_t pow2_at_least(size_t v) {
 
 /* The function dy_im2col runs, and the index of its first geometry
  * argument. */
+static int cmp_name(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static const char *dy_im2col_fn(const ocl_plan *pl, cl_uint *geom) {
   *geom = pl->dpanel ? 5 : 4;
   return pl->dpanel ? "im2col_rows_panel" : pl->rows ? "im2col_rows" : "im2col";
@@ -940,16 +944,11 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
       return cl_fail(err, "clCreateBuffer(split-K workspace)", e);
   }
 
-  /* Base kernels. */
-  char options[64];
-  snprintf(options, sizeof options, "-DRED_WG=%d", OCL_RED_WG);
-  pthread_mutex_lock(&dev->lock);
-  st = ocl_device_build(dev, OCL_SRC_BASE, options, &pl->base, err);
-  pthread_mutex_unlock(&dev->lock);
-  if (st != CONV_SUCCESS) return st;
+  /* Base kernels: a program of just the kernels the run calls launch. */
   int want[NKERNELS] = {0};
   const int fa = pl->ch[OP_FWD].algo, da = pl->ch[OP_BWD_DATA].algo;
-  const int lower = fa != ALGO_DIRECT && !algos[fa].is1x1;
+  const int lower = fa != ALGO_DIRECT && fa != ALGO_WINOGRAD &&
+                    !algos[fa].is1x1;
   want[pl->panel ? K_IM2COL_ROWS_PANEL
                  : pl->rows ? K_IM2COL_ROWS : K_IM2COL] = lower;
   want[pl->rows ? K_IM2COL_T_ROWS : K_IM2COL_T] = bw != ALGO_DIRECT;
@@ -965,6 +964,20 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
       bw == ALGO_DIRECT;
   want[K_BIAS_GRAD] = 1;
   want[K_SUM_SLICES] = pl->slices > 1;
+  const char *names[NKERNELS];
+  int nnames = 0;
+  for (int kk = 0; kk < NKERNELS; kk++) {
+    if (!want[kk]) continue;
+    cl_uint dy_geom;
+    const char *fn = kk == K_DY_IM2COL ? dy_im2col_fn(pl, &dy_geom)
+                                       : kernel_names[kk];
+    int seen = 0;
+    for (int i = 0; i < nnames; i++) seen |= strcmp(names[i], fn) == 0;
+    if (!seen) names[nnames++] = fn;
+  }
+  qsort(names, (size_t)nnames, sizeof names[0], cmp_name); /* one key per set */
+  st = ocl_device_select(dev, names, nnames, &pl->base, err);
+  if (st != CONV_SUCCESS) return st;
   for (int kk = 0; kk < NKERNELS; kk++) {
     if (!want[kk]) continue;
     cl_uint dy_geom;
@@ -1042,7 +1055,11 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
    * over (h_out*w_out, n*c_out) with groups of 64 or 1 by the plane size):
    * its work-group shape compiled now, by a launch over no channel. */
   if (p->activation != CONV_ACT_NONE) {
-    cl_kernel k = clCreateKernel(pl->base->prog, "bias_act", &e);
+    static const char *const epi[] = {"bias_act", "channel_sum"};
+    ocl_program *ep = NULL;
+    st = ocl_device_select(dev, epi, 2, &ep, err);
+    if (st != CONV_SUCCESS) return st;
+    cl_kernel k = clCreateKernel(ep->prog, "bias_act", &e);
     if (k == NULL) return cl_fail(err, "clCreateKernel(bias_act)", e);
     const cl_int zero = 0, one = 1;
     const cl_float a0 = 0.0f;
@@ -1059,7 +1076,8 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
       return cl_fail(err, "clSetKernelArg(bias_act, warm-up)", e);
     }
     const size_t l[3] = {pl->np >= 64 ? 64 : 1, 1, 1};
-    st = ocl_warm_launch(dev, pl->base, k, "bias_act", 2, l, err);
+    ocl_program_keep(dev, ep);
+    st = ocl_warm_launch(dev, ep, k, "bias_act", 2, l, err);
     clReleaseKernel(k);
     if (st != CONV_SUCCESS) return st;
   }
@@ -1162,7 +1180,6 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
       if (st != CONV_SUCCESS) return st;
     }
   }
-  ocl_device_save_programs(dev);
   return CONV_SUCCESS;
 }
 
@@ -1449,6 +1466,8 @@ conv_status ocl_plan_create(void *device, const conv_problem *problem,
   ocl_plan *pl = NULL;
   st = plan_make(dev, &pe, p, ch, &pl, err);
   if (st != CONV_SUCCESS) return st;
+  ocl_program_keep(dev, pl->base);
+  for (int op = 0; op < NOPS; op++) ocl_program_keep(dev, pl->gprog[op]);
   if (ocl_verbose()) {
     for (int op = 0; op < NOPS; op++) {
       char g[128] = "-";

@@ -124,7 +124,12 @@ conv_status ocl_pool_plan_create(void *device, const conv_pool_problem *problem,
                         "opencl pool_plan_create: out of host memory");
   pl->dev = dev;
   pl->p = *p;
-  st = ocl_device_program(dev, &program, err);
+  static const char *const max_names[] = {"maxpool_fwd", "maxpool_bwd"};
+  static const char *const avg_names[] = {"avgpool_fwd", "avgpool_bwd"};
+  ocl_program *pg = NULL;
+  st = ocl_device_select(dev, p->mode == CONV_POOL_MAX ? max_names : avg_names,
+                         2, &pg, err);
+  program = pg ? pg->prog : NULL;
   if (p->mode == CONV_POOL_MAX) {
     if (st == CONV_SUCCESS)
       st = pool_kernel(pl, program, "maxpool_fwd", 5, &pl->fwd, &pl->fwd_max, err);
@@ -140,12 +145,6 @@ conv_status ocl_pool_plan_create(void *device, const conv_pool_problem *problem,
    * size at the first launch): each kernel once with its runs' local size
    * and no-op arguments (nc = 0, buffers the device's dummy). */
   if (st == CONV_SUCCESS) {
-    ocl_program *pg = NULL;
-    char opts[64];
-    snprintf(opts, sizeof opts, "-DRED_WG=%d", OCL_RED_WG);
-    pthread_mutex_lock(&dev->lock);
-    st = ocl_device_build(dev, OCL_SRC_BASE, opts, &pg, err);
-    pthread_mutex_unlock(&dev->lock);
     const int mx = p->mode == CONV_POOL_MAX;
     const struct {
       cl_kernel k;
@@ -174,7 +173,7 @@ conv_status ocl_pool_plan_create(void *device, const conv_pool_problem *problem,
       pool_local(w[i].kmax, w[i].d0, (size_t)(p->n * p->c), l);
       st = ocl_warm_launch(dev, pg, w[i].k, w[i].name, 2, l, err);
     }
-    if (st == CONV_SUCCESS) ocl_device_save_programs(dev);
+    if (st == CONV_SUCCESS) ocl_program_keep(dev, pg);
   }
   if (st != CONV_SUCCESS) {
     ocl_pool_plan_destroy(pl);

@@ -2,7 +2,10 @@
 /*
  * Shared helpers of the libconv OpenCL kernels: the padding map and the
  * geometry every kernel receives. The .cl files are concatenated, in the
- * order opencl_kernels.h lists them, into one program per device.
+ * order opencl_kernels.h lists them, into one source; each kernel is in it
+ * only under -DKSEL_<its name> (or -DKSEL_ALL), so that a plan's program
+ * holds just the kernels its run calls launch: drivers compile every kernel
+ * of a program (PoCL: once more for its binary), and a plan needs few.
  *
  * Index math: coordinates inside one image plane fit in int (the plan checks
  * this); offsets into whole tensors are long, since N*C*H*W can pass 2^31.

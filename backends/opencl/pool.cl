@@ -40,6 +40,7 @@ int pool_argmax(__global const float *xp, int oh, int ow, float *value,
 
 /* y (and indices, if has_idx) for nc planes. Work item (q = oh*OW + ow,
  * plane). */
+#if defined(KSEL_ALL) || defined(KSEL_maxpool_fwd)
 __kernel void maxpool_fwd(__global const float *x, __global float *y,
                           __global long *idx, int has_idx, int nc,
                           POOL_PARAMS) {
@@ -53,9 +54,11 @@ __kernel void maxpool_fwd(__global const float *x, __global float *y,
   y[(long)t * OH * OW + q] = v;
   if (has_idx) idx[(long)t * OH * OW + q] = k;
 }
+#endif
 
 /* dx: each element gathers, in output raster order, the dy of every window
  * that chose it. Work item (q = h*W + w, plane). */
+#if defined(KSEL_ALL) || defined(KSEL_maxpool_bwd)
 __kernel void maxpool_bwd(__global const float *x, __global const float *dy,
                           __global float *dx, int nc, POOL_PARAMS) {
   const int q = get_global_id(0);
@@ -84,3 +87,4 @@ __kernel void maxpool_bwd(__global const float *x, __global const float *dy,
   }
   dx[(long)t * H * W + q] = acc;
 }
+#endif

@@ -23,6 +23,7 @@
  */
 
 /* U from w (each run; flip reads w rotated). Work item (k*Cg + cl). */
+#if defined(KSEL_ALL) || defined(KSEL_wino_filter)
 __kernel void wino_filter(__global const float *w, __global float *U,
                           int count, GEOM_PARAMS) {
   const int e = get_global_id(0);
@@ -52,8 +53,10 @@ __kernel void wino_filter(__global const float *w, __global float *U,
     U[(4 * i + 3) * plane + e] = u3;
   }
 }
+#endif
 
 /* V from x[x_off ...] (nb images). Work item (t, n*C + c). */
+#if defined(KSEL_ALL) || defined(KSEL_wino_input)
 __kernel void wino_input(__global const float *x, long x_off,
                          __global float *V, int nb, int tn, GEOM_PARAMS) {
   const int t = get_global_id(0);
@@ -101,8 +104,10 @@ __kernel void wino_input(__global const float *x, long x_off,
     V[(4 * i + 3) * stride + base] = v3;
   }
 }
+#endif
 
 /* y[y_off ...] (nb images) from M, plus the bias. Work item (t, n*K + k). */
+#if defined(KSEL_ALL) || defined(KSEL_wino_output)
 __kernel void wino_output(__global const float *M, __global float *y,
                           long y_off, __global const float *bias,
                           int has_bias, int nb, GEOM_PARAMS) {
@@ -132,3 +137,4 @@ __kernel void wino_output(__global const float *M, __global float *y,
     if (2 * tw + 1 < OW) yp[oh * OW + 2 * tw + 1] = o1 + bk;
   }
 }
+#endif
