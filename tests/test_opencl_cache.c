@@ -197,6 +197,14 @@ START_TEST(plan_time_compilation) {
   } else if (_i == 2) { /* few channels: the direct row kernels */
     d.c_in = 3;
     d.c_out = 5;
+  } else if (_i == 3) {
+    /* Grouped (direct kernels), with a weight-gradient reduction over
+     * 128*4*9 work-groups of 64: a grid 65536 or more items wide, which
+     * PoCL compiles apart from one-group grids (it did so in the first
+     * backward_weight call until plans warmed both grid classes). */
+    d.n = 1;
+    d.c_in = d.c_out = 128;
+    d.groups = 32;
   }
   conv_context *ctx = NULL;
   conv_plan *plan = NULL;
@@ -207,7 +215,7 @@ START_TEST(plan_time_compilation) {
   int64_t oh, ow;
   conv_output_size(&d, &oh, &ow, NULL);
   const size_t nx = (size_t)(d.n * d.c_in * d.h * d.w),
-               nw = (size_t)(d.c_out * d.c_in * 9),
+               nw = (size_t)(d.c_out * (d.c_in / d.groups) * 9),
                ny = (size_t)(d.n * d.c_out * oh * ow);
   float *x = tu_alloc(nx * 4), *w = tu_alloc(nw * 4),
         *b = tu_alloc((size_t)d.c_out * 4);
@@ -532,7 +540,7 @@ int main(void) {
   Suite *s = suite_create("opencl_cache");
   TCase *tc = tcase_create("cache");
   tcase_set_timeout(tc, 900);
-  tcase_add_loop_test(tc, plan_time_compilation, 0, 3);
+  tcase_add_loop_test(tc, plan_time_compilation, 0, 4);
   tcase_add_loop_test(tc, pool_plan_time_compilation, 0, 2);
   tcase_add_test(tc, miss_then_hit);
   tcase_add_loop_test(tc, damaged_files_rebuild, 0, 3);

@@ -434,7 +434,8 @@ static conv_status ocl_device_open(void *backend, int index, void **device,
            sizeof dev->platform_name);
   plat_str(dev->platform, CL_PLATFORM_VERSION, dev->platform_version,
            sizeof dev->platform_version);
-  dev->dummy = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, 64, NULL, &e);
+  dev->dummy = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, OCL_DUMMY_BYTES,
+                              NULL, &e);
   if (dev->dummy == NULL) {
     st = cl_fail(err, "clCreateBuffer(64 bytes)", e);
     goto done;
@@ -648,39 +649,55 @@ conv_status ocl_device_program(ocl_device *dev, cl_program *program,
   return st;
 }
 
+int ocl_grid_classes(size_t lo, size_t hi) {
+  return (lo < OCL_GRID_SPLIT ? OCL_WARM_SMALL : 0) |
+         (hi >= OCL_GRID_SPLIT ? OCL_WARM_LARGE : 0);
+}
+
 conv_status ocl_warm_launch(ocl_device *dev, ocl_program *program,
                             cl_kernel k, const char *name, cl_uint dims,
-                            const size_t *local, conv_err *err) {
-  char sig[160];
+                            const size_t *local, int classes, conv_err *err) {
   size_t l[3] = {1, 1, 1};
   for (cl_uint d = 0; d < dims && d < 3; d++) l[d] = local[d];
-  snprintf(sig, sizeof sig, "%s:%zux%zux%zu\n", name, l[0], l[1], l[2]);
   conv_status st = CONV_SUCCESS;
   pthread_mutex_lock(&dev->lock);
-  if (program->warmed != NULL && strstr(program->warmed, sig) != NULL)
-    goto done;
-  const double t0 = mono_ms();
-  cl_int e = clEnqueueNDRangeKernel(dev->queue, k, 3, NULL, l, l, 0, NULL,
-                                    NULL);
-  if (e == CL_SUCCESS) e = clFinish(dev->queue);
-  if (ocl_verbose())
-    fprintf(stderr, "libconv: opencl: first launch of %s with work-groups "
-            "%zux%zux%zu (the driver compiles it) %.0f ms\n", name, l[0],
-            l[1], l[2], mono_ms() - t0);
-  if (e != CL_SUCCESS) {
-    char call[128];
-    snprintf(call, sizeof call, "clEnqueueNDRangeKernel(%s, warm-up)", name);
-    st = cl_fail(err, call, e);
-    goto done;
+  for (int c = OCL_WARM_SMALL; c <= OCL_WARM_LARGE && st == CONV_SUCCESS;
+       c <<= 1) {
+    if (!(classes & c)) continue;
+    char sig[160];
+    snprintf(sig, sizeof sig, "%s:%zux%zux%zu:%s\n", name, l[0], l[1], l[2],
+             c == OCL_WARM_SMALL ? "small" : "large");
+    if (program->warmed != NULL && strstr(program->warmed, sig) != NULL)
+      continue;
+    /* One work-group, or as many along dimension 0 as make the grid
+     * large: the no-op arguments make every item return at once (the
+     * reduction kernels write one float per group into the dummy). */
+    size_t g[3] = {l[0], l[1], l[2]};
+    if (c == OCL_WARM_LARGE)
+      g[0] = (OCL_GRID_SPLIT + l[0] - 1) / l[0] * l[0];
+    const double t0 = mono_ms();
+    cl_int e = clEnqueueNDRangeKernel(dev->queue, k, 3, NULL, g, l, 0, NULL,
+                                      NULL);
+    if (e == CL_SUCCESS) e = clFinish(dev->queue);
+    if (ocl_verbose())
+      fprintf(stderr, "libconv: opencl: first launch of %s with work-groups "
+              "%zux%zux%zu, %s grid (the driver compiles it) %.0f ms\n", name,
+              l[0], l[1], l[2], c == OCL_WARM_SMALL ? "small" : "large",
+              mono_ms() - t0);
+    if (e != CL_SUCCESS) {
+      char call[128];
+      snprintf(call, sizeof call, "clEnqueueNDRangeKernel(%s, warm-up)", name);
+      st = cl_fail(err, call, e);
+      break;
+    }
+    size_t have = program->warmed ? strlen(program->warmed) : 0;
+    char *grown = realloc(program->warmed, have + strlen(sig) + 1);
+    if (grown != NULL) {
+      memcpy(grown + have, sig, strlen(sig) + 1);
+      program->warmed = grown;
+      program->dirty = 1;
+    }
   }
-  size_t have = program->warmed ? strlen(program->warmed) : 0;
-  char *grown = realloc(program->warmed, have + strlen(sig) + 1);
-  if (grown != NULL) {
-    memcpy(grown + have, sig, strlen(sig) + 1);
-    program->warmed = grown;
-    program->dirty = 1;
-  }
-done:
   pthread_mutex_unlock(&dev->lock);
   return st;
 }
@@ -693,13 +710,16 @@ void ocl_program_keep(ocl_device *dev, ocl_program *pg) {
 }
 
 void ocl_device_save_programs(ocl_device *dev) {
+  /* No cache (off, or a directory that cannot be made): no binaries to
+   * fetch either, which costs a driver like PoCL a compile per kernel. */
+  if (ocl_cache_dir(1) == NULL) return;
   pthread_mutex_lock(&dev->lock);
   for (ocl_program *pg = dev->programs; pg != NULL; pg = pg->next) {
     if (!pg->dirty || !pg->keep) continue;
     pg->dirty = 0;
     ocl_progress("storing compiled OpenCL kernels (%s) for %s in %s",
                  pg->set == OCL_SRC_GEMM ? "GEMM" : "base", dev->name,
-                 ocl_cache_dir(0));
+                 ocl_cache_dir(0) ? ocl_cache_dir(0) : "-");
     size_t size = 0;
     const double t0 = mono_ms();
     if (clGetProgramInfo(pg->prog, CL_PROGRAM_BINARY_SIZES, sizeof size, &size,

@@ -238,11 +238,31 @@ int ocl_gemm_slices(const ocl_gemm_call *c, int *klen) {
 
 static size_t up(size_t v, size_t m) { return (v + m - 1) / m * m; }
 
+void ocl_gemm_grid(const ocl_gemm_params *gp, const ocl_gemm_call *c,
+                   size_t global[3], size_t local[3]) {
+  int klen;
+  const int slices = ocl_gemm_slices(c, &klen);
+  if (gp->family == OCL_GEMM_VEC) {
+    const size_t tn = (size_t)gp->nv * (size_t)gp->vw;
+    local[0] = (size_t)gp->ln;
+    local[1] = (size_t)gp->lm;
+    global[0] = up(((size_t)c->n + tn - 1) / tn, local[0]);
+    global[1] = up(((size_t)c->m + gp->tm - 1) / gp->tm, local[1]);
+  } else {
+    local[0] = (size_t)gp->ndimc;
+    local[1] = (size_t)gp->mdimc;
+    global[0] = ((size_t)c->n + gp->nwg - 1) / gp->nwg * local[0];
+    global[1] = ((size_t)c->m + gp->mwg - 1) / gp->mwg * local[1];
+  }
+  local[2] = 1;
+  global[2] = (size_t)slices * (size_t)c->nb * (size_t)c->g;
+}
+
 conv_status ocl_gemm_enqueue(ocl_device *dev, cl_kernel k,
                              const ocl_gemm_params *gp, const ocl_gemm_call *c,
                              conv_err *err) {
   int klen;
-  const int slices = ocl_gemm_slices(c, &klen);
+  (void)ocl_gemm_slices(c, &klen);
   SET(0, cl_int, c->m);
   SET(1, cl_int, c->n);
   SET(2, cl_int, c->kb);
@@ -276,20 +296,7 @@ conv_status ocl_gemm_enqueue(ocl_device *dev, cl_kernel k,
   SET(30, cl_int, c->act);
   SET(31, cl_float, c->alpha);
   size_t global[3], local[3];
-  if (gp->family == OCL_GEMM_VEC) {
-    const size_t tn = (size_t)gp->nv * (size_t)gp->vw;
-    local[0] = (size_t)gp->ln;
-    local[1] = (size_t)gp->lm;
-    global[0] = up((c->n + tn - 1) / tn, local[0]);
-    global[1] = up(((size_t)c->m + gp->tm - 1) / gp->tm, local[1]);
-  } else {
-    local[0] = (size_t)gp->ndimc;
-    local[1] = (size_t)gp->mdimc;
-    global[0] = ((size_t)c->n + gp->nwg - 1) / gp->nwg * local[0];
-    global[1] = ((size_t)c->m + gp->mwg - 1) / gp->mwg * local[1];
-  }
-  local[2] = 1;
-  global[2] = (size_t)slices * (size_t)c->nb * (size_t)c->g;
+  ocl_gemm_grid(gp, c, global, local);
   if (c->m == 0 || c->n == 0 || global[2] == 0) return CONV_SUCCESS;
   cl_int e = clEnqueueNDRangeKernel(dev->queue, k, 3, NULL, global, local, 0,
                                     NULL, NULL);

@@ -66,7 +66,7 @@ typedef struct ocl_device {
       platform_version[256];
   pthread_mutex_t lock;   /* guards programs, the dummy buffer and tuning */
   ocl_program *programs;  /* built on demand, then reused */
-  cl_mem dummy;           /* 64 bytes: arguments of warm-up launches */
+  cl_mem dummy;           /* OCL_DUMMY_BYTES: arguments of warm-ups */
 } ocl_device;
 
 /* ---------------------------------------------------------------- GEMM */
@@ -116,6 +116,9 @@ typedef struct ocl_gemm_call {
 /* The number of slices a call really has (the last may not be short of
  * work) and their length. */
 int ocl_gemm_slices(const ocl_gemm_call *c, int *klen);
+/* The work sizes ocl_gemm_enqueue launches c with. */
+void ocl_gemm_grid(const ocl_gemm_params *gp, const ocl_gemm_call *c,
+                   size_t global[3], size_t local[3]);
 /* Sets kernel k's arguments from c and enqueues it with gp's shape. */
 conv_status ocl_gemm_enqueue(ocl_device *dev, cl_kernel k,
                              const ocl_gemm_params *gp, const ocl_gemm_call *c,
@@ -133,7 +136,19 @@ conv_status ocl_device_build(ocl_device *dev, int set, const char *options,
  * arguments must already be set to make the launch a no-op. */
 conv_status ocl_warm_launch(ocl_device *dev, ocl_program *program,
                             cl_kernel k, const char *name, cl_uint dims,
-                            const size_t *local, conv_err *err);
+                            const size_t *local, int classes, conv_err *err);
+/* PoCL compiles one work-group function for grids whose widest dimension
+ * is narrower than this many work items ("smallgrid") and another for wider
+ * ones; a warm-up launch compiles the class of its own grid. The classes a
+ * warm-up covers (bits; a plan asks for every class its runs can use): */
+#define OCL_GRID_SPLIT ((size_t)65536)
+enum { OCL_WARM_SMALL = 1, OCL_WARM_LARGE = 2 };
+/* The classes of launches whose widest dimension is at least `lo` and at
+ * most `hi` work items. */
+int ocl_grid_classes(size_t lo, size_t hi);
+/* Bytes of the device's dummy buffer: warm-up launches of the reduction
+ * kernels over a large grid write one float per work-group into it. */
+#define OCL_DUMMY_BYTES ((size_t)16384)
 /* Writes the kept programs with new launch shapes to the disk cache (never
  * fails). The device does it when it is closed: fetching a program's binary
  * makes some drivers compile every kernel of it once more (PoCL: a

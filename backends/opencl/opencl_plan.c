@@ -818,6 +818,91 @@ static void gemm_shape(const conv_problem *p, int op, int64_t *m, int64_t *n,
   else { *m = kg; *n = r; *k = np * p->n; }
 }
 
+/* ------------------------------------------------ warm-up grid classes */
+
+static size_t widest(size_t a, size_t b) { return a > b ? a : b; }
+
+/* The grid classes (ocl_grid_classes) base kernel kk's runs can launch:
+ * dimension 0 is fixed by the plan (d0, or d0 groups of RED_WG for the
+ * reductions), dimension 1 at most n times the largest per-image factor of
+ * any launch (chunks only make it smaller), 1 for the kernels over one
+ * dimension. Over-counting only costs a compile at plan time; missing a
+ * class would compile inside a run call. */
+static int base_classes(const ocl_plan *pl, int kk, size_t d0,
+                        const size_t l[2]) {
+  const conv_problem *p = &pl->p;
+  const size_t n = (size_t)(p->n > 1 ? p->n : 1);
+  size_t g0, d1max;
+  switch (kk) {
+    case K_BIAS_GRAD:
+      return ocl_grid_classes((size_t)p->c_out * OCL_RED_WG,
+                              (size_t)p->c_out * OCL_RED_WG);
+    case K_BWD_WEIGHT_DIRECT: case K_BWD_WEIGHT_DIRECT_ROWS:
+      return ocl_grid_classes((size_t)p->c_out * pl->r * OCL_RED_WG,
+                              (size_t)p->c_out * pl->r * OCL_RED_WG);
+    case K_WEIGHT_T: case K_WINO_FILTER: case K_SUM_SLICES:
+      d1max = 1;
+      break;
+    default: {
+      size_t f = pl->rt;
+      const size_t taps = (size_t)(p->kh * p->kw);
+      const size_t more[] = {pl->np, (size_t)p->h_out, (size_t)p->c_in,
+                             (size_t)p->c_out, (size_t)p->c_out * taps,
+                             (size_t)p->c_in * taps};
+      for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
+        f = widest(f, more[i]);
+      d1max = n * f;
+    }
+  }
+  g0 = round_up(d0, l[0]);
+  return ocl_grid_classes(g0, widest(g0, round_up(d1max, l[1])));
+}
+
+/* The same for operation op's own GEMM, from its calls for one image and
+ * for all n (chunks lie between). */
+static ocl_gemm_call gemm_call_of(const ocl_plan *pl, int op, int64_t nb) {
+  const conv_problem *p = &pl->p;
+  ocl_gemm_call c;
+  memset(&c, 0, sizeof c);
+  if (op == OP_FWD && pl->ch[op].algo == ALGO_WINOGRAD) {
+    const int64_t w = nb < pl->wchunk ? nb : pl->wchunk;
+    c.m = (int)pl->kg;
+    c.n = (int)(w * pl->tiles);
+    c.kb = 1;
+    c.kp = (int)pl->cg;
+    c.g = (int)p->groups;
+    c.nb = 16;
+    c.slices = 1;
+  } else if (op == OP_FWD) {
+    c = fwd_call(pl, NULL, NULL, NULL, NULL, 0, nb);
+  } else if (op == OP_BWD_DATA && pl->ch[op].algo == ALGO_DY_IM2COL) {
+    c.m = (int)pl->cg;
+    c.n = (int)pl->hw;
+    c.kb = 1;
+    c.kp = (int)(pl->kg * p->kh * p->kw);
+    c.g = (int)p->groups;
+    c.nb = (int)nb;
+    c.slices = 1;
+  } else if (op == OP_BWD_DATA) {
+    c = bwd_data_call(pl, NULL, NULL, NULL, 0, nb);
+  } else {
+    c = bwd_weight_call(pl, NULL, NULL, 0, nb);
+  }
+  return c;
+}
+
+static int gemm_classes(const ocl_plan *pl, int op) {
+  const int64_t n = pl->p.n > 1 ? pl->p.n : 1;
+  size_t w[2];
+  for (int i = 0; i < 2; i++) {
+    const ocl_gemm_call c = gemm_call_of(pl, op, i == 0 ? 1 : n);
+    size_t g[3], l[3];
+    ocl_gemm_grid(&pl->ch[op].gp, &c, g, l);
+    w[i] = widest(widest(g[0], g[1]), g[2]);
+  }
+  return ocl_grid_classes(w[0] < w[1] ? w[0] : w[1], widest(w[0], w[1]));
+}
+
 /* Creates the kernels, workspace and compiled code of a plan whose choices
  * are made (pl->ch). */
 static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
@@ -1047,7 +1132,7 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
     local_size(pl, kk, d0, l);
     l[2] = 1;
     st = ocl_warm_launch(dev, pl->base, pl->k[kk], kernel_names[kk], 2, l,
-                         err);
+                         base_classes(pl, kk, d0, l), err);
     if (st != CONV_SUCCESS) return st;
   }
 
@@ -1077,7 +1162,11 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
     }
     const size_t l[3] = {pl->np >= 64 ? 64 : 1, 1, 1};
     ocl_program_keep(dev, ep);
-    st = ocl_warm_launch(dev, ep, k, "bias_act", 2, l, err);
+    st = ocl_warm_launch(dev, ep, k, "bias_act", 2, l,
+                         ocl_grid_classes(round_up(pl->np, l[0]),
+                                          widest(round_up(pl->np, l[0]),
+                                                 (size_t)(p->n * p->c_out))),
+                         err);
     clReleaseKernel(k);
     if (st != CONV_SUCCESS) return st;
   }
@@ -1123,7 +1212,8 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
                    gp->family == OCL_GEMM_VEC ? (size_t)gp->lm
                                               : (size_t)gp->mdimc,
                    1};
-    st = ocl_warm_launch(dev, pl->gprog[op], pl->gk[op], kname, 3, l, err);
+    st = ocl_warm_launch(dev, pl->gprog[op], pl->gk[op], kname, 3, l,
+                         gemm_classes(pl, op), err);
     if (st != CONV_SUCCESS) return st;
   }
 

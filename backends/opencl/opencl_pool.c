@@ -171,7 +171,14 @@ conv_status ocl_pool_plan_create(void *device, const conv_pool_problem *problem,
       }
       size_t l[3] = {1, 1, 1};
       pool_local(w[i].kmax, w[i].d0, (size_t)(p->n * p->c), l);
-      st = ocl_warm_launch(dev, pg, w[i].k, w[i].name, 2, l, err);
+      /* Grid: the plane over d0, then n*c over dimension 1. */
+      const size_t g0 = (w[i].d0 + l[0] - 1) / l[0] * l[0];
+      const size_t nc = (size_t)(p->n > 1 ? p->n : 1) * (size_t)p->c;
+      const size_t g1 = (nc + l[1] - 1) / l[1] * l[1];
+      st = ocl_warm_launch(dev, pg, w[i].k, w[i].name, 2, l,
+                           ocl_grid_classes(g0 > g1 ? g0 : g1,
+                                            g0 > g1 ? g0 : g1),
+                           err);
     }
     if (st == CONV_SUCCESS) ocl_program_keep(dev, pg);
   }
