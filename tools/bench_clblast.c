@@ -10,6 +10,14 @@
  * mean; checks that both computed the same output (1e-4).
  *
  *   bench_clblast [--suite FILE] [--layer GLOB] [--repeat R] [--device D]
+ *                 [--clblast-params FILE]...
+ *
+ * --clblast-params gives CLBlast parameters for a kernel family, applied
+ * with CLBlastOverrideParameters before any layer runs: a JSON file that a
+ * CLBlast tuner wrote (clblast_tuner_xconvgemm -> clblast_xconvgemm_32.json:
+ * its "kernel_name" and "best_parameters"), or a text file "Kernel NAME=V
+ * NAME=V ...". Without it CLBlast uses its own database (defaults for
+ * devices it does not know, such as PoCL's CPU device).
  *
  * Layers convgemm cannot run (groups, non-zero padding modes, uneven pads,
  * flip) are listed as skipped.
@@ -65,17 +73,100 @@ static int find_device(const char *name, cl_device_id *out) {
   return found ? 0 : -1;
 }
 
+/* The value of JSON string field `key` in text (no escapes), or NULL. */
+static int json_field(const char *text, const char *key, char *out,
+                       size_t len) {
+  char pat[64];
+  snprintf(pat, sizeof pat, "\"%s\"", key);
+  const char *p = strstr(text, pat);
+  if (p == NULL) return -1;
+  p += strlen(pat);
+  while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ':') p++;
+  if (*p != '"') return -1;
+  const char *e = strchr(++p, '"');
+  if (e == NULL || (size_t)(e - p) >= len) return -1;
+  memcpy(out, p, (size_t)(e - p));
+  out[e - p] = '\0';
+  return 0;
+}
+
+/* Reads a --clblast-params file and overrides CLBlast's parameters for
+ * its kernel on dev; 0 on success, else prints why. */
+static int override_params(const char *path, cl_device_id dev) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) {
+    fprintf(stderr, "bench_clblast: --clblast-params %s: cannot open\n", path);
+    return -1;
+  }
+  static char text[1 << 20];
+  const size_t n = fread(text, 1, sizeof text - 1, f);
+  fclose(f);
+  text[n] = '\0';
+  char kernel[64], params[2048];
+  if (text[0] == '{' || strchr(text, '"') != NULL) {
+    if (json_field(text, "kernel_name", kernel, sizeof kernel) != 0 &&
+        json_field(text, "best_kernel", kernel, sizeof kernel) != 0) {
+      fprintf(stderr, "bench_clblast: %s: no \"kernel_name\"\n", path);
+      return -1;
+    }
+    if (json_field(text, "best_parameters", params, sizeof params) != 0) {
+      fprintf(stderr, "bench_clblast: %s: no \"best_parameters\"\n", path);
+      return -1;
+    }
+  } else if (sscanf(text, "%63s %2047[^\n]", kernel, params) != 2) {
+    fprintf(stderr, "bench_clblast: %s: expected \"Kernel NAME=V ...\"\n", path);
+    return -1;
+  }
+  char *names[32];
+  size_t values[32], count = 0;
+  char *save = NULL;
+  for (char *t = strtok_r(params, " \t\n", &save); t != NULL;
+       t = strtok_r(NULL, " \t\n", &save)) {
+    char *eq = strchr(t, '=');
+    if (eq == NULL || count == 32) {
+      fprintf(stderr, "bench_clblast: %s: bad parameter '%s'\n", path, t);
+      return -1;
+    }
+    *eq = '\0';
+    if (strcmp(t, "PRECISION") == 0) continue; /* the tuner's own field */
+    char *end;
+    const unsigned long v = strtoul(eq + 1, &end, 10);
+    if (*end != '\0' || end == eq + 1) {
+      fprintf(stderr, "bench_clblast: %s: bad value '%s'\n", path, eq + 1);
+      return -1;
+    }
+    names[count] = t;
+    values[count++] = v;
+  }
+  const CLBlastStatusCode s = CLBlastOverrideParameters(
+      dev, kernel, CLBlastPrecisionSingle, count, (const char **)names,
+      values);
+  if (s != CLBlastSuccess) {
+    fprintf(stderr, "bench_clblast: CLBlastOverrideParameters(%s) from %s "
+            "failed (%d)\n", kernel, path, (int)s);
+    return -1;
+  }
+  printf("CLBlast %s parameters from %s:", kernel, path);
+  for (size_t i = 0; i < count; i++) printf(" %s=%zu", names[i], values[i]);
+  printf("\n");
+  return 0;
+}
+
 int main(int argc, char **argv) {
   const char *suite_arg = "default", *glob = NULL, *device = NULL;
-  int repeat = 5;
+  const char *params[8];
+  int repeat = 5, nparams = 0;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--suite") == 0 && i + 1 < argc) suite_arg = argv[++i];
     else if (strcmp(argv[i], "--layer") == 0 && i + 1 < argc) glob = argv[++i];
     else if (strcmp(argv[i], "--device") == 0 && i + 1 < argc) device = argv[++i];
     else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) repeat = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--clblast-params") == 0 && i + 1 < argc &&
+             nparams < 8)
+      params[nparams++] = argv[++i];
     else {
       fprintf(stderr, "usage: bench_clblast [--suite FILE] [--layer GLOB] "
-              "[--repeat R] [--device D]\n");
+              "[--repeat R] [--device D] [--clblast-params FILE]...\n");
       return EXIT_USAGE;
     }
   }
@@ -99,6 +190,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_clblast: no OpenCL device\n");
     return EXIT_FAILED;
   }
+  for (int i = 0; i < nparams; i++)
+    if (override_params(params[i], dev) != 0) return EXIT_USAGE;
   cl_int e;
   cl_context cctx = clCreateContext(NULL, 1, &dev, NULL, NULL, &e);
   cl_command_queue q = clCreateCommandQueue(cctx, dev, 0, &e);
