@@ -49,4 +49,12 @@ for cases in basic_3x3_bias batch3_bias circular_pad4_asym groups2 \
   run CONV_ALGO=fwd=winograd_f2x2 \
       CONV_OPENCL_GEMM=tiled:mwg=16,nwg=16,kwg=8,mdimc=4,ndimc=4
 done
+# Winograd's backward data (zero padding, pads <= 2) forced likewise.
+for cases in basic_3x3_bias batch3_bias groups2 odd_cout_13 \
+    seed_three_channel; do
+  run CONV_ALGO=bwd_data=winograd_f2x2 CONV_OPENCL_LOWERING=rows \
+      CONV_OPENCL_GEMM=vec:tm=3,vw=4,nv=3,lm=2,ln=2
+  run CONV_ALGO=bwd_data=winograd_f2x2 \
+      CONV_OPENCL_GEMM=tiled:mwg=16,nwg=16,kwg=8,mdimc=4,ndimc=4
+done
 exit $status

@@ -193,10 +193,11 @@ __kernel void bwd_data_direct(__global const float *dy,
 
 /* dx for zero padding and horizontal stride 1, one work item per input row
  * (h, n*C + c), 16 outputs of the row at a time as one float16: for each
- * output channel of the group and each tap, the dy row segment the 16
- * elements read is one vector (loaded straight where it lies inside the
- * row, else through a private line with zeros outside). For CPUs; other
- * padding modes and strides take bwd_data_direct. */
+ * output channel of the group and each tap row, the dy segment all taps of
+ * the 16 elements read is loaded straight where it lies inside the row,
+ * else copied once into a private line with zeros outside; each tap is
+ * then one vector multiply-add. For CPUs; other padding modes and strides
+ * take bwd_data_direct. */
 #if defined(KSEL_ALL) || defined(KSEL_bwd_data_direct_rows)
 __kernel void bwd_data_direct_rows(__global const float *dy,
                                    __global const float *w,
@@ -214,9 +215,13 @@ __kernel void bwd_data_direct_rows(__global const float *dy,
   __global const float *wp = w + ((long)g * Kg * Cg + cl) * KH * KW;
   const long wstride = (long)Cg * KH * KW; /* next output channel */
   __global float *dxp = dx + (long)t * H * W + h * W;
-  float line[DROW];
+  /* The dy segment of one (channel, tap row) that all taps of 16 lanes
+   * read: ow from lo to lo + span - 1. */
+  const int span = DROW + (KW - 1) * DW;
+  float line[DLINE];
   for (int w0 = 0; w0 < W; w0 += DROW) {
     const int valid = min(DROW, W - w0);
+    const int lo = w0 + PL - (KW - 1) * DW;
     float16 acc = (float16)(0.0f);
     for (int kk = 0; kk < Kg; kk++) {
       for (int i = 0; i < KH; i++) {
@@ -227,20 +232,42 @@ __kernel void bwd_data_direct_rows(__global const float *dy,
         if (oh >= OH) continue;
         const int ii = flip ? KH - 1 - i : i;
         __global const float *dyr = dyp + (long)kk * P + oh * OW;
-        for (int j = 0; j < KW; j++) {
-          const int jj = flip ? KW - 1 - j : j;
-          const int start = w0 + PL - j * DW; /* ow of lane 0 */
-          float16 v;
-          if (start >= 0 && start + DROW <= OW) {
-            v = vload16(0, dyr + start);
-          } else {
-            for (int e = 0; e < DROW; e++) {
-              const int o = start + e;
-              line[e] = o >= 0 && o < OW && e < valid ? dyr[o] : 0.0f;
-            }
-            v = vload16(0, line);
+        __global const float *wr = wp + kk * wstride + ii * KW;
+        if (span <= DLINE && lo >= 0 && lo + span <= OW) {
+          /* Every lane of every tap inside the row: straight loads. */
+          for (int j = 0; j < KW; j++) {
+            const int jj = flip ? KW - 1 - j : j;
+            const float16 v = vload16(0, dyr + lo + (KW - 1 - j) * DW);
+            acc = fma((float16)(wr[jj]), v, acc);
           }
-          acc = fma((float16)(wp[kk * wstride + ii * KW + jj]), v, acc);
+        } else if (span <= DLINE) {
+          /* The segment every tap reads copied once, zeros outside the
+           * row; tap j's lanes start (KW-1-j)*DW into it. */
+          for (int e = 0; e < span; e++) {
+            const int o = lo + e;
+            line[e] = o >= 0 && o < OW ? dyr[o] : 0.0f;
+          }
+          for (int j = 0; j < KW; j++) {
+            const int jj = flip ? KW - 1 - j : j;
+            const float16 v = vload16(0, line + (KW - 1 - j) * DW);
+            acc = fma((float16)(wr[jj]), v, acc);
+          }
+        } else {
+          for (int j = 0; j < KW; j++) { /* wide taps: one copy each */
+            const int jj = flip ? KW - 1 - j : j;
+            const int start = w0 + PL - j * DW; /* ow of lane 0 */
+            float16 v;
+            if (start >= 0 && start + DROW <= OW) {
+              v = vload16(0, dyr + start);
+            } else {
+              for (int e = 0; e < DROW; e++) {
+                const int o = start + e;
+                line[e] = o >= 0 && o < OW && e < valid ? dyr[o] : 0.0f;
+              }
+              v = vload16(0, line);
+            }
+            acc = fma((float16)(wr[jj]), v, acc);
+          }
         }
       }
     }

@@ -139,6 +139,9 @@ enum {
   K_WINO_FILTER,
   K_WINO_INPUT,
   K_WINO_OUTPUT,
+  K_WINO_FILTER_BD, /* the same three for backward data */
+  K_WINO_INPUT_BD,
+  K_WINO_OUTPUT_BD,
   NKERNELS
 };
 static const char *const kernel_names[NKERNELS] = {
@@ -148,11 +151,11 @@ static const char *const kernel_names[NKERNELS] = {
     "bwd_data_direct", "bwd_data_direct_rows",
     "bwd_weight_direct", "bwd_weight_direct_rows", "bias_grad",
     "sum_slices", "dy_im2col", "weight_t", "wino_filter", "wino_input",
-    "wino_output"};
+    "wino_output", "wino_filter", "wino_input", "wino_output"};
 /* Index of the first geometry argument of each kernel (0: none). */
 static const cl_uint kernel_geom_arg[NKERNELS] = {4, 4, 5, 4, 4, 4, 4, 6, 6,
                                                   4, 4, 4, 4, 3, 0, 4, 3,
-                                                  3, 5, 6};
+                                                  4, 5, 6, 4, 5, 6};
 /* The arguments a warm-up launch sets to make it a no-op: buffers to the
  * dummy, then the count argument (images, elements) to 0. */
 static const struct {
@@ -179,6 +182,9 @@ static const struct {
     [K_WINO_FILTER] = {2, {0, 1}, 2, -1},
     [K_WINO_INPUT] = {2, {0, 2}, 3, 1},
     [K_WINO_OUTPUT] = {3, {0, 1, 3}, 5, 2},
+    [K_WINO_FILTER_BD] = {2, {0, 1}, 2, -1},
+    [K_WINO_INPUT_BD] = {2, {0, 2}, 3, 1},
+    [K_WINO_OUTPUT_BD] = {3, {0, 1, 3}, 5, 2},
 };
 
 /* What each operation's GEMM runs with. */
@@ -222,10 +228,11 @@ typedef struct ocl_plan {
   int dpanel;            /* dy's column matrix in panels too */
   size_t dtn, dpp;
   int64_t dchunk;        /* images per chunk of dy's column matrix */
-  cl_mem wu, wv, wm;     /* winograd: U, V, M */
+  /* Winograd, [0] forward and [1] backward data: */
+  cl_mem wu[2], wv[2], wm[2]; /* U, V, M */
   size_t wino_bytes;
-  int64_t wchunk, tiles; /* images per Winograd chunk; tiles per image */
-  size_t wtn;            /* V's panel width (1: plain rows) */
+  int64_t wchunk[2], tiles[2]; /* images per chunk; tiles per image */
+  size_t wtn[2];               /* V's panel width (1: plain rows) */
   plan_env env;
   int64_t chunk;         /* images per im2col chunk */
 } ocl_plan;
@@ -309,7 +316,9 @@ static conv_status set_geometry(ocl_plan *pl, int kk, conv_err *err) {
                         p->dil_w * (p->kw - 1) - p->pad_r,
                         p->groups,  (int64_t)CONV_PAD_ZEROS,
                         (int64_t)(p->flip_kernel == 0)};
-  const int64_t *v = kk == K_DY_IM2COL ? v1 : v0;
+  const int64_t *v = kk == K_DY_IM2COL || kk == K_WINO_FILTER_BD ||
+                             kk == K_WINO_INPUT_BD || kk == K_WINO_OUTPUT_BD
+                         ? v1 : v0;
   cl_uint first = kernel_geom_arg[kk];
   if (kk == K_DY_IM2COL) (void)dy_im2col_fn(pl, &first);
   for (cl_uint i = 0; i < sizeof v0 / sizeof v0[0]; i++)
@@ -687,9 +696,11 @@ void ocl_plan_destroy(void *plan) {
   if (pl->part != NULL) clReleaseMemObject(pl->part);
   if (pl->tmp != NULL) clReleaseMemObject(pl->tmp);
   if (pl->wt != NULL) clReleaseMemObject(pl->wt);
-  if (pl->wu != NULL) clReleaseMemObject(pl->wu);
-  if (pl->wv != NULL) clReleaseMemObject(pl->wv);
-  if (pl->wm != NULL) clReleaseMemObject(pl->wm);
+  for (int i = 0; i < 2; i++) {
+    if (pl->wu[i] != NULL) clReleaseMemObject(pl->wu[i]);
+    if (pl->wv[i] != NULL) clReleaseMemObject(pl->wv[i]);
+    if (pl->wm[i] != NULL) clReleaseMemObject(pl->wm[i]);
+  }
   free(pl);
 }
 
@@ -700,6 +711,9 @@ typedef struct shape_facts {
   int wino_ok;         /* 3x3, stride 1, dilation 1 */
   int64_t wino_fit;    /* images per Winograd chunk */
   double wino_image;
+  int wino_bd_ok;      /* Winograd applies to backward data too */
+  int64_t wino_bd_fit; /* images per chunk of its backward data */
+  double wino_bd_image;
   int64_t dy_fit;      /* images per chunk of dy's column matrix */
   double dy_image;
   int64_t cap, fit; /* images per chunk whose column matrix fits the cap */
@@ -747,6 +761,19 @@ static void facts(const plan_env *pe, const conv_problem *p,
   }
   f->dy_fit = f->dy_image <= (double)f->cap ? (int64_t)(f->cap / f->dy_image)
                                             : 0;
+  /* Backward data as Winograd's convolution of dy: zero padding and pads
+   * <= 2, so that dy's pads (2 - pad) are not negative. */
+  f->wino_bd_ok = f->wino_ok && p->padding_mode == CONV_PAD_ZEROS &&
+                  p->pad_t <= 2 && p->pad_b <= 2 && p->pad_l <= 2 &&
+                  p->pad_r <= 2;
+  {
+    const double tiles = (double)((p->h + 1) / 2) * ((p->w + 1) / 2);
+    const double v = 16.0 * p->c_out * (tiles + 64.0) * 4.0;
+    const double m = 16.0 * p->c_in * tiles * 4.0;
+    f->wino_bd_image = v > m ? v : m;
+    f->wino_bd_fit = f->wino_bd_image <= (double)f->cap
+                         ? (int64_t)(f->cap / f->wino_bd_image) : 0;
+  }
 }
 
 /* NULL if algorithm a can serve op of the problem, else why not. */
@@ -755,12 +782,15 @@ static const char *why_not(int a, int op, const shape_facts *f, char *buf,
   if (a == ALGO_DIRECT) return NULL;
   if (!f->gemm_ok) return "it needs tensors under 2^31 elements";
   if (a == ALGO_WINOGRAD) {
-    if (op != OP_FWD) return "it computes the forward pass only";
+    if (op == OP_BWD_WEIGHT)
+      return "it computes the forward pass and backward data only";
     if (!f->wino_ok) return "it needs a 3x3 kernel, stride 1 and dilation 1";
-    if (f->wino_fit == 0) {
+    if (op == OP_BWD_DATA && !f->wino_bd_ok)
+      return "its backward data needs zero padding of at most 2";
+    const double img = op == OP_FWD ? f->wino_image : f->wino_bd_image;
+    if ((op == OP_FWD ? f->wino_fit : f->wino_bd_fit) == 0) {
       snprintf(buf, len, "it needs %.0f bytes of workspace for one image, "
-               "over the %lld-byte buffer cap", f->wino_image,
-               (long long)f->cap);
+               "over the %lld-byte buffer cap", img, (long long)f->cap);
       return buf;
     }
     return NULL;
@@ -840,7 +870,8 @@ static int base_classes(const ocl_plan *pl, int kk, size_t d0,
     case K_BWD_WEIGHT_DIRECT: case K_BWD_WEIGHT_DIRECT_ROWS:
       return ocl_grid_classes((size_t)p->c_out * pl->r * OCL_RED_WG,
                               (size_t)p->c_out * pl->r * OCL_RED_WG);
-    case K_WEIGHT_T: case K_WINO_FILTER: case K_SUM_SLICES:
+    case K_WEIGHT_T: case K_WINO_FILTER: case K_WINO_FILTER_BD:
+    case K_SUM_SLICES:
       d1max = 1;
       break;
     default: {
@@ -864,12 +895,13 @@ static ocl_gemm_call gemm_call_of(const ocl_plan *pl, int op, int64_t nb) {
   const conv_problem *p = &pl->p;
   ocl_gemm_call c;
   memset(&c, 0, sizeof c);
-  if (op == OP_FWD && pl->ch[op].algo == ALGO_WINOGRAD) {
-    const int64_t w = nb < pl->wchunk ? nb : pl->wchunk;
-    c.m = (int)pl->kg;
-    c.n = (int)(w * pl->tiles);
+  if (op != OP_BWD_WEIGHT && pl->ch[op].algo == ALGO_WINOGRAD) {
+    const int side = op == OP_BWD_DATA;
+    const int64_t w = nb < pl->wchunk[side] ? nb : pl->wchunk[side];
+    c.m = (int)(side ? pl->cg : pl->kg);
+    c.n = (int)(w * pl->tiles[side]);
     c.kb = 1;
-    c.kp = (int)pl->cg;
+    c.kp = (int)(side ? pl->kg : pl->cg);
     c.g = (int)p->groups;
     c.nb = 16;
     c.slices = 1;
@@ -994,25 +1026,34 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
                              &e);
     if (pl->col == NULL) return cl_fail(err, "clCreateBuffer(im2col workspace)", e);
   }
-  if (pl->ch[OP_FWD].algo == ALGO_WINOGRAD && p->n > 0) {
-    const ocl_gemm_params *wg = &pl->ch[OP_FWD].gp;
-    pl->tiles = ((p->h_out + 1) / 2) * ((p->w_out + 1) / 2);
-    pl->wtn = pl->rows && wg->family == OCL_GEMM_VEC
-                  ? (size_t)wg->nv * (size_t)wg->vw : 1;
-    pl->wchunk = f.wino_fit < p->n ? f.wino_fit : p->n;
-    if (pl->wchunk < 1) pl->wchunk = 1;
-    const size_t q = (size_t)(pl->wchunk * pl->tiles);
-    const size_t qp = (q + pl->wtn - 1) / pl->wtn * pl->wtn;
-    const size_t ub = 16 * (size_t)p->c_out * (size_t)pl->cg * 4;
-    const size_t vb = 16 * (size_t)p->c_in * qp * 4;
-    const size_t mb = 16 * (size_t)p->c_out * q * 4;
-    pl->wu = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, ub, NULL, &e);
-    if (pl->wu != NULL)
-      pl->wv = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, vb, NULL, &e);
-    if (pl->wv != NULL)
-      pl->wm = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, mb, NULL, &e);
-    if (pl->wm == NULL) return cl_fail(err, "clCreateBuffer(Winograd workspace)", e);
-    pl->wino_bytes = ub + vb + mb;
+  for (int side = 0; side < 2; side++) {
+    const int op = side == 0 ? OP_FWD : OP_BWD_DATA;
+    if (pl->ch[op].algo != ALGO_WINOGRAD || p->n == 0) continue;
+    const ocl_gemm_params *wg = &pl->ch[op].gp;
+    /* Backward data: the convolution of dy (c_out channels in, c_in out)
+     * with dx's tiles. */
+    const int64_t oh = side ? p->h : p->h_out, ow = side ? p->w : p->w_out;
+    const int64_t cin = side ? p->c_out : p->c_in;
+    const int64_t cout = side ? p->c_in : p->c_out;
+    const int64_t fit = side ? f.wino_bd_fit : f.wino_fit;
+    pl->tiles[side] = ((oh + 1) / 2) * ((ow + 1) / 2);
+    pl->wtn[side] = pl->rows && wg->family == OCL_GEMM_VEC
+                        ? (size_t)wg->nv * (size_t)wg->vw : 1;
+    pl->wchunk[side] = fit < p->n ? fit : p->n;
+    if (pl->wchunk[side] < 1) pl->wchunk[side] = 1;
+    const size_t q = (size_t)(pl->wchunk[side] * pl->tiles[side]);
+    const size_t qp = (q + pl->wtn[side] - 1) / pl->wtn[side] * pl->wtn[side];
+    const size_t ub = 16 * (size_t)cout * (size_t)(cin / p->groups) * 4;
+    const size_t vb = 16 * (size_t)cin * qp * 4;
+    const size_t mb = 16 * (size_t)cout * q * 4;
+    pl->wu[side] = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, ub, NULL, &e);
+    if (pl->wu[side] != NULL)
+      pl->wv[side] = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, vb, NULL, &e);
+    if (pl->wv[side] != NULL)
+      pl->wm[side] = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, mb, NULL, &e);
+    if (pl->wm[side] == NULL)
+      return cl_fail(err, "clCreateBuffer(Winograd workspace)", e);
+    pl->wino_bytes += ub + vb + mb;
   }
   if (pl->ch[OP_BWD_DATA].algo == ALGO_DY_IM2COL) {
     pl->wt_bytes = (size_t)p->c_out * pl->r * 4;
@@ -1041,6 +1082,8 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
   want[K_DY_IM2COL] = want[K_WEIGHT_T] = da == ALGO_DY_IM2COL;
   want[K_WINO_FILTER] = want[K_WINO_INPUT] = want[K_WINO_OUTPUT] =
       fa == ALGO_WINOGRAD;
+  want[K_WINO_FILTER_BD] = want[K_WINO_INPUT_BD] = want[K_WINO_OUTPUT_BD] =
+      da == ALGO_WINOGRAD;
   want[K_BIAS_ADD] = p->has_bias && algos[fa].gemm == 2;
   want[pl->rows ? K_FWD_DIRECT_ROWS : K_FWD_DIRECT] = fa == ALGO_DIRECT;
   want[bwd_data_rows(pl) ? K_BWD_DATA_DIRECT_ROWS : K_BWD_DATA_DIRECT] =
@@ -1098,8 +1141,15 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
       ARG(pl, kk, 5, cl_int, 0);
     if (kk == K_IM2COL_ROWS_PANEL) ARG(pl, kk, 4, cl_int, (cl_int)pl->tn);
     if (kk == K_DY_IM2COL && pl->dpanel) ARG(pl, kk, 4, cl_int, (cl_int)pl->dtn);
-    if (kk == K_WINO_INPUT) ARG(pl, kk, 4, cl_int, (cl_int)pl->wtn);
-    if (kk == K_WINO_OUTPUT) ARG(pl, kk, 4, cl_int, 0);
+    if (kk == K_WINO_FILTER) ARG(pl, kk, 3, cl_int, 0);
+    if (kk == K_WINO_FILTER_BD) ARG(pl, kk, 3, cl_int, 1);
+    if (kk == K_WINO_INPUT) ARG(pl, kk, 4, cl_int, (cl_int)pl->wtn[0]);
+    if (kk == K_WINO_INPUT_BD) ARG(pl, kk, 4, cl_int, (cl_int)pl->wtn[1]);
+    if (kk == K_WINO_OUTPUT || kk == K_WINO_OUTPUT_BD) {
+      ARG(pl, kk, 4, cl_int, 0);
+      ARG(pl, kk, kernel_geom_arg[kk] + 19, cl_int, 0); /* act */
+      ARG(pl, kk, kernel_geom_arg[kk] + 20, cl_float, 0.0f);
+    }
     if (has_dx_epilogue(kk)) {
       st = set_dx_epilogue(pl, kk, NULL, CONV_ACT_NONE, 0.0f, err);
       if (st != CONV_SUCCESS) return st;
@@ -1124,7 +1174,11 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
       case K_DY_IM2COL: d0 = pl->rows ? (size_t)p->h : pl->hw; break;
       case K_WEIGHT_T: d0 = (size_t)p->c_out * pl->r; break;
       case K_WINO_FILTER: d0 = (size_t)p->c_out * (size_t)pl->cg; break;
-      case K_WINO_INPUT: case K_WINO_OUTPUT: d0 = (size_t)pl->tiles; break;
+      case K_WINO_FILTER_BD: d0 = (size_t)p->c_in * (size_t)pl->kg; break;
+      case K_WINO_INPUT: case K_WINO_OUTPUT: d0 = (size_t)pl->tiles[0]; break;
+      case K_WINO_INPUT_BD: case K_WINO_OUTPUT_BD:
+        d0 = (size_t)pl->tiles[1];
+        break;
       case K_SUM_SLICES: d0 = (size_t)p->c_out * pl->r; break;
       default: d0 = 1; break;
     }
@@ -1591,6 +1645,86 @@ size_t ocl_plan_workspace(void *plan) {
 
 /* ------------------------------------------------------------ operations */
 
+/* Winograd F(2x2,3x3): side 0 the forward pass (in x, out y, bias b or
+ * NULL), side 1 backward data as the convolution of dy (in) into dx (out)
+ * with w transposed per group and rotated (the kernels' geometry says so:
+ * set_geometry's v1). Per chunk: input transform, 16 batched GEMMs
+ * U (cout/G x cin/G) . V (cin/G x tiles), output transform. */
+static conv_status run_winograd(ocl_plan *pl, int side, cl_mem in, cl_mem w,
+                                cl_mem b, conv_activation act, float alpha,
+                                cl_mem out, conv_err *err) {
+  const conv_problem *p = &pl->p;
+  const int kf = side ? K_WINO_FILTER_BD : K_WINO_FILTER;
+  const int ki = side ? K_WINO_INPUT_BD : K_WINO_INPUT;
+  const int ko = side ? K_WINO_OUTPUT_BD : K_WINO_OUTPUT;
+  const int64_t cin = side ? p->c_out : p->c_in;
+  const int64_t cout = side ? p->c_in : p->c_out;
+  const int64_t cing = cin / p->groups, coutg = cout / p->groups;
+  const int64_t in_plane = side ? (int64_t)pl->np : (int64_t)pl->hw;
+  const int64_t out_plane = side ? (int64_t)pl->hw : (int64_t)pl->np;
+  const int64_t tiles = pl->tiles[side], chunk = pl->wchunk[side];
+  const int64_t tn = (int64_t)pl->wtn[side];
+  conv_status st;
+  const size_t count = (size_t)(cout * cing);
+  ARG(pl, kf, 0, cl_mem, w);
+  ARG(pl, kf, 1, cl_mem, pl->wu[side]);
+  ARG(pl, kf, 2, cl_int, (cl_int)count);
+  st = launch(pl, kf, count, 1, err);
+  if (st != CONV_SUCCESS) return st;
+  for (int64_t n0 = 0; n0 < p->n; n0 += chunk) {
+    const int64_t nb = p->n - n0 < chunk ? p->n - n0 : chunk;
+    const int64_t q = nb * tiles;
+    const int64_t qp = (q + tn - 1) / tn * tn;
+    ARG(pl, ki, 0, cl_mem, in);
+    ARG(pl, ki, 1, cl_long, (cl_long)(n0 * cin * in_plane));
+    ARG(pl, ki, 2, cl_mem, pl->wv[side]);
+    ARG(pl, ki, 3, cl_int, (cl_int)nb);
+    st = launch(pl, ki, (size_t)tiles, (size_t)(nb * cin), err);
+    if (st != CONV_SUCCESS) return st;
+    ocl_gemm_call c;
+    memset(&c, 0, sizeof c);
+    c.m = (int)coutg;
+    c.n = (int)q;
+    c.kb = 1;
+    c.kp = (int)cing;
+    c.a = pl->wu[side];
+    c.lda = (int)cing;
+    c.a_sn = (long)(cout * cing);
+    c.a_sg = (long)(coutg * cing);
+    c.b = pl->wv[side];
+    c.b_panel = tn > 1;
+    if (c.b_panel) { /* the 16 planes interleaved by panel rows */
+      c.ldb = 16 * (int)tn;
+      c.b_sn = (long)tn;
+      c.b_sg = (long)(cing * 16 * qp);
+    } else {
+      c.ldb = (int)q;
+      c.b_sn = (long)(cin * qp);
+      c.b_sg = (long)(cing * qp);
+    }
+    c.c = pl->wm[side];
+    c.ldc = (int)q;
+    c.c_sn = (long)(cout * q);
+    c.c_sg = (long)(coutg * q);
+    c.g = (int)p->groups;
+    c.nb = 16;
+    c.slices = 1;
+    st = gemm(pl, side ? OP_BWD_DATA : OP_FWD, &c, err);
+    if (st != CONV_SUCCESS) return st;
+    ARG(pl, ko, 0, cl_mem, pl->wm[side]);
+    ARG(pl, ko, 1, cl_mem, out);
+    ARG(pl, ko, 2, cl_long, (cl_long)(n0 * cout * out_plane));
+    ARG(pl, ko, 3, cl_mem, b != NULL ? b : pl->wm[side]);
+    ARG(pl, ko, 4, cl_int, b != NULL);
+    ARG(pl, ko, 5, cl_int, (cl_int)nb);
+    ARG(pl, ko, kernel_geom_arg[ko] + 19, cl_int, (cl_int)act);
+    ARG(pl, ko, kernel_geom_arg[ko] + 20, cl_float, alpha);
+    st = launch(pl, ko, (size_t)tiles, (size_t)(nb * cout), err);
+    if (st != CONV_SUCCESS) return st;
+  }
+  return CONV_SUCCESS;
+}
+
 /* kk: K_IM2COL (col[n][r][p]) or K_IM2COL_T (col[n][p][r]); the plan's
  * variant of it runs. */
 static conv_status run_im2col(ocl_plan *pl, int kk, cl_mem x, int64_t n0,
@@ -1646,64 +1780,9 @@ static conv_status forward_conv(void *plan, const void *xv, const void *wv,
     return finish(pl, err);
   }
   if (algo == ALGO_WINOGRAD) {
-    const size_t count = (size_t)p->c_out * (size_t)pl->cg;
-    ARG(pl, K_WINO_FILTER, 0, cl_mem, w);
-    ARG(pl, K_WINO_FILTER, 1, cl_mem, pl->wu);
-    ARG(pl, K_WINO_FILTER, 2, cl_int, (cl_int)count);
-    st = launch(pl, K_WINO_FILTER, count, 1, err);
+    st = run_winograd(pl, 0, x, w, has_bias ? b : NULL, CONV_ACT_NONE, 0.0f,
+                      y, err);
     if (st != CONV_SUCCESS) return st;
-    for (int64_t n0 = 0; n0 < p->n; n0 += pl->wchunk) {
-      const int64_t nb = p->n - n0 < pl->wchunk ? p->n - n0 : pl->wchunk;
-      const int64_t q = nb * pl->tiles;
-      const int64_t qp = (q + (int64_t)pl->wtn - 1) / (int64_t)pl->wtn *
-                         (int64_t)pl->wtn;
-      ARG(pl, K_WINO_INPUT, 0, cl_mem, x);
-      ARG(pl, K_WINO_INPUT, 1, cl_long, (cl_long)(n0 * p->c_in * (int64_t)pl->hw));
-      ARG(pl, K_WINO_INPUT, 2, cl_mem, pl->wv);
-      ARG(pl, K_WINO_INPUT, 3, cl_int, (cl_int)nb);
-      st = launch(pl, K_WINO_INPUT, (size_t)pl->tiles, (size_t)(nb * p->c_in),
-                  err);
-      if (st != CONV_SUCCESS) return st;
-      ocl_gemm_call c;
-      memset(&c, 0, sizeof c);
-      c.m = (int)pl->kg;
-      c.n = (int)q;
-      c.kb = 1;
-      c.kp = (int)pl->cg;
-      c.a = pl->wu;
-      c.lda = (int)pl->cg;
-      c.a_sn = (long)(p->c_out * pl->cg);
-      c.a_sg = (long)(pl->kg * pl->cg);
-      c.b = pl->wv;
-      c.b_panel = pl->wtn > 1;
-      if (c.b_panel) { /* the 16 planes interleaved by panel rows */
-        c.ldb = 16 * (int)pl->wtn;
-        c.b_sn = (long)pl->wtn;
-        c.b_sg = (long)(pl->cg * 16 * qp);
-      } else {
-        c.ldb = (int)q;
-        c.b_sn = (long)(p->c_in * qp);
-        c.b_sg = (long)(pl->cg * qp);
-      }
-      c.c = pl->wm;
-      c.ldc = (int)q;
-      c.c_sn = (long)(p->c_out * q);
-      c.c_sg = (long)(pl->kg * q);
-      c.g = (int)p->groups;
-      c.nb = 16;
-      c.slices = 1;
-      st = gemm(pl, OP_FWD, &c, err);
-      if (st != CONV_SUCCESS) return st;
-      ARG(pl, K_WINO_OUTPUT, 0, cl_mem, pl->wm);
-      ARG(pl, K_WINO_OUTPUT, 1, cl_mem, y);
-      ARG(pl, K_WINO_OUTPUT, 2, cl_long, (cl_long)(n0 * p->c_out * (int64_t)pl->np));
-      ARG(pl, K_WINO_OUTPUT, 3, cl_mem, has_bias ? b : pl->wm);
-      ARG(pl, K_WINO_OUTPUT, 4, cl_int, has_bias);
-      ARG(pl, K_WINO_OUTPUT, 5, cl_int, (cl_int)nb);
-      st = launch(pl, K_WINO_OUTPUT, (size_t)pl->tiles, (size_t)(nb * p->c_out),
-                  err);
-      if (st != CONV_SUCCESS) return st;
-    }
     return finish(pl, err);
   }
   const int own = algos[algo].gemm == 1;
@@ -1761,6 +1840,11 @@ static conv_status backward_data_epi(ocl_plan *pl, cl_mem dy, cl_mem w,
     if (st != CONV_SUCCESS) return st;
     st = launch(pl, kk, rows ? (size_t)p->h : pl->hw,
                 (size_t)(p->n * p->c_in), err);
+    if (st != CONV_SUCCESS) return st;
+    return finish(pl, err);
+  }
+  if (algo == ALGO_WINOGRAD) {
+    st = run_winograd(pl, 1, dy, w, b, act, alpha, dx, err);
     if (st != CONV_SUCCESS) return st;
     return finish(pl, err);
   }

@@ -3,7 +3,10 @@
  * Winograd F(2x2, 3x3) for the forward pass of 3x3, stride 1, dilation 1
  * convolutions (any padding mode, groups, flip): y tiles of 2x2 from 4x4
  * input patches, Y = A^T [ (G g G^T) .* (B^T d B) ] A, the element-wise
- * product summed over channels as 16 GEMMs (gemm.cl, batched).
+ * product summed over channels as 16 GEMMs (gemm.cl, batched). The same
+ * kernels compute backward data (zero padding) as the convolution of dy
+ * with the weight transposed per group and rotated: the plan gives them
+ * that convolution's geometry, and wino_filter reads w transposed.
  *
  *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
  *   G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
@@ -22,14 +25,22 @@
  *   M[e][k][q]   the 16 products, K x Q each.
  */
 
-/* U from w (each run; flip reads w rotated). Work item (k*Cg + cl). */
+/* U from w (each run; flip reads w rotated). Work item (k*Cg + cl).
+ * transpose: w is the weight of the convolution whose backward data this
+ * is, (C x K/G x 3 x 3) in this geometry: filter (k, cl) of group
+ * g = k / (K/G) is w's (g*Cg + cl, k % (K/G)). */
 #if defined(KSEL_ALL) || defined(KSEL_wino_filter)
 __kernel void wino_filter(__global const float *w, __global float *U,
-                          int count, GEOM_PARAMS) {
+                          int count, int transpose, GEOM_PARAMS) {
   const int e = get_global_id(0);
   if (e >= count) return;
   const int Cg = C / G;
-  __global const float *g = w + (long)e * 9;
+  long src = e;
+  if (transpose) {
+    const int Kg = K / G, k = e / Cg, cl = e % Cg;
+    src = (long)((k / Kg) * Cg + cl) * Kg + k % Kg;
+  }
+  __global const float *g = w + src * 9;
   float f[3][3];
   for (int i = 0; i < 3; i++)
     for (int j = 0; j < 3; j++)
@@ -106,11 +117,14 @@ __kernel void wino_input(__global const float *x, long x_off,
 }
 #endif
 
-/* y[y_off ...] (nb images) from M, plus the bias. Work item (t, n*K + k). */
+/* y[y_off ...] (nb images) from M, plus the bias, then the activation act
+ * (conv_act; a transposed convolution's forward through backward data).
+ * Work item (t, n*K + k). */
 #if defined(KSEL_ALL) || defined(KSEL_wino_output)
 __kernel void wino_output(__global const float *M, __global float *y,
                           long y_off, __global const float *bias,
-                          int has_bias, int nb, GEOM_PARAMS) {
+                          int has_bias, int nb, GEOM_PARAMS, int act,
+                          float alpha) {
   const int t = get_global_id(0);
   const int r = get_global_id(1);
   const int TW = (OW + 1) / 2, T = ((OH + 1) / 2) * TW;
@@ -133,8 +147,10 @@ __kernel void wino_output(__global const float *M, __global float *y,
     if (oh >= OH) break;
     const float o0 = a[i][0] + a[i][1] + a[i][2];
     const float o1 = a[i][1] - a[i][2] - a[i][3];
-    yp[oh * OW + 2 * tw] = o0 + bk;
-    if (2 * tw + 1 < OW) yp[oh * OW + 2 * tw + 1] = o1 + bk;
+    yp[oh * OW + 2 * tw] = act ? conv_act(o0 + bk, act, alpha) : o0 + bk;
+    if (2 * tw + 1 < OW)
+      yp[oh * OW + 2 * tw + 1] =
+          act ? conv_act(o1 + bk, act, alpha) : o1 + bk;
   }
 }
 #endif
