@@ -279,6 +279,64 @@ __kernel void bwd_data_direct_rows(__global const float *dy,
 }
 #endif
 
+/* The weight gradient's sum along one output row: dy's row dyp times x's
+ * row xr shifted by w0 = j*DW - PL (taps through the padding map), for
+ * horizontal stride SW. Fixed order: the outputs left of the row one by
+ * one, then (SW = 1) vectors of 16 while the x segment lies inside the row,
+ * their lanes added in order, then the rest one by one. */
+float wgrad_row(__global const float *dyp, __global const float *xr, int w0,
+                int OW, int W, int SW, int mode) {
+  float acc = 0.0f;
+  int ow = 0;
+  if (SW == 1) {
+    for (; ow < OW && ow + w0 < 0; ow++) {
+      const int s2 = pad_source(ow + w0, W, mode);
+      if (s2 >= 0) acc += dyp[ow] * xr[s2];
+    }
+    float16 acc16 = (float16)(0.0f);
+    for (; ow + 16 <= OW; ow += 16) {
+      const int s0 = ow + w0;
+      if (s0 < 0 || s0 + 16 > W) break;
+      acc16 = fma(vload16(0, dyp + ow), vload16(0, xr + s0), acc16);
+    }
+    float part[16];
+    vstore16(acc16, 0, part);
+    for (int e = 0; e < 16; e++) acc += part[e];
+  }
+  for (; ow < OW; ow++) {
+    const int sw = ow * SW + w0;
+    if (sw >= 0 && sw < W) {
+      acc += dyp[ow] * xr[sw];
+    } else {
+      const int s2 = pad_source(sw, W, mode);
+      if (s2 >= 0) acc += dyp[ow] * xr[s2];
+    }
+  }
+  return acc;
+}
+
+/* Weight element e = ((k*Cg + cl)*KH + ii)*KW + jj: its output channel k,
+ * input channel c and (flip-aware) tap (i, j). */
+typedef struct wgrad_elem {
+  int k, c, i, j;
+} wgrad_elem;
+
+wgrad_elem wgrad_decompose(int e, int C, int K, int G, int KH, int KW,
+                           int flip) {
+  const int Cg = C / G, Kg = K / G;
+  const int jj = e % KW;
+  int t = e / KW;
+  const int ii = t % KH;
+  t /= KH;
+  const int cl = t % Cg, k = t / Cg;
+  wgrad_elem r;
+  r.k = k;
+  r.c = (k / Kg) * Cg + cl;
+  r.i = flip ? KH - 1 - ii : ii;
+  r.j = flip ? KW - 1 - jj : jj;
+  return r;
+}
+
 /* dw from x and dy: one work-group of RED_WG items per weight element
  * e = ((k*Cg + cl)*KH + ii)*KW + jj; each item sums a fixed stride of the
  * (n, p) positions, then a fixed tree adds the partial sums. */
@@ -289,15 +347,8 @@ void bwd_weight_direct(__global const float *x, __global const float *dy,
   __local float red[RED_WG];
   const int e = get_group_id(0);
   const int lid = get_local_id(0);
-  const int Cg = C / G, Kg = K / G;
-  const int jj = e % KW;
-  int t = e / KW;
-  const int ii = t % KH;
-  t /= KH;
-  const int cl = t % Cg, k = t / Cg;
-  const int c = (k / Kg) * Cg + cl;
-  const int i = flip ? KH - 1 - ii : ii;
-  const int j = flip ? KW - 1 - jj : jj;
+  const wgrad_elem q = wgrad_decompose(e, C, K, G, KH, KW, flip);
+  const int k = q.k, c = q.c, i = q.i, j = q.j;
   const int P = OH * OW;
   float acc = 0.0f;
   if (k < K) {
@@ -323,8 +374,8 @@ void bwd_weight_direct(__global const float *x, __global const float *dy,
 #endif
 
 /* The same sums, the (n, oh) rows of the output shared out among the items
- * (one division per row, not per element) and each row a straight loop
- * along ow (for CPUs). Fixed order per item, then the same tree. */
+ * (one division per row, not per element) and each row wgrad_row (for
+ * CPUs). Fixed order per item, then the same tree. */
 #if defined(KSEL_ALL) || defined(KSEL_bwd_weight_direct_rows)
 __kernel __attribute__((reqd_work_group_size(RED_WG, 1, 1)))
 void bwd_weight_direct_rows(__global const float *x, __global const float *dy,
@@ -332,51 +383,16 @@ void bwd_weight_direct_rows(__global const float *x, __global const float *dy,
   __local float red[RED_WG];
   const int e = get_group_id(0);
   const int lid = get_local_id(0);
-  const int Cg = C / G, Kg = K / G;
-  const int jj = e % KW;
-  int t = e / KW;
-  const int ii = t % KH;
-  t /= KH;
-  const int cl = t % Cg, k = t / Cg;
-  const int c = (k / Kg) * Cg + cl;
-  const int i = flip ? KH - 1 - ii : ii;
-  const int j = flip ? KW - 1 - jj : jj;
-  const int w0 = j * DW - PL;
+  const wgrad_elem q = wgrad_decompose(e, C, K, G, KH, KW, flip);
   float acc = 0.0f;
-  if (k < K) {
+  if (q.k < K) {
     for (int r = lid; r < N * OH; r += RED_WG) {
       const int n = r / OH, oh = r % OH;
-      const int sh = pad_source(oh * SH - PT + i * DH, H, mode);
+      const int sh = pad_source(oh * SH - PT + q.i * DH, H, mode);
       if (sh < 0) continue;
-      __global const float *dyp = dy + ((long)n * K + k) * OH * OW + oh * OW;
-      __global const float *xr = x + ((long)n * C + c) * H * W + sh * W;
-      int ow = 0;
-      if (SW == 1) {
-        /* The outputs whose x lies left of the row one by one, then whole
-         * vectors of 16 while the x segment lies inside the row. */
-        for (; ow < OW && ow + w0 < 0; ow++) {
-          const int s2 = pad_source(ow + w0, W, mode);
-          if (s2 >= 0) acc += dyp[ow] * xr[s2];
-        }
-        float16 acc16 = (float16)(0.0f);
-        for (; ow + 16 <= OW; ow += 16) {
-          const int s0 = ow + w0;
-          if (s0 < 0 || s0 + 16 > W) break;
-          acc16 = fma(vload16(0, dyp + ow), vload16(0, xr + s0), acc16);
-        }
-        float part[16];
-        vstore16(acc16, 0, part);
-        for (int e = 0; e < 16; e++) acc += part[e];
-      }
-      for (; ow < OW; ow++) {
-        const int sw = ow * SW + w0;
-        if (sw >= 0 && sw < W) {
-          acc += dyp[ow] * xr[sw];
-        } else {
-          const int s2 = pad_source(sw, W, mode);
-          if (s2 >= 0) acc += dyp[ow] * xr[s2];
-        }
-      }
+      acc += wgrad_row(dy + ((long)n * K + q.k) * OH * OW + oh * OW,
+                       x + ((long)n * C + q.c) * H * W + sh * W,
+                       q.j * DW - PL, OW, W, SW, mode);
     }
   }
   red[lid] = acc;
@@ -385,6 +401,6 @@ void bwd_weight_direct_rows(__global const float *x, __global const float *dy,
     if (lid < s) red[lid] += red[lid + s];
     barrier(CLK_LOCAL_MEM_FENCE);
   }
-  if (lid == 0 && k < K) dw[e] = red[0];
+  if (lid == 0 && q.k < K) dw[e] = red[0];
 }
 #endif
