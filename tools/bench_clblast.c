@@ -15,7 +15,7 @@
  * --clblast-params gives CLBlast parameters for a kernel family, applied
  * with CLBlastOverrideParameters before any layer runs: a JSON file that a
  * CLBlast tuner wrote (clblast_tuner_xconvgemm -> clblast_xconvgemm_32.json:
- * its "kernel_name" and "best_parameters"), or a text file "Kernel NAME=V
+ * its "kernel_family" and "best_parameters"), or a text file "Kernel NAME=V
  * NAME=V ...". Without it CLBlast uses its own database (defaults for
  * devices it does not know, such as PoCL's CPU device).
  *
@@ -27,6 +27,7 @@
 #endif
 #include <CL/cl.h>
 #include <clblast_c.h>
+#include <ctype.h>
 #include <fnmatch.h>
 #include <math.h>
 #include <stdio.h>
@@ -104,11 +105,21 @@ static int override_params(const char *path, cl_device_id dev) {
   text[n] = '\0';
   char kernel[64], params[2048];
   if (text[0] == '{' || strchr(text, '"') != NULL) {
-    if (json_field(text, "kernel_name", kernel, sizeof kernel) != 0 &&
-        json_field(text, "best_kernel", kernel, sizeof kernel) != 0) {
-      fprintf(stderr, "bench_clblast: %s: no \"kernel_name\"\n", path);
+    /* The tuner names the family ("xconvgemm", "xgemm_direct"); CLBlast's
+     * database names the kernel in camel case ("Xconvgemm",
+     * "XgemmDirect"). */
+    char family[64];
+    if (json_field(text, "kernel_family", family, sizeof family) != 0) {
+      fprintf(stderr, "bench_clblast: %s: no \"kernel_family\"\n", path);
       return -1;
     }
+    size_t o = 0;
+    for (size_t i = 0; family[i] != '\0' && o + 1 < sizeof kernel; i++) {
+      if (family[i] == '_') continue;
+      const int up = i == 0 || family[i - 1] == '_';
+      kernel[o++] = up ? (char)toupper((unsigned char)family[i]) : family[i];
+    }
+    kernel[o] = '\0';
     if (json_field(text, "best_parameters", params, sizeof params) != 0) {
       fprintf(stderr, "bench_clblast: %s: no \"best_parameters\"\n", path);
       return -1;
