@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "cpu_internal.h"
+#include "simd.h"
 
 /* Floats of column buffer per thread: about a Zen 4 / Skylake-SP L2. */
 #define COL_BUDGET ((int64_t)256 * 1024)
@@ -174,8 +175,7 @@ static size_t im2col_workspace(const conv_problem *p, conv_op op, int threads) {
 /* cols[k - k0][q - p0] for k in [k0, k1), q in [p0, p1) = the input value
  * that lowered row k meets at output position q (0 in a zero border).
  * x is the group's first channel of one image. */
-CPU_TARGET_CLONES
-static void lower(const conv_problem *p, const cpu_maps *m,
+static inline LC_INLINE void lower_body(const conv_problem *p, const cpu_maps *m,
                   const float *restrict x, int64_t k0, int64_t k1, int64_t p0,
                   int64_t p1, float *restrict cols) {
   const int64_t kh = p->kh, kw = p->kw, khw = kh * kw;
@@ -216,12 +216,17 @@ static void lower(const conv_problem *p, const cpu_maps *m,
   }
 }
 
-/* The transpose of lower(): adds cols[k - k0][q - p0] into the input element
+LC_ISA_DISPATCH(im2col_lower,
+                (const conv_problem *p, const cpu_maps *m,
+                  const float *restrict x, int64_t k0, int64_t k1, int64_t p0,
+                  int64_t p1, float *restrict cols),
+                (p, m, x, k0, k1, p0, p1, cols), lower_body)
+
+/* The transpose of im2col_lower(): adds cols[k - k0][q - p0] into the input element
  * it came from (through the padding map, so borders of reflect / replicate /
  * circular / symmetric padding add into their source). Rows and positions in
  * order: a fixed summation order. dx is the group's first channel. */
-CPU_TARGET_CLONES
-static void col2im(const conv_problem *p, const cpu_maps *m,
+static inline LC_INLINE void col2im_body(const conv_problem *p, const cpu_maps *m,
                    const float *restrict cols, int64_t k0, int64_t k1,
                    int64_t p0, int64_t p1, float *restrict dx) {
   const int64_t kh = p->kh, kw = p->kw, khw = kh * kw;
@@ -264,6 +269,12 @@ static void col2im(const conv_problem *p, const cpu_maps *m,
   }
 }
 
+LC_ISA_DISPATCH(im2col_col2im,
+                (const conv_problem *p, const cpu_maps *m,
+                   const float *restrict cols, int64_t k0, int64_t k1,
+                   int64_t p0, int64_t p1, float *restrict dx),
+                (p, m, cols, k0, k1, p0, p1, dx), col2im_body)
+
 /* ---------------------------------------------------------------- forward */
 
 static void im2col_forward(const cpu_run *r, const cpu_tensors *t) {
@@ -290,7 +301,7 @@ static void im2col_forward(const cpu_run *r, const cpu_tensors *t) {
       float *cols = cpu_ws_slice(r, g.slice, cpu_thread_id());
       for (int64_t k0 = 0; k0 < g.k; k0 += g.rows) {
         const int64_t k1 = min64(k0 + g.rows, g.k);
-        lower(p, m, x, k0, k1, p0, p1, cols);
+        im2col_lower(p, m, x, k0, k1, p0, p1, cols);
         cpu_sgemm(0, 0, m1 - m0, p1 - p0, k1 - k0, 1.0f, w + k0, g.k, cols,
                   p1 - p0, k0 == 0 ? 0.0f : 1.0f, y, g.p);
       }
@@ -344,7 +355,7 @@ static void im2col_backward_data(const cpu_run *r, const cpu_tensors *t) {
       const int64_t p0 = tile * g.pt, p1 = min64(p0 + g.pt, g.p);
       cpu_sgemm(1, 0, k1 - k0, p1 - p0, g.cout_g, 1.0f, w + k0, g.k, dy + p0,
                 g.p, 0.0f, cols, p1 - p0);
-      col2im(p, m, cols, k0, k1, p0, p1, dx);
+      im2col_col2im(p, m, cols, k0, k1, p0, p1, dx);
     }
     /* The task's channels are complete: the epilogue while they are warm. */
     for (int64_t c = c0; c < c1; c++)
@@ -388,7 +399,7 @@ static void im2col_backward_weight(const cpu_run *r, const cpu_tensors *t) {
           bmat = x + (size_t)k0 * (size_t)g.hw + (size_t)p0;
           ldb = g.hw;
         } else {
-          lower(p, m, x, k0, k1, p0, p1, cols);
+          im2col_lower(p, m, x, k0, k1, p0, p1, cols);
           bmat = cols;
           ldb = p1 - p0;
         }
