@@ -482,6 +482,11 @@ int main(int argc, char **argv) {
       make(1, 2, 2, 1, 3, 30001, 3, 1, 1, CONV_PAD_SYMMETRIC),
       make(1, 2, 4, 2, 3, 5000, 3, 2, 1, CONV_PAD_ZEROS),
       make(1, 1900, 3, 1, 12, 12, 3, 1, 1, CONV_PAD_REPLICATE), /* k chunks */
+      /* im2col_gemm's packed backward data (AVX-512 level: >= 16 chunks
+       * of input channels): groups, a reflected border, stride 2, a panel
+       * of 10 columns after a full one; then two tiles of positions. */
+      make(3, 64, 48, 16, 13, 11, 3, 2, 1, CONV_PAD_REFLECT),
+      make(2, 448, 8, 1, 36, 36, 3, 1, 1, CONV_PAD_ZEROS),
   };
   int nfixed = argc > 4 && atoi(argv[4]) == 0 ? 0 : (int)(sizeof fixed / sizeof fixed[0]);
   for (int i = 0; i < nfixed; i++) check_problem(&fixed[i], 1);
