@@ -317,6 +317,19 @@ static conv_status set_geometry(ocl_plan *pl, int kk, conv_err *err) {
  * transposed convolution's bias and activation after their geometry:
  * b, has_b, act, alpha (dx_epilogue in act.cl). Set on every run: a plain
  * backward data passes none. */
+/* The forward kernels that store y (fwd_direct[_rows], wino_output) take
+ * the plan's fused activation after their geometry: act, alpha. Constant
+ * per plan, so set once, at plan time. */
+static int has_fwd_act(int kk) {
+  return kk == K_FWD_DIRECT || kk == K_FWD_DIRECT_ROWS || kk == K_WINO_OUTPUT;
+}
+
+/* Whether the forward applies the fused activation in its own kernels:
+ * every path but CLBlast's GEMMs (whose output gets the bias_act pass). */
+static int fwd_fuses_act(const ocl_plan *pl) {
+  return algos[pl->ch[OP_FWD].algo].gemm != 2;
+}
+
 static int has_dx_epilogue(int kk) {
   return kk == K_COL2IM || kk == K_BWD_DATA_DIRECT ||
          kk == K_BWD_DATA_DIRECT_ROWS;
@@ -503,6 +516,8 @@ static ocl_gemm_call fwd_call(const ocl_plan *pl, cl_mem x, cl_mem w,
   c.nb = (int)nb;
   c.slices = 1;
   c.bias = b;
+  c.act = (int)p->activation; /* the fused activation (own GEMM only) */
+  c.alpha = p->activation_alpha;
   return c;
 }
 
@@ -1006,6 +1021,10 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
       st = set_dx_epilogue(pl, kk, NULL, CONV_ACT_NONE, 0.0f, err);
       if (st != CONV_SUCCESS) return st;
     }
+    if (has_fwd_act(kk)) {
+      ARG(pl, kk, kernel_geom_arg[kk] + 19, cl_int, (cl_int)p->activation);
+      ARG(pl, kk, kernel_geom_arg[kk] + 20, cl_float, p->activation_alpha);
+    }
     if (kk == K_SUM_SLICES) {
       ARG(pl, kk, 2, cl_int, 1);
       ARG(pl, kk, 4, cl_int, 0);
@@ -1038,10 +1057,11 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
     if (st != CONV_SUCCESS) return st;
   }
 
-  /* The fused activation's kernel (opencl_epilogue.c launches bias_act
-   * over (h_out*w_out, n*c_out) with groups of 64 or 1 by the plane size):
-   * its work-group shape compiled now, by a launch over no channel. */
-  if (p->activation != CONV_ACT_NONE) {
+  /* The fused activation's kernel after a CLBlast forward
+   * (opencl_epilogue.c launches bias_act over (h_out*w_out, n*c_out) with
+   * groups of 64 or 1 by the plane size): its work-group shape compiled
+   * now, by a launch over no channel. */
+  if (p->activation != CONV_ACT_NONE && !fwd_fuses_act(pl)) {
     cl_kernel k = clCreateKernel(pl->base->prog, "bias_act", &e);
     if (k == NULL) return cl_fail(err, "clCreateKernel(bias_act)", e);
     const cl_int zero = 0, one = 1;
@@ -1620,12 +1640,14 @@ static conv_status forward_conv(void *plan, const void *xv, const void *wv,
   return finish(pl, err);
 }
 
-/* The convolution, then the fused activation if any (opencl_epilogue.c). */
+/* The convolution with its fused activation, if any, applied where y is
+ * stored (fwd_direct[_rows], wino_output, gemm.cl's GEMM); after a CLBlast
+ * GEMM, as the bias_act pass (opencl_epilogue.c). */
 conv_status ocl_forward(void *plan, const void *xv, const void *wv,
                         const void *bv, void *yv, conv_err *err) {
   ocl_plan *pl = plan;
   conv_status st = forward_conv(plan, xv, wv, bv, yv, err);
-  if (st != CONV_SUCCESS) return st;
+  if (st != CONV_SUCCESS || fwd_fuses_act(pl)) return st;
   return ocl_forward_activation(pl->dev, &pl->p, yv, err);
 }
 

@@ -102,10 +102,12 @@ __kernel void wino_input(__global const float *x, long x_off,
   }
 }
 
-/* y[y_off ...] (nb images) from M, plus the bias. Work item (t, n*K + k). */
+/* y[y_off ...] (nb images) from M, plus the bias, through the fused
+ * activation act (0: none). Work item (t, n*K + k). */
 __kernel void wino_output(__global const float *M, __global float *y,
                           long y_off, __global const float *bias,
-                          int has_bias, int nb, GEOM_PARAMS) {
+                          int has_bias, int nb, GEOM_PARAMS, int act,
+                          float alpha) {
   const int t = get_global_id(0);
   const int r = get_global_id(1);
   const int TW = (OW + 1) / 2, T = ((OH + 1) / 2) * TW;
@@ -128,7 +130,9 @@ __kernel void wino_output(__global const float *M, __global float *y,
     if (oh >= OH) break;
     const float o0 = a[i][0] + a[i][1] + a[i][2];
     const float o1 = a[i][1] - a[i][2] - a[i][3];
-    yp[oh * OW + 2 * tw] = o0 + bk;
-    if (2 * tw + 1 < OW) yp[oh * OW + 2 * tw + 1] = o1 + bk;
+    const float v0 = o0 + bk, v1 = o1 + bk;
+    yp[oh * OW + 2 * tw] = act ? conv_act(v0, act, alpha) : v0;
+    if (2 * tw + 1 < OW)
+      yp[oh * OW + 2 * tw + 1] = act ? conv_act(v1, act, alpha) : v1;
   }
 }
