@@ -141,8 +141,9 @@ typedef struct conv_context conv_context;
  * $CONV_BACKEND, else the best available (a GPU OpenCL device, else cpu).
  * device: an index ("0") or a substring of the device name, or NULL to use
  * $CONV_DEVICE, else device 0.
- * Returns CONV_SUCCESS, CONV_ERROR_INVALID_ARGUMENT (ctx NULL),
- * CONV_ERROR_BACKEND_NOT_FOUND (the message lists the backends found), CONV_ERROR_BAD_PLUGIN, CONV_ERROR_DEVICE_NOT_FOUND,
+ * Returns CONV_SUCCESS, CONV_ERROR_INVALID_ARGUMENT (ctx NULL, or a bad
+ * setting of the chosen backend such as $CONV_CPU_ISA: never a silent fall
+ * back to another backend), CONV_ERROR_BACKEND_NOT_FOUND (the message lists the backends found), CONV_ERROR_BAD_PLUGIN, CONV_ERROR_DEVICE_NOT_FOUND,
  * CONV_ERROR_DEVICE or CONV_ERROR_OUT_OF_MEMORY. On failure *ctx is NULL and
  * the reason is read with conv_last_error(NULL) in the same thread. */
 CONV_API conv_status conv_context_create(conv_context **ctx,

@@ -30,6 +30,11 @@ typedef struct conv_backend {
   void *state;         /* from table.init */
   int usable;
   char reason[512];    /* why skipped */
+  /* What init returned when it failed (else CONV_SUCCESS). Invalid
+   * argument means a bad setting of the user's (an environment variable
+   * the backend reads): choosing that backend, by name or by default, is
+   * then that error, never a silent fall back to another backend. */
+  conv_status init_status;
   int refcount;        /* contexts using it */
 } conv_backend;
 

@@ -299,6 +299,7 @@ static conv_backend *load_plugin(const char *path, const char *file_name) {
     err.msg[sizeof err.msg - 1] = '\0'; /* a plugin's message, unterminated */
     snprintf(be->reason, sizeof be->reason, "init failed (%s): %s",
              conv_status_string(st), err.msg[0] ? err.msg : "no message");
+    be->init_status = st;
     be->state = NULL;
     return be;
   }
@@ -572,6 +573,11 @@ static int has_gpu(conv_backend *be) {
   return 0;
 }
 
+/* 1 if be is unusable because of a bad setting (its init's status). */
+static int bad_setting(const conv_backend *be) {
+  return !be->usable && be->init_status == CONV_ERROR_INVALID_ARGUMENT;
+}
+
 /* The default: the opencl backend when it has a GPU, else cpu, else
  * opencl on whatever devices it has. Only those two files are opened:
  * other plugins on the path are never loaded unless named. */
@@ -592,6 +598,10 @@ static conv_status acquire_default(conv_backend **out, char *msg,
   conv_status st = find_one("cpu", &cpu, msg, msglen);
   if (st == CONV_SUCCESS && cpu->usable) {
     *out = cpu;
+  } else if (st == CONV_SUCCESS && bad_setting(cpu)) {
+    snprintf(msg, msglen, "backend 'cpu' at %s is unusable: %s", cpu->path,
+             cpu->reason);
+    st = CONV_ERROR_INVALID_ARGUMENT;
   } else if (st_gpu == CONV_SUCCESS && gpu->usable) {
     *out = gpu;
     st = CONV_SUCCESS;
@@ -652,7 +662,15 @@ CONV_INTERNAL conv_status conv_backend_acquire(const char *spec,
     if (s == CONV_SUCCESS && !be->usable) {
       snprintf(one, msglen, "backend '%s' (%s) is unusable: %s", be->name,
                be->path, be->reason);
-      s = CONV_ERROR_BAD_PLUGIN;
+      s = bad_setting(be) ? CONV_ERROR_INVALID_ARGUMENT : CONV_ERROR_BAD_PLUGIN;
+    }
+    if (s == CONV_ERROR_INVALID_ARGUMENT && be != NULL && bad_setting(be)) {
+      /* A bad setting is an error, not a reason to try the next one. */
+      st = s;
+      roff = 0;
+      reasons[0] = '\0';
+      msg_append(reasons, msglen, &roff, "%s", one);
+      break;
     }
     if (s == CONV_SUCCESS) {
       be->refcount++;

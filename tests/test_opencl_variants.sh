@@ -29,4 +29,18 @@ run CONV_OPENCL_GEMM=tiled:mwg=64,nwg=32,kwg=16,mdimc=16,ndimc=8 \
 run CONV_OPENCL_GEMM=vec:tm=3,vw=4,nv=3,lm=2,ln=2 CONV_OPENCL_LOWERING=rows
 run CONV_OPENCL_GEMM=vec:tm=5,vw=1,nv=2,lm=1,ln=3 \
     CONV_OPENCL_LOWERING=elements CONV_OPENCL_WGRAD_SLICES=5
+# The epilogues (bias, fused activation) of the GPU-style kernels and of
+# the tiled GEMM, which the defaults do not pick on a CPU device: the
+# element-wise direct and col2im stores, and sigmoid/tanh/silu applied in
+# the store rather than by the bias_act pass. test_layers runs every
+# forward and backward-data path with them (and the cpu backend again).
+echo "== test_layers with CONV_OPENCL_LOWERING=elements and a tiled GEMM"
+if ! env CONV_OPENCL_LOWERING=elements \
+    CONV_OPENCL_GEMM=tiled:mwg=32,nwg=32,kwg=8,mdimc=8,ndimc=8 ./test_layers \
+    >test_opencl_variants_layers.out 2>&1; then
+  tail -n 20 test_opencl_variants_layers.out
+  echo "FAILED: test_layers with elements lowering and a tiled GEMM"
+  status=1
+fi
+grep "backend opencl" test_opencl_variants_layers.out
 exit $status

@@ -8,7 +8,7 @@
  * The inner loops are axpys / dot products over a row, split per tap into
  * the interior range (no padding: source column ow * stride + off) and the
  * border (through the padding map). They are compiled once per ISA
- * (CPU_TARGET_CLONES). */
+ * (LC_ISA_DISPATCH: a clone per level of the kernel table, cpu_isa.h). */
 #ifdef HAVE_CONFIG_H
 #  include "config.h"
 #endif
@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cpu_internal.h"
+#include "simd.h"
 
 static int direct_applies(const conv_problem *p, conv_op op, char *why,
                           size_t why_len) {
@@ -49,8 +50,7 @@ static size_t direct_workspace(const conv_problem *p, conv_op op,
 /* y (one plane) = bias + sum over the group's channels and taps. x is the
  * group's first input channel of this image, w the output channel's
  * (cin_g, kh, kw) weights. */
-CPU_TARGET_CLONES
-static void fwd_plane(const conv_problem *p, const cpu_maps *m,
+static inline LC_INLINE void fwd_plane_body(const conv_problem *p, const cpu_maps *m,
                       const float *restrict x, const float *restrict w,
                       float bias, float *restrict y) {
   const int64_t cin_g = p->c_in / p->groups;
@@ -123,6 +123,12 @@ static void fwd_plane(const conv_problem *p, const cpu_maps *m,
   }
 }
 
+LC_ISA_DISPATCH(direct_fwd_plane,
+                (const conv_problem *p, const cpu_maps *m,
+                      const float *restrict x, const float *restrict w,
+                      float bias, float *restrict y),
+                (p, m, x, w, bias, y), fwd_plane_body)
+
 /* A row of zeros standing for a zero-padded input row, so the fused 3x3
  * kernels below need no test per row. */
 #define ZERO_ROW 4096
@@ -141,8 +147,7 @@ static void common3(const cpu_maps *m, int64_t *lo, int64_t *hi) {
 
 /* fwd_plane for 3x3 kernels with stride_w 1 or 2 and w <= ZERO_ROW: all
  * nine taps of an input channel in one pass over the output row. */
-CPU_TARGET_CLONES
-static void fwd_plane_3x3(const conv_problem *p, const cpu_maps *m,
+static inline LC_INLINE void fwd_plane_3x3_body(const conv_problem *p, const cpu_maps *m,
                           const float *restrict x, const float *restrict w,
                           float bias, float *restrict y) {
   const int64_t cin_g = p->c_in / p->groups;
@@ -196,6 +201,12 @@ static void fwd_plane_3x3(const conv_problem *p, const cpu_maps *m,
   }
 }
 
+LC_ISA_DISPATCH(direct_fwd_plane_3x3,
+                (const conv_problem *p, const cpu_maps *m,
+                          const float *restrict x, const float *restrict w,
+                          float bias, float *restrict y),
+                (p, m, x, w, bias, y), fwd_plane_3x3_body)
+
 static int use_fwd_3x3(const conv_problem *p) {
   return p->kh == 3 && p->kw == 3 && (p->stride_w == 1 || p->stride_w == 2) &&
          p->w <= ZERO_ROW;
@@ -217,9 +228,9 @@ static void direct_forward(const cpu_run *r, const cpu_tensors *t) {
     const float bias = t->b != NULL ? t->b[co] : 0.0f;
     float *y = t->y + (size_t)nc * ohw;
     if (fused)
-      fwd_plane_3x3(p, m, x, w, bias, y);
+      direct_fwd_plane_3x3(p, m, x, w, bias, y);
     else
-      fwd_plane(p, m, x, w, bias, y);
+      direct_fwd_plane(p, m, x, w, bias, y);
     cpu_activate_tile(p, y, 1, 0, (int64_t)ohw, 1);
   }
 }
@@ -229,8 +240,7 @@ static void direct_forward(const cpu_run *r, const cpu_tensors *t) {
 /* dx (one plane of input channel c of group g) = sum over the group's
  * output channels o of w[o, c] scattered over dy[o]. dy is the group's
  * first output channel of this image; w points at w[g * cout_g, c]. */
-CPU_TARGET_CLONES
-static void bwd_data_plane(const conv_problem *p, const cpu_maps *m,
+static inline LC_INLINE void bwd_data_plane_body(const conv_problem *p, const cpu_maps *m,
                            const float *restrict dy, const float *restrict w,
                            float *restrict dx) {
   const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
@@ -313,6 +323,12 @@ static void bwd_data_plane(const conv_problem *p, const cpu_maps *m,
   }
 }
 
+LC_ISA_DISPATCH(direct_bwd_data_plane,
+                (const conv_problem *p, const cpu_maps *m,
+                           const float *restrict dy, const float *restrict w,
+                           float *restrict dx),
+                (p, m, dy, w, dx), bwd_data_plane_body)
+
 static void direct_backward_data(const cpu_run *r, const cpu_tensors *t) {
   const conv_problem *p = r->p;
   const cpu_maps *m = r->state;
@@ -324,7 +340,7 @@ static void direct_backward_data(const cpu_run *r, const cpu_tensors *t) {
   for (int64_t nc = 0; nc < planes; nc++) {
     const int64_t n = nc / p->c_in, ci = nc % p->c_in, g = ci / cin_g,
                   c = ci % cin_g;
-    bwd_data_plane(p, m, t->dy + (size_t)(n * p->c_out + g * cout_g) * ohw,
+    direct_bwd_data_plane(p, m, t->dy + (size_t)(n * p->c_out + g * cout_g) * ohw,
                    t->w + ((size_t)(g * cout_g) * (size_t)cin_g + (size_t)c) * khw,
                    t->dx + (size_t)nc * hw);
     cpu_dx_epilogue_tile(r, t->b, ci, t->dx + (size_t)nc * hw, 1, 0,
@@ -355,8 +371,7 @@ static size_t bwd_weight_slice(const conv_problem *p) {
 /* dw[co, c] (kh * kw floats) = sum over images, rows and columns of
  * dy[n, co] times the shifted x[n, g * cin_g + c]. x and dy point at image
  * 0's planes; acc is bwd_weight_slice() bytes of scratch. */
-CPU_TARGET_CLONES
-static void bwd_weight_pair_rows(const conv_problem *p, const cpu_maps *m,
+static inline LC_INLINE void bwd_weight_pair_rows_body(const conv_problem *p, const cpu_maps *m,
                                  const float *restrict x,
                                  const float *restrict dy,
                                  float *restrict dw, float *restrict acc) {
@@ -435,10 +450,16 @@ static void bwd_weight_pair_rows(const conv_problem *p, const cpu_maps *m,
   }
 }
 
+LC_ISA_DISPATCH(direct_bwd_weight_pair_rows,
+                (const conv_problem *p, const cpu_maps *m,
+                                 const float *restrict x,
+                                 const float *restrict dy,
+                                 float *restrict dw, float *restrict acc),
+                (p, m, x, dy, dw, acc), bwd_weight_pair_rows_body)
+
 /* The fallback for wide rows: a float dot product per row and tap, summed
  * in float64 (acc: kh * kw doubles). */
-CPU_TARGET_CLONES
-static void bwd_weight_pair_dot(const conv_problem *p, const cpu_maps *m,
+static inline LC_INLINE void bwd_weight_pair_dot_body(const conv_problem *p, const cpu_maps *m,
                                 const float *restrict x,
                                 const float *restrict dy,
                                 float *restrict dw, double *restrict acc) {
@@ -480,6 +501,13 @@ static void bwd_weight_pair_dot(const conv_problem *p, const cpu_maps *m,
   for (int64_t i = 0; i < kh * kw; i++) dw[i] = (float)acc[i];
 }
 
+LC_ISA_DISPATCH(direct_bwd_weight_pair_dot,
+                (const conv_problem *p, const cpu_maps *m,
+                                const float *restrict x,
+                                const float *restrict dy,
+                                float *restrict dw, double *restrict acc),
+                (p, m, x, dy, dw, acc), bwd_weight_pair_dot_body)
+
 static void direct_backward_weight(const cpu_run *r, const cpu_tensors *t) {
   const conv_problem *p = r->p;
   const cpu_maps *m = r->state;
@@ -496,9 +524,9 @@ static void direct_backward_weight(const cpu_run *r, const cpu_tensors *t) {
     const float *dy = t->dy + (size_t)co * ohw;
     void *scratch = cpu_ws_slice(r, slice, cpu_thread_id());
     if (rows)
-      bwd_weight_pair_rows(p, m, x, dy, t->dw + (size_t)pc * khw, scratch);
+      direct_bwd_weight_pair_rows(p, m, x, dy, t->dw + (size_t)pc * khw, scratch);
     else
-      bwd_weight_pair_dot(p, m, x, dy, t->dw + (size_t)pc * khw, scratch);
+      direct_bwd_weight_pair_dot(p, m, x, dy, t->dw + (size_t)pc * khw, scratch);
   }
 }
 

@@ -26,6 +26,8 @@
 #include <string.h>
 
 #include "cpu_internal.h"
+#include "kernels.h"
+#include "simd.h"
 
 /* Floats of column buffer per thread: about a Zen 4 / Skylake-SP L2. */
 #define COL_BUDGET ((int64_t)256 * 1024)
@@ -51,6 +53,12 @@ typedef struct geometry {
   int64_t nb;          /* bwd_weight: chunks of the reduction */
   int64_t tasks;
   size_t slice;        /* column buffer bytes per thread */
+  /* bwd_data with the packed GEMM (AVX-512 level): a task is a chunk of
+   * input channels over every image, its slice of W^T packed once (ap,
+   * apf floats after the columns in the thread's slice, then tmpf floats
+   * for lc_gemm_panel); cols_bytes is the column buffer alone. */
+  int packed;
+  size_t apf, tmpf, cols_bytes;
   size_t partial;      /* bwd_weight: bytes of partial dw, after the slices */
 } geometry;
 
@@ -95,17 +103,35 @@ static void geometry_of(const conv_problem *p, conv_op op, geometry *g) {
     case CONV_OP_BACKWARD_DATA:
       /* Chunks of input channels: each task owns its dx planes. */
       g->rows = min64(g->cin_g, max64(1, 256 / g->khw));
-      while (images_groups * ceil_div(g->cin_g, g->rows) < MIN_TASKS && g->rows > 1)
+      /* With the packed GEMM (AVX-512) where there are enough chunks, a
+       * task serves its chunk for every image: W^T's slice is packed once
+       * (read in place it strides g.k floats per step: a TLB miss each)
+       * and reused n times. Else a task is one image's chunk. */
+      g->packed = lc_isa_level() >= LC_ISA_AVX512 && !g->pointwise &&
+                  p->groups * ceil_div(g->cin_g, g->rows) >= MIN_TASKS;
+      while (!g->packed &&
+             images_groups * ceil_div(g->cin_g, g->rows) < MIN_TASKS &&
+             g->rows > 1)
         g->rows = ceil_div(g->rows, 2);
       g->nrows = ceil_div(g->cin_g, g->rows);
       g->pt = tile_for(g->rows * g->khw, g->p);
       g->ntiles = ceil_div(g->p, g->pt);
-      g->tasks = images_groups * g->nrows;
+      g->tasks = (g->packed ? p->groups : images_groups) * g->nrows;
       if (g->pointwise) {
         /* No col2im: tiles of positions are independent tasks too. */
         g->tasks *= g->ntiles;
       }
       g->slice = g->pointwise ? 0 : (size_t)(g->rows * g->khw * g->pt) * sizeof(float);
+      if (g->packed) {
+        g->cols_bytes = cpu_align_up(g->slice);
+        g->apf = lc_gemm_packed_a_floats(g->rows * g->khw, g->cout_g);
+        g->tmpf = cpu_mul_size(cpu_add_size((size_t)(g->rows * g->khw),
+                                            (size_t)g->cout_g), 32);
+        g->slice = cpu_add_size(
+            cpu_add_size(g->cols_bytes,
+                         cpu_align_up(cpu_mul_size(g->apf, sizeof(float)))),
+            cpu_mul_size(g->tmpf, sizeof(float)));
+      }
       break;
     case CONV_OP_BACKWARD_WEIGHT: {
       /* Chunks of dw columns (k rows of the lowered input, at most 512, so
@@ -174,8 +200,7 @@ static size_t im2col_workspace(const conv_problem *p, conv_op op, int threads) {
 /* cols[k - k0][q - p0] for k in [k0, k1), q in [p0, p1) = the input value
  * that lowered row k meets at output position q (0 in a zero border).
  * x is the group's first channel of one image. */
-CPU_TARGET_CLONES
-static void lower(const conv_problem *p, const cpu_maps *m,
+static inline LC_INLINE void lower_body(const conv_problem *p, const cpu_maps *m,
                   const float *restrict x, int64_t k0, int64_t k1, int64_t p0,
                   int64_t p1, float *restrict cols) {
   const int64_t kh = p->kh, kw = p->kw, khw = kh * kw;
@@ -216,12 +241,17 @@ static void lower(const conv_problem *p, const cpu_maps *m,
   }
 }
 
-/* The transpose of lower(): adds cols[k - k0][q - p0] into the input element
+LC_ISA_DISPATCH(im2col_lower,
+                (const conv_problem *p, const cpu_maps *m,
+                  const float *restrict x, int64_t k0, int64_t k1, int64_t p0,
+                  int64_t p1, float *restrict cols),
+                (p, m, x, k0, k1, p0, p1, cols), lower_body)
+
+/* The transpose of im2col_lower(): adds cols[k - k0][q - p0] into the input element
  * it came from (through the padding map, so borders of reflect / replicate /
  * circular / symmetric padding add into their source). Rows and positions in
  * order: a fixed summation order. dx is the group's first channel. */
-CPU_TARGET_CLONES
-static void col2im(const conv_problem *p, const cpu_maps *m,
+static inline LC_INLINE void col2im_body(const conv_problem *p, const cpu_maps *m,
                    const float *restrict cols, int64_t k0, int64_t k1,
                    int64_t p0, int64_t p1, float *restrict dx) {
   const int64_t kh = p->kh, kw = p->kw, khw = kh * kw;
@@ -264,6 +294,12 @@ static void col2im(const conv_problem *p, const cpu_maps *m,
   }
 }
 
+LC_ISA_DISPATCH(im2col_col2im,
+                (const conv_problem *p, const cpu_maps *m,
+                   const float *restrict cols, int64_t k0, int64_t k1,
+                   int64_t p0, int64_t p1, float *restrict dx),
+                (p, m, cols, k0, k1, p0, p1, dx), col2im_body)
+
 /* ---------------------------------------------------------------- forward */
 
 static void im2col_forward(const cpu_run *r, const cpu_tensors *t) {
@@ -290,7 +326,7 @@ static void im2col_forward(const cpu_run *r, const cpu_tensors *t) {
       float *cols = cpu_ws_slice(r, g.slice, cpu_thread_id());
       for (int64_t k0 = 0; k0 < g.k; k0 += g.rows) {
         const int64_t k1 = min64(k0 + g.rows, g.k);
-        lower(p, m, x, k0, k1, p0, p1, cols);
+        im2col_lower(p, m, x, k0, k1, p0, p1, cols);
         cpu_sgemm(0, 0, m1 - m0, p1 - p0, k1 - k0, 1.0f, w + k0, g.k, cols,
                   p1 - p0, k0 == 0 ? 0.0f : 1.0f, y, g.p);
       }
@@ -307,6 +343,39 @@ static void im2col_forward(const cpu_run *r, const cpu_tensors *t) {
 
 /* ---------------------------------------------------------- backward data */
 
+/* One packed task: input channels [c0, c1) of group gi for every image. */
+static void im2col_bwd_data_packed(const cpu_run *r, const cpu_tensors *t,
+                                   const geometry *g, int64_t gi, int64_t c0,
+                                   int64_t c1, float *cols) {
+  const conv_problem *p = r->p;
+  const cpu_maps *m = r->state;
+  float *ap = (float *)((char *)cols + g->cols_bytes);
+  float *tmp = ap + cpu_align_up(g->apf * sizeof(float)) / sizeof(float);
+  const int64_t k0 = c0 * g->khw, k1 = c1 * g->khw, rows = k1 - k0;
+  /* A = W_g^T restricted to columns [k0, k1): element (i, o) is
+   * w_g[o][k0 + i]. */
+  const float *w = t->w + (size_t)(gi * g->cout_g) * (size_t)g->k;
+  lc_gemm_pack_a(w + k0, 1, g->k, rows, g->cout_g, ap);
+  for (int64_t n = 0; n < p->n; n++) {
+    const float *dy =
+        t->dy + (size_t)(n * p->c_out + gi * g->cout_g) * (size_t)g->p;
+    float *dx = t->dx + (size_t)(n * p->c_in + gi * g->cin_g) * (size_t)g->hw;
+    memset(dx + (size_t)c0 * (size_t)g->hw, 0,
+           (size_t)(c1 - c0) * (size_t)g->hw * sizeof(float));
+    for (int64_t tile = 0; tile < g->ntiles; tile++) {
+      const int64_t p0 = tile * g->pt, p1 = min64(p0 + g->pt, g->p);
+      const int64_t pw = p1 - p0;
+      for (int64_t j = 0; j < pw; j += 32)
+        lc_gemm_panel(ap, rows, g->cout_g, dy + p0 + j, g->p, cols + j, pw,
+                      min64(32, pw - j), NULL, tmp);
+      im2col_col2im(p, m, cols, k0, k1, p0, p1, dx);
+    }
+    for (int64_t c = c0; c < c1; c++)
+      cpu_dx_epilogue_tile(r, t->b, gi * g->cin_g + c,
+                           dx + (size_t)c * (size_t)g->hw, 1, 0, g->hw, 1);
+  }
+}
+
 static void im2col_backward_data(const cpu_run *r, const cpu_tensors *t) {
   const conv_problem *p = r->p;
   const cpu_maps *m = r->state;
@@ -316,6 +385,7 @@ static void im2col_backward_data(const cpu_run *r, const cpu_tensors *t) {
   const int64_t task_tiles = g.pointwise ? g.ntiles : 1;
 #pragma omp parallel for num_threads(r->threads) schedule(dynamic, 1)
   for (int64_t task = 0; task < g.tasks; task++) {
+    /* Packed tasks are (group, chunk): n below is 0 and unused. */
     const int64_t tile0 = task % task_tiles;
     const int64_t ri = (task / task_tiles) % g.nrows;
     const int64_t gi = (task / (task_tiles * g.nrows)) % p->groups;
@@ -337,6 +407,10 @@ static void im2col_backward_data(const cpu_run *r, const cpu_tensors *t) {
       continue;
     }
     float *cols = cpu_ws_slice(r, g.slice, cpu_thread_id());
+    if (g.packed) {
+      im2col_bwd_data_packed(r, t, &g, gi, c0, c1, cols);
+      continue;
+    }
     memset(dx + (size_t)c0 * (size_t)g.hw, 0,
            (size_t)(c1 - c0) * (size_t)g.hw * sizeof(float));
     const int64_t k0 = c0 * g.khw, k1 = c1 * g.khw;
@@ -344,7 +418,7 @@ static void im2col_backward_data(const cpu_run *r, const cpu_tensors *t) {
       const int64_t p0 = tile * g.pt, p1 = min64(p0 + g.pt, g.p);
       cpu_sgemm(1, 0, k1 - k0, p1 - p0, g.cout_g, 1.0f, w + k0, g.k, dy + p0,
                 g.p, 0.0f, cols, p1 - p0);
-      col2im(p, m, cols, k0, k1, p0, p1, dx);
+      im2col_col2im(p, m, cols, k0, k1, p0, p1, dx);
     }
     /* The task's channels are complete: the epilogue while they are warm. */
     for (int64_t c = c0; c < c1; c++)
@@ -388,7 +462,7 @@ static void im2col_backward_weight(const cpu_run *r, const cpu_tensors *t) {
           bmat = x + (size_t)k0 * (size_t)g.hw + (size_t)p0;
           ldb = g.hw;
         } else {
-          lower(p, m, x, k0, k1, p0, p1, cols);
+          im2col_lower(p, m, x, k0, k1, p0, p1, cols);
           bmat = cols;
           ldb = p1 - p0;
         }

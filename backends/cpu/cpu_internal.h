@@ -53,9 +53,10 @@
 /* ------------------------------------------------------- CPU features */
 
 /* What the processor offers, detected once at backend init (cpuid via
- * __builtin_cpu_supports). Kernels compiled with per-function target
- * attributes (CPU_TARGET_AVX2, CPU_TARGET_AVX512 below) must check these
- * before they are called; the default build targets plain x86-64. */
+ * __builtin_cpu_supports). Only cpu_isa.c reads them to choose code: it
+ * fills the kernel table (cpu_isa.h) whose clones are compiled with
+ * per-function target attributes (CPU_TARGET_AVX2, CPU_TARGET_AVX512
+ * below); the default build targets plain x86-64. */
 typedef struct cpu_features {
   int sse41, avx, avx2, fma, avx512f, avx512bw, avx512vl, avx512dq;
   char model[128]; /* "AMD EPYC 9654 96-Core Processor", or "unknown" */
@@ -68,15 +69,10 @@ const cpu_features *cpu_get_features(void);
 #  define CPU_TARGET_AVX2 __attribute__((target("avx2,fma")))
 #  define CPU_TARGET_AVX512 \
     __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
-/* For plain C loops that vectorise well: one clone per ISA, chosen at load
- * time by the dynamic linker (ifunc). */
-#  define CPU_TARGET_CLONES \
-    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #  define CPU_X86 0
 #  define CPU_TARGET_AVX2
 #  define CPU_TARGET_AVX512
-#  define CPU_TARGET_CLONES
 #endif
 
 /* ---------------------------------------------------------- run context */
@@ -213,6 +209,12 @@ static inline int64_t cpu_tap(int64_t a, int64_t k, int flip) {
 void cpu_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                float alpha, const float *a, int64_t lda, const float *b,
                int64_t ldb, float beta, float *c, int64_t ldc);
+
+/* cpu_sgemm's contract (m, n, k >= 1) through the linked BLAS's
+ * cblas_sgemm. */
+void cpu_blas_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                    float alpha, const float *a, int64_t lda, const float *b,
+                    int64_t ldb, float beta, float *c, int64_t ldc);
 
 /* Makes the BLAS single-threaded (BLIS: bli_thread_set_num_threads(1);
  * OpenBLAS: openblas_set_num_threads(1)); called once at backend init. */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cpu_internal.h"
+#include "cpu_isa.h"
 
 #ifndef CONV_BLAS_NAME
 #  define CONV_BLAS_NAME "cblas"
@@ -39,6 +40,9 @@ typedef struct cpu_plan {
 /* --------------------------------------------------------------- backend */
 
 static conv_status cpu_init(void **backend, conv_err *err) {
+  /* The kernel table, once: the processor's level capped by CONV_CPU_ISA. */
+  conv_status st = cpu_isa_init(err);
+  if (st != CONV_SUCCESS) return st;
   cpu_backend *b = calloc(1, sizeof *b);
   if (b == NULL)
     return conv_err_set(err, CONV_ERROR_OUT_OF_MEMORY,
@@ -54,13 +58,6 @@ static void cpu_fini(void *backend) { free(backend); }
 
 static int cpu_device_count(void *backend) { return 1; }
 
-static const char *isa_name(const cpu_features *f) {
-  if (f->avx512f) return "AVX-512";
-  if (f->avx2 && f->fma) return "AVX2";
-  if (f->avx) return "AVX";
-  return "SSE";
-}
-
 static conv_status cpu_device_info(void *backend, int index,
                                    conv_device_info *info, conv_err *err) {
   cpu_backend *b = backend;
@@ -71,15 +68,27 @@ static conv_status cpu_device_info(void *backend, int index,
   memset(info, 0, sizeof *info);
   snprintf(info->name, sizeof info->name, "CPU: %s", b->cpu->model);
   info->is_gpu = 0;
+  /* "isa:" is the level of the kernel table in use (what runs), then what
+   * the processor offers when CONV_CPU_ISA caps it lower. */
+  const int hw = cpu_isa_hw(), used = lc_kern->level;
+  char cap[96] = "";
+  if (used < hw)
+    snprintf(cap, sizeof cap, " (CONV_CPU_ISA; the processor runs %s)",
+             cpu_isa_name(hw));
   snprintf(info->details, sizeof info->details,
            "CPU: %s, %d threads, %s\n"
            "model: %s\n"
            "threads: %d\n"
-           "isa: %s%s%s\n"
+           "isa: %s%s\n"
+           "features:%s%s%s%s%s%s%s\n"
            "blas: %s\n",
-           b->cpu->model, b->threads, isa_name(b->cpu), b->cpu->model,
-           b->threads, isa_name(b->cpu), b->cpu->fma ? " FMA" : "",
-           b->cpu->avx512bw ? " AVX512BW" : "", CONV_BLAS_NAME);
+           b->cpu->model, b->threads, lc_kern->name, b->cpu->model, b->threads,
+           lc_kern->name, cap, b->cpu->avx ? " AVX" : "",
+           b->cpu->avx2 ? " AVX2" : "", b->cpu->fma ? " FMA" : "",
+           b->cpu->avx512f ? " AVX512F" : "",
+           b->cpu->avx512bw ? " AVX512BW" : "",
+           b->cpu->avx512vl ? " AVX512VL" : "",
+           b->cpu->avx512dq ? " AVX512DQ" : "", CONV_BLAS_NAME);
   return CONV_SUCCESS;
 }
 

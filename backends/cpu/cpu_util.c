@@ -19,8 +19,7 @@
 #include <cblas.h>
 
 #include "cpu_internal.h"
-#include "kernels.h"
-#include "simd.h"
+#include "cpu_isa.h"
 
 #if CPU_X86
 #  include <cpuid.h>
@@ -158,13 +157,17 @@ void cpu_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
         c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
     return;
   }
-  /* On AVX-512 our own kernel (kernels_gemm.c) beats the BLAS we are likely
-   * linked with: BLIS 0.9 does not know Zen 5 and falls back to a generic
-   * configuration (~30 GFLOP/s a core there, 100-185 for lc_sgemm). */
-  if (lc_isa_level() >= 2) {
-    lc_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    return;
-  }
+  /* The table's choice (cpu_isa.c): at AVX-512 our own kernel
+   * (kernels_gemm.c) beats the BLAS we are likely linked with (BLIS 0.9
+   * does not know Zen 5 and falls back to a generic configuration: ~30
+   * GFLOP/s a core there, 100-185 for lc_sgemm); below it, the BLAS. */
+  lc_kern->sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                 ldc);
+}
+
+void cpu_blas_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                    float alpha, const float *a, int64_t lda, const float *b,
+                    int64_t ldb, float beta, float *c, int64_t ldc) {
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
               trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
               alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);

@@ -37,8 +37,8 @@ void lc_gemm_panel(const float *ap, int64_t m, int64_t k, const float *b,
                    const float *bias, float *tmp);
 
 /* Single-threaded row-major sgemm with cpu_sgemm's contract (m, n, k >= 1),
- * no allocation (a 32 KiB stack panel). Written for AVX-512: cpu_sgemm
- * routes here when lc_isa_level() >= 2, to BLAS otherwise. */
+ * no allocation (a 32 KiB stack panel). Written for AVX-512: the AVX-512
+ * kernel table's sgemm (cpu_isa.c), BLAS below that level. */
 void lc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
               float alpha, const float *a, int64_t lda, const float *b,
               int64_t ldb, float beta, float *c, int64_t ldc);

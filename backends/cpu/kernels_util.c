@@ -1,24 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Helpers of the fast kernels: instruction-set choice and padded planes. */
+/* Helpers of the fast kernels: padded planes and the bias gradient. */
 #include <string.h>
 
 #include "simd.h"
-
-int lc_isa_level(void) {
-  static int level = -1; /* benign race: every thread computes the same */
-  int l = __atomic_load_n(&level, __ATOMIC_RELAXED);
-  if (l < 0) {
-    const cpu_features *f = cpu_get_features();
-    if (f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq && f->fma)
-      l = 2;
-    else if (f->avx2 && f->fma)
-      l = 1;
-    else
-      l = 0;
-    __atomic_store_n(&level, l, __ATOMIC_RELAXED);
-  }
-  return l;
-}
 
 /* d[k] = s[k] for k < n, whole vectors (the last one overlapping). */
 static inline LC_INLINE void copy_floats(float *d, const float *s, int64_t n) {

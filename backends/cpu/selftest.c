@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv_env.h"
 #include "cpu_internal.h"
+#include "cpu_isa.h"
 
 #define TOL 1e-4
 
@@ -363,6 +365,92 @@ static void check_api(void) {
   plug->mem_free(device, mem);
 }
 
+/* ------------------------------------------------------------ ISA table */
+
+/* The ceiling's parser, the table init chose, and that the choice changes
+ * what runs: the clones differ per level and gemm_1x1 (written for 16-lane
+ * vectors) is the default 1x1 forward only at the AVX-512 level. */
+static void check_isa(void) {
+  static const struct {
+    const char *value;
+    int hw, want; /* want -1: rejected */
+  } cases[] = {
+      {NULL, 2, 2},          {"", 1, 1},          {"avx512", 2, 2},
+      {"AVX2", 2, 1},        {"generic", 2, 0},   {"Generic", 0, 0},
+      {"avx2", 1, 1},        {"avx512", 1, -1},   {"avx2", 0, -1},
+      {"avx512", 0, -1},     {"avx", 2, -1},      {"sse", 2, -1},
+      {"avx512 ", 2, -1},    {"x86-64-v3", 2, -1}, {"0", 2, -1},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    conv_err err = {0};
+    int level = -7;
+    conv_status st = cpu_isa_resolve(cases[i].value, cases[i].hw, &level, &err);
+    int got = st == CONV_SUCCESS ? level : -1;
+    const char *v = cases[i].value != NULL ? cases[i].value : "(null)";
+    if (got != cases[i].want ||
+        (st != CONV_SUCCESS &&
+         (st != CONV_ERROR_INVALID_ARGUMENT ||
+          strstr(err.msg, "CONV_CPU_ISA=") == NULL ||
+          strstr(err.msg, v) == NULL))) {
+      printf("FAIL cpu_isa_resolve('%s', hw %d): status %d level %d (%s)\n",
+             v, cases[i].hw, (int)st, level, err.msg);
+      failures++;
+    } else if (st != CONV_SUCCESS) {
+      printf("ok CONV_CPU_ISA='%s' on %s: %s\n", v,
+             cpu_isa_name(cases[i].hw), err.msg);
+    }
+  }
+  /* The table in use is the one $CONV_CPU_ISA asks for (else the
+   * processor's level), and its entries are that level's clones. */
+  char env[32];
+  conv_err err = {0};
+  int hw = cpu_isa_hw_level(cpu_get_features()), want = hw;
+  if (conv_env_string("CONV_CPU_ISA", env, sizeof env, &err) != CONV_SUCCESS ||
+      cpu_isa_resolve(env, hw, &want, &err) != CONV_SUCCESS) {
+    printf("FAIL CONV_CPU_ISA: %s\n", err.msg);
+    failures++;
+    return;
+  }
+  printf("isa: table %s (processor %s, CONV_CPU_ISA='%s')\n", lc_kern->name,
+         cpu_isa_name(hw), env);
+  const lc_kernels *t[LC_ISA_LEVELS];
+  for (int l = 0; l < LC_ISA_LEVELS; l++) t[l] = lc_kernels_for(l);
+  if (lc_kern != t[want] || lc_kern->level != want ||
+      strcmp(lc_kern->name, cpu_isa_name(want)) != 0) {
+    printf("FAIL isa: the table in use is %s, want %s\n", lc_kern->name,
+           cpu_isa_name(want));
+    failures++;
+  }
+#if CPU_X86
+  if (t[0]->dw_fwd_plane != lc_dw_fwd_plane_generic ||
+      t[1]->dw_fwd_plane != lc_dw_fwd_plane_avx2 ||
+      t[2]->dw_fwd_plane != lc_dw_fwd_plane_avx512 ||
+      t[0]->direct_fwd_plane == t[1]->direct_fwd_plane ||
+      t[1]->direct_fwd_plane == t[2]->direct_fwd_plane ||
+      t[0]->sgemm == t[2]->sgemm) {
+    printf("FAIL isa: the tables do not hold their own level's clones\n");
+    failures++;
+  }
+#endif
+  /* A plan sees the level: gemm_1x1 is the default 1x1 forward at AVX-512
+   * only (its score reads the table's level). */
+  conv_problem p = make(1, 32, 32, 1, 8, 8, 1, 1, 0, CONV_PAD_ZEROS);
+  void *plan = NULL;
+  if (plug->plan_create(device, &p, NULL, &plan, &err) != CONV_SUCCESS) {
+    printf("FAIL isa: plan: %s\n", err.msg);
+    failures++;
+    return;
+  }
+  const char *fwd = plug->plan_algorithm(plan, CONV_OP_FORWARD);
+  int g1 = strcmp(fwd, "gemm_1x1") == 0;
+  printf("isa: 1x1 forward at %s: %s\n", lc_kern->name, fwd);
+  if (g1 != (want == LC_ISA_AVX512)) {
+    printf("FAIL isa: 1x1 forward at %s chose %s\n", lc_kern->name, fwd);
+    failures++;
+  }
+  plug->plan_destroy(plan);
+}
+
 int main(int argc, char **argv) {
   int cases = argc > 1 ? atoi(argv[1]) : 300;
   rng_state = argc > 2 ? strtoull(argv[2], NULL, 0) : 1;
@@ -377,6 +465,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   check_api();
+  check_isa();
 
   /* Shapes that reach the tiling paths (several tiles, channel and output
    * chunks, pointwise), then random ones. */
@@ -393,6 +482,11 @@ int main(int argc, char **argv) {
       make(1, 2, 2, 1, 3, 30001, 3, 1, 1, CONV_PAD_SYMMETRIC),
       make(1, 2, 4, 2, 3, 5000, 3, 2, 1, CONV_PAD_ZEROS),
       make(1, 1900, 3, 1, 12, 12, 3, 1, 1, CONV_PAD_REPLICATE), /* k chunks */
+      /* im2col_gemm's packed backward data (AVX-512 level: >= 16 chunks
+       * of input channels): groups, a reflected border, stride 2, a panel
+       * of 10 columns after a full one; then two tiles of positions. */
+      make(3, 64, 48, 16, 13, 11, 3, 2, 1, CONV_PAD_REFLECT),
+      make(2, 448, 8, 1, 36, 36, 3, 1, 1, CONV_PAD_ZEROS),
   };
   int nfixed = argc > 4 && atoi(argv[4]) == 0 ? 0 : (int)(sizeof fixed / sizeof fixed[0]);
   for (int i = 0; i < nfixed; i++) check_problem(&fixed[i], 1);

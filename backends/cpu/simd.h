@@ -8,7 +8,8 @@
  * LC_ISA_DISPATCH: an AVX-512 clone, an AVX2+FMA clone and a plain clone. The
  * compiler lowers a 64-byte vector to one zmm, two ymm or four xmm registers,
  * so the same source gives the fast path and the portable path; the run-time
- * choice uses the features detected at backend init. No global -march.
+ * choice is the kernel table chosen at backend init (cpu_isa.h), capped by
+ * $CONV_CPU_ISA. No global -march.
  */
 #ifndef CONV_CPU_SIMD_H
 #define CONV_CPU_SIMD_H
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #include "cpu_internal.h"
+#include "cpu_isa.h"
 
 #define LC_VL 16 /* floats per vector */
 #define LC_INLINE __attribute__((always_inline))
@@ -80,28 +82,26 @@ static inline LC_INLINE float vsum_p(const vf *v) {
 }
 #define vsum(v) vsum_p((const vf[1]){(v)})
 
-/* Which clone to run: 2 = AVX-512 (F, BW, VL, DQ), 1 = AVX2 + FMA, 0 = plain. */
-int lc_isa_level(void);
+/* The level of the kernel table in use (cpu_isa.h): 2 = AVX-512 (F, BW,
+ * VL, DQ), 1 = AVX2 + FMA, 0 = generic; capped by $CONV_CPU_ISA. */
+#define lc_isa_level() (lc_kern->level)
 
+/* Defines the clones lc_NAME_avx512, lc_NAME_avx2 and lc_NAME_generic of a
+ * kernel listed in LC_KERNEL_LIST (cpu_isa.h) from body(ARGS), and NAME(
+ * PARAMS), which calls the clone of the table in use. */
 #if CPU_X86
-/* Defines NAME_avx512, NAME_avx2, NAME_plain from body(ARGS) and a dispatcher
- * NAME(PARAMS). */
-#  define LC_ISA_DISPATCH(name, params, args, body)                      \
-    CPU_TARGET_AVX512 static void name##_avx512 params { body args; }  \
-    CPU_TARGET_AVX2 static void name##_avx2 params { body args; }      \
-    static void name##_plain params { body args; }                     \
-    static void name params {                                          \
-      int lvl_ = lc_isa_level();                                       \
-      if (lvl_ >= 2)                                                   \
-        name##_avx512 args;                                            \
-      else if (lvl_ == 1)                                              \
-        name##_avx2 args;                                              \
-      else                                                             \
-        name##_plain args;                                             \
-    }
+#  define LC_ISA_DISPATCH(name, params, args, body)               \
+    CPU_TARGET_AVX512 void lc_##name##_avx512 params { body args; } \
+    CPU_TARGET_AVX2 void lc_##name##_avx2 params { body args; }     \
+    void lc_##name##_generic params { body args; }                  \
+    static inline void name params { lc_kern->name args; }
 #else
-#  define LC_ISA_DISPATCH(name, params, args, body) \
-    static void name params { body args; }
+/* One clone serves every level. */
+#  define LC_ISA_DISPATCH(name, params, args, body)               \
+    void lc_##name##_generic params { body args; }                  \
+    void lc_##name##_avx2 params { body args; }                     \
+    void lc_##name##_avx512 params { body args; }                   \
+    static inline void name params { lc_kern->name args; }
 #endif
 
 /* ---------------------------------------------------- padded planes */

@@ -5,11 +5,12 @@
  * tiny, and when one image's column buffer would not fit the device.
  */
 
-/* y = conv(x, w) (+ b). Work item (p = oh*OW + ow, n*K + k). */
+/* y = act(conv(x, w) (+ b)) (act: a fused activation, 0 for none, as
+ * conv_act). Work item (p = oh*OW + ow, n*K + k). */
 #if defined(KSEL_ALL) || defined(KSEL_fwd_direct)
 __kernel void fwd_direct(__global const float *x, __global const float *w,
                          __global const float *b, __global float *y, int N,
-                         int has_bias, GEOM_PARAMS) {
+                         int has_bias, GEOM_PARAMS, int act, float alpha) {
   const int p = get_global_id(0);
   const int t = get_global_id(1);
   const int P = OH * OW;
@@ -35,7 +36,7 @@ __kernel void fwd_direct(__global const float *x, __global const float *w,
     }
   }
   if (has_bias) acc += b[k];
-  y[(long)t * P + p] = acc;
+  y[(long)t * P + p] = act ? conv_act(acc, act, alpha) : acc;
 }
 #endif
 
@@ -51,7 +52,8 @@ __kernel void fwd_direct(__global const float *x, __global const float *w,
 __kernel void fwd_direct_rows(__global const float *x,
                               __global const float *w,
                               __global const float *b, __global float *y,
-                              int N, int has_bias, GEOM_PARAMS) {
+                              int N, int has_bias, GEOM_PARAMS, int act,
+                              float alpha) {
   const int oh = get_global_id(0);
   const int t = get_global_id(1);
   if (oh >= OH || t >= N * K) return;
@@ -131,7 +133,10 @@ __kernel void fwd_direct_rows(__global const float *x,
     }
     if (vec) vstore16(acc, 0, out);
     const float bk = has_bias ? b[k] : 0.0f;
-    for (int u = 0; u < valid; u++) yp[ow0 + u] = has_bias ? out[u] + bk : out[u];
+    for (int u = 0; u < valid; u++) {
+      const float v = has_bias ? out[u] + bk : out[u];
+      yp[ow0 + u] = act ? conv_act(v, act, alpha) : v;
+    }
   }
 }
 #endif

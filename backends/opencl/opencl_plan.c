@@ -330,6 +330,36 @@ static conv_status set_geometry(ocl_plan *pl, int kk, conv_err *err) {
  * transposed convolution's bias and activation after their geometry:
  * b, has_b, act, alpha (dx_epilogue in act.cl). Set on every run: a plain
  * backward data passes none. */
+/* The forward kernels that store y (fwd_direct[_rows], wino_output) take
+ * the plan's fused activation after their geometry: act, alpha. Constant
+ * per plan, so set once, at plan time. */
+static int has_fwd_act(int kk) {
+  return kk == K_FWD_DIRECT || kk == K_FWD_DIRECT_ROWS || kk == K_WINO_OUTPUT;
+}
+
+/* Whether the kernels that store an output apply activation act as they
+ * store it, or leave it to the bias_act pass after them. On plans with the
+ * CPU-style row kernels (pl->rows: CPU devices, or $CONV_OPENCL_LOWERING=
+ * rows) sigmoid, tanh and silu take the pass: PoCL vectorises the exp of
+ * the small bias_act kernel across work items but not inside the store
+ * loops of the convolution kernels, where they cost more than the sweep
+ * (silu on a 3x3 transposed forward: 1.2-1.75x the bias_act way). A
+ * compare-and-select activation (relu, relu6, leaky_relu) is always
+ * applied in the store, as on GPU-style plans every activation is. */
+static int act_in_kernel(const ocl_plan *pl, conv_activation act) {
+  if (act == CONV_ACT_SIGMOID || act == CONV_ACT_TANH || act == CONV_ACT_SILU)
+    return !pl->rows;
+  return 1;
+}
+
+/* Whether the forward applies the fused activation in its own kernels:
+ * not after CLBlast's GEMMs, nor an activation act_in_kernel leaves to
+ * the bias_act pass. */
+static int fwd_fuses_act(const ocl_plan *pl) {
+  return algos[pl->ch[OP_FWD].algo].gemm != 2 &&
+         act_in_kernel(pl, pl->p.activation);
+}
+
 static int has_dx_epilogue(int kk) {
   return kk == K_COL2IM || kk == K_BWD_DATA_DIRECT ||
          kk == K_BWD_DATA_DIRECT_ROWS;
@@ -516,6 +546,9 @@ static ocl_gemm_call fwd_call(const ocl_plan *pl, cl_mem x, cl_mem w,
   c.nb = (int)nb;
   c.slices = 1;
   c.bias = b;
+  /* The fused activation (own GEMM only; see fwd_fuses_act). */
+  c.act = fwd_fuses_act(pl) ? (int)p->activation : 0;
+  c.alpha = p->activation_alpha;
   return c;
 }
 
@@ -1154,6 +1187,11 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
       st = set_dx_epilogue(pl, kk, NULL, CONV_ACT_NONE, 0.0f, err);
       if (st != CONV_SUCCESS) return st;
     }
+    if (has_fwd_act(kk)) {
+      ARG(pl, kk, kernel_geom_arg[kk] + 19, cl_int,
+          fwd_fuses_act(pl) ? (cl_int)p->activation : 0);
+      ARG(pl, kk, kernel_geom_arg[kk] + 20, cl_float, p->activation_alpha);
+    }
     if (kk == K_SUM_SLICES) {
       ARG(pl, kk, 2, cl_int, 1);
       ARG(pl, kk, 4, cl_int, 0);
@@ -1190,10 +1228,11 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
     if (st != CONV_SUCCESS) return st;
   }
 
-  /* The fused activation's kernel (opencl_epilogue.c launches bias_act
-   * over (h_out*w_out, n*c_out) with groups of 64 or 1 by the plane size):
-   * its work-group shape compiled now, by a launch over no channel. */
-  if (p->activation != CONV_ACT_NONE) {
+  /* The fused activation's kernel after a CLBlast forward
+   * (opencl_epilogue.c launches bias_act over (h_out*w_out, n*c_out) with
+   * groups of 64 or 1 by the plane size): its work-group shape compiled
+   * now, by a launch over no channel. */
+  if (p->activation != CONV_ACT_NONE && !fwd_fuses_act(pl)) {
     static const char *const epi[] = {"bias_act", "channel_sum"};
     ocl_program *ep = NULL;
     st = ocl_device_select(dev, epi, 2, &ep, err);
@@ -1780,8 +1819,9 @@ static conv_status forward_conv(void *plan, const void *xv, const void *wv,
     return finish(pl, err);
   }
   if (algo == ALGO_WINOGRAD) {
-    st = run_winograd(pl, 0, x, w, has_bias ? b : NULL, CONV_ACT_NONE, 0.0f,
-                      y, err);
+    st = run_winograd(pl, 0, x, w, has_bias ? b : NULL,
+                      fwd_fuses_act(pl) ? p->activation : CONV_ACT_NONE,
+                      p->activation_alpha, y, err);
     if (st != CONV_SUCCESS) return st;
     return finish(pl, err);
   }
@@ -1808,25 +1848,26 @@ static conv_status forward_conv(void *plan, const void *xv, const void *wv,
   return finish(pl, err);
 }
 
-/* The convolution, then the fused activation if any (opencl_epilogue.c). */
+/* The convolution with its fused activation, if any, applied where y is
+ * stored (fwd_direct[_rows], wino_output, gemm.cl's GEMM); after a CLBlast
+ * GEMM, as the bias_act pass (opencl_epilogue.c). */
 conv_status ocl_forward(void *plan, const void *xv, const void *wv,
                         const void *bv, void *yv, conv_err *err) {
   ocl_plan *pl = plan;
   conv_status st = forward_conv(plan, xv, wv, bv, yv, err);
-  if (st != CONV_SUCCESS) return st;
+  if (st != CONV_SUCCESS || fwd_fuses_act(pl)) return st;
   return ocl_forward_activation(pl->dev, &pl->p, yv, err);
 }
 
 /* dx from dy and w, then dx = act(dx + b) (b may be NULL, act none) in the
  * kernel that stores dx: col2im, the direct gather, or gemm.cl's GEMM where
- * it writes dx. Only a CLBlast GEMM writing dx has no epilogue: bias_act
- * follows it. */
-static conv_status backward_data_epi(ocl_plan *pl, cl_mem dy, cl_mem w,
-                                     cl_mem b, cl_mem dx, conv_activation act,
-                                     float alpha, conv_err *err) {
+ * it writes dx (a CLBlast GEMM writing dx ignores b and act). */
+static conv_status backward_data_store(ocl_plan *pl, cl_mem dy, cl_mem w,
+                                       cl_mem b, cl_mem dx,
+                                       conv_activation act, float alpha,
+                                       conv_err *err) {
   const conv_problem *p = &pl->p;
   const int algo = pl->ch[OP_BWD_DATA].algo;
-  const int epi = b != NULL || act != CONV_ACT_NONE;
   conv_status st;
 
   if (algo == ALGO_DIRECT) {
@@ -1919,10 +1960,26 @@ static conv_status backward_data_epi(ocl_plan *pl, cl_mem dy, cl_mem w,
       if (st != CONV_SUCCESS) return st;
     }
   }
-  st = finish(pl, err);
-  if (st == CONV_SUCCESS && epi && algos[algo].is1x1 && algos[algo].gemm == 2)
-    st = ocl_bias_activation(pl, dx, b, p->n, p->c_in, (int64_t)pl->hw, act,
-                             alpha, err);
+  return finish(pl, err);
+}
+
+/* backward_data_store with the bias and activation split between the
+ * kernels' store and the bias_act pass: the pass takes what a CLBlast GEMM
+ * writing dx cannot apply, and what act_in_kernel leaves to it. */
+static conv_status backward_data_epi(ocl_plan *pl, cl_mem dy, cl_mem w,
+                                     cl_mem b, cl_mem dx, conv_activation act,
+                                     float alpha, conv_err *err) {
+  const int algo = pl->ch[OP_BWD_DATA].algo;
+  const int blast_dx = algos[algo].is1x1 && algos[algo].gemm == 2;
+  const conv_activation ka =
+      blast_dx || !act_in_kernel(pl, act) ? CONV_ACT_NONE : act;
+  cl_mem pass_b = blast_dx ? b : NULL;
+  const conv_activation pass_act = ka == act ? CONV_ACT_NONE : act;
+  conv_status st = backward_data_store(pl, dy, w, blast_dx ? NULL : b, dx, ka,
+                                       alpha, err);
+  if (st == CONV_SUCCESS && (pass_b != NULL || pass_act != CONV_ACT_NONE))
+    st = ocl_bias_activation(pl, dx, pass_b, pl->p.n, pl->p.c_in,
+                             (int64_t)pl->hw, pass_act, alpha, err);
   return st;
 }
 

@@ -117,9 +117,9 @@ __kernel void wino_input(__global const float *x, long x_off,
 }
 #endif
 
-/* y[y_off ...] (nb images) from M, plus the bias, then the activation act
- * (conv_act; a transposed convolution's forward through backward data).
- * Work item (t, n*K + k). */
+/* y[y_off ...] (nb images) from M, plus the bias, through the activation
+ * act (0: none): the forward's fused one, or a transposed convolution's
+ * through backward data. Work item (t, n*K + k). */
 #if defined(KSEL_ALL) || defined(KSEL_wino_output)
 __kernel void wino_output(__global const float *M, __global float *y,
                           long y_off, __global const float *bias,
@@ -147,10 +147,10 @@ __kernel void wino_output(__global const float *M, __global float *y,
     if (oh >= OH) break;
     const float o0 = a[i][0] + a[i][1] + a[i][2];
     const float o1 = a[i][1] - a[i][2] - a[i][3];
-    yp[oh * OW + 2 * tw] = act ? conv_act(o0 + bk, act, alpha) : o0 + bk;
+    const float v0 = o0 + bk, v1 = o1 + bk;
+    yp[oh * OW + 2 * tw] = act ? conv_act(v0, act, alpha) : v0;
     if (2 * tw + 1 < OW)
-      yp[oh * OW + 2 * tw + 1] =
-          act ? conv_act(o1 + bk, act, alpha) : o1 + bk;
+      yp[oh * OW + 2 * tw + 1] = act ? conv_act(v1, act, alpha) : v1;
   }
 }
 #endif
