@@ -753,6 +753,22 @@ typedef struct shape_facts {
   double col_image;
 } shape_facts;
 
+/* Bytes of Winograd's larger per-image buffer for a convolution with
+ * out_h x out_w outputs, cin channels in and cout out: V (16 x cin x
+ * tiles, plus panel rounding) or M (16 x cout x tiles). */
+static double wino_image(int64_t out_h, int64_t out_w, int64_t cin,
+                         int64_t cout) {
+  const double tiles = (double)((out_h + 1) / 2) * ((out_w + 1) / 2);
+  const double v = 16.0 * cin * (tiles + 64.0) * 4.0;
+  const double m = 16.0 * cout * tiles * 4.0;
+  return v > m ? v : m;
+}
+
+/* Images of `image` bytes each that fit in a buffer of cap bytes. */
+static int64_t images_fit(double image, int64_t cap) {
+  return image <= (double)cap ? (int64_t)((double)cap / image) : 0;
+}
+
 static void facts(const plan_env *pe, const conv_problem *p,
                   shape_facts *f) {
   const int64_t imax = INT_MAX;
@@ -783,15 +799,8 @@ static void facts(const plan_env *pe, const conv_problem *p,
   f->dy_image = (double)p->c_out * p->kh * p->kw * (double)p->h * p->w * 4.0;
   f->wino_ok = p->kh == 3 && p->kw == 3 && p->stride_h == 1 &&
                p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1;
-  {
-    const double tiles = (double)((p->h_out + 1) / 2) * ((p->w_out + 1) / 2);
-    /* V (16 x C x tiles, plus panel rounding) or M (16 x K x tiles). */
-    const double v = 16.0 * p->c_in * (tiles + 64.0) * 4.0;
-    const double m = 16.0 * p->c_out * tiles * 4.0;
-    f->wino_image = v > m ? v : m;
-    f->wino_fit = f->wino_image <= (double)f->cap
-                      ? (int64_t)(f->cap / f->wino_image) : 0;
-  }
+  f->wino_image = wino_image(p->h_out, p->w_out, p->c_in, p->c_out);
+  f->wino_fit = images_fit(f->wino_image, f->cap);
   f->dy_fit = f->dy_image <= (double)f->cap ? (int64_t)(f->cap / f->dy_image)
                                             : 0;
   /* Backward data as Winograd's convolution of dy: zero padding and pads
@@ -799,14 +808,8 @@ static void facts(const plan_env *pe, const conv_problem *p,
   f->wino_bd_ok = f->wino_ok && p->padding_mode == CONV_PAD_ZEROS &&
                   p->pad_t <= 2 && p->pad_b <= 2 && p->pad_l <= 2 &&
                   p->pad_r <= 2;
-  {
-    const double tiles = (double)((p->h + 1) / 2) * ((p->w + 1) / 2);
-    const double v = 16.0 * p->c_out * (tiles + 64.0) * 4.0;
-    const double m = 16.0 * p->c_in * tiles * 4.0;
-    f->wino_bd_image = v > m ? v : m;
-    f->wino_bd_fit = f->wino_bd_image <= (double)f->cap
-                         ? (int64_t)(f->cap / f->wino_bd_image) : 0;
-  }
+  f->wino_bd_image = wino_image(p->h, p->w, p->c_out, p->c_in);
+  f->wino_bd_fit = images_fit(f->wino_bd_image, f->cap);
 }
 
 /* NULL if algorithm a can serve op of the problem, else why not. */
