@@ -450,11 +450,8 @@ START_TEST(test_bad_environment) {
 END_TEST
 
 int main(void) {
-  n_backends = tu_usable_backends(backends, MAX_BACKENDS);
-  if (n_backends == 0) {
-    fprintf(stderr, "test_badinput: no usable backend\n");
-    return EXIT_FAILURE;
-  }
+  n_backends = tu_require_backends("test_badinput", backends, MAX_BACKENDS);
+  if (n_backends == 0) return EXIT_FAILURE;
   Suite *s = suite_create("badinput");
   TCase *tc = tcase_create("badinput");
   tcase_set_timeout(tc, 120);
@@ -463,9 +460,6 @@ int main(void) {
   tcase_add_loop_test(tc, test_null_accessors, 0, n_backends);
   tcase_add_loop_test(tc, test_bad_environment, 0, n_backends);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_ENV);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
+  const int failed = tu_run_suite(s);
   return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -450,9 +450,6 @@ static Suite *desc_suite(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(desc_suite());
-  srunner_run_all(sr, CK_ENV);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
+  const int failed = tu_run_suite(desc_suite());
   return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

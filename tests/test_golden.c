@@ -309,11 +309,8 @@ int main(void) {
     return EXIT_FAILURE;
   }
   malformed_dir = getenv("CONV_GOLDEN_MALFORMED_DIR");
-  n_backends = tu_usable_backends(backends, MAX_BACKENDS);
-  if (n_backends == 0) {
-    fprintf(stderr, "test_golden: no usable backend\n");
-    return EXIT_FAILURE;
-  }
+  n_backends = tu_require_backends("test_golden", backends, MAX_BACKENDS);
+  if (n_backends == 0) return EXIT_FAILURE;
   Suite *s = suite_create("golden");
   TCase *tc = tcase_create("cases");
   tcase_set_timeout(tc, 600);
@@ -326,9 +323,6 @@ int main(void) {
   tcase_add_test(tm, test_missing_dir);
   tcase_add_test(tm, test_case_without_params);
   suite_add_tcase(s, tm);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_ENV);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
+  const int failed = tu_run_suite(s);
   return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

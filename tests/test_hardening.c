@@ -35,24 +35,6 @@ static const struct {
 };
 #define N_HOSTILE (sizeof hostile / sizeof hostile[0])
 
-static int copy_file(const char *from, const char *to) {
-  FILE *in = fopen(from, "rb");
-  if (in == NULL) return 0;
-  FILE *out = fopen(to, "wb");
-  if (out == NULL) {
-    fclose(in);
-    return 0;
-  }
-  char buf[65536];
-  size_t n;
-  int ok = 1;
-  while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-    if (fwrite(buf, 1, n, out) != n) ok = 0;
-  fclose(in);
-  if (fclose(out) != 0) ok = 0;
-  return ok;
-}
-
 /* y = 3 x through a 1x1 convolution on ctx. */
 static void assert_computes(conv_context *ctx, const char *what) {
   conv_desc d;
@@ -180,7 +162,7 @@ int main(void) {
     char from[4096], to[4096];
     snprintf(from, sizeof from, "%s/%s", fake_dir, hostile[i].module);
     snprintf(to, sizeof to, "%s/conv_%s.so", hostile_dir, hostile[i].name);
-    if (!copy_file(from, to)) {
+    if (!tu_copy_file(from, to)) {
       fprintf(stderr, "test_hardening: cannot copy %s to %s\n", from, to);
       ok = 0;
     }
@@ -202,10 +184,7 @@ int main(void) {
     tcase_set_timeout(tl, 60);
     tcase_add_test(tl, test_cpu_workspace_fallback);
     suite_add_tcase(s, tl);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    failed = tu_run_suite(s);
   }
   tu_remove_dir(hostile_dir);
   free(hostile_dir);

@@ -1127,11 +1127,8 @@ END_TEST
 
 int main(void) {
   golden_dir = getenv("CONV_GOLDEN_DIR");
-  n_backends = tu_usable_backends(backends, MAX_BACKENDS);
-  if (n_backends == 0) {
-    fprintf(stderr, "test_layers: no usable backend\n");
-    return EXIT_FAILURE;
-  }
+  n_backends = tu_require_backends("test_layers", backends, MAX_BACKENDS);
+  if (n_backends == 0) return EXIT_FAILURE;
   Suite *s = suite_create("layers");
   TCase *tc = tcase_create("random");
   tcase_set_timeout(tc, 900);
@@ -1147,9 +1144,6 @@ int main(void) {
     tcase_add_loop_test(tc, test_golden_avgpool, 0, n_backends);
   tcase_add_test(tc, test_bad_input);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_ENV);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
+  const int failed = tu_run_suite(s);
   return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -34,24 +34,6 @@ static const struct {
     {"fake_bde_alone.so", "fakebdealone"},
 };
 
-static int copy_file(const char *from, const char *to) {
-  FILE *in = fopen(from, "rb");
-  if (in == NULL) return 0;
-  FILE *out = fopen(to, "wb");
-  if (out == NULL) {
-    fclose(in);
-    return 0;
-  }
-  char buf[65536];
-  size_t n;
-  int ok = 1;
-  while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-    if (fwrite(buf, 1, n, out) != n) ok = 0;
-  fclose(in);
-  if (fclose(out) != 0) ok = 0;
-  return ok;
-}
-
 static void plugin_path(const char *name, char *buf, size_t len) {
   snprintf(buf, len, "%s/conv_%s.so", plugin_dir, name);
 }
@@ -732,7 +714,7 @@ START_TEST(test_many_plugin_paths) {
   for (int i = 0; i < MANY; i++) {
     char to[4096];
     snprintf(to, sizeof to, "%s/conv_copy%02d.so", dir, i);
-    ck_assert_msg(copy_file(from, to), "copy %s", to);
+    ck_assert_msg(tu_copy_file(from, to), "copy %s", to);
   }
   for (int i = 0; i < MANY; i++) {
     char path[4096];
@@ -846,7 +828,7 @@ int main(void) {
     char from[4096], to[4096];
     snprintf(from, sizeof from, "%s/%s", fake_dir, fakes[i].module);
     plugin_path(fakes[i].name, to, sizeof to);
-    if (!copy_file(from, to)) {
+    if (!tu_copy_file(from, to)) {
       fprintf(stderr, "test_loader: cannot copy %s to %s\n", from, to);
       ok = 0;
     }
@@ -865,10 +847,7 @@ int main(void) {
 
   int failed = 1;
   if (ok) {
-    SRunner *sr = srunner_create(loader_suite());
-    srunner_run_all(sr, CK_ENV);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    failed = tu_run_suite(loader_suite());
   }
   tu_remove_dir(plugin_dir);
   free(plugin_dir);

@@ -550,9 +550,6 @@ int main(void) {
   tcase_add_test(tc, bad_settings_are_errors);
   tcase_add_test(tc, clblast_failure_is_a_status);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  const int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
+  const int failed = tu_run_suite(s);
   return failed == 0 ? 0 : 1;
 }

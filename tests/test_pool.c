@@ -478,11 +478,8 @@ END_TEST
 
 int main(void) {
   golden_dir = getenv("CONV_GOLDEN_DIR");
-  n_backends = tu_usable_backends(backends, MAX_BACKENDS);
-  if (n_backends == 0) {
-    fprintf(stderr, "test_pool: no usable backend\n");
-    return EXIT_FAILURE;
-  }
+  n_backends = tu_require_backends("test_pool", backends, MAX_BACKENDS);
+  if (n_backends == 0) return EXIT_FAILURE;
   Suite *s = suite_create("pool");
   TCase *tc = tcase_create("pool");
   tcase_set_timeout(tc, 600);
@@ -493,9 +490,6 @@ int main(void) {
   if (golden_dir != NULL && *golden_dir)
     tcase_add_loop_test(tc, test_golden_pool, 0, n_backends);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_ENV);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
+  const int failed = tu_run_suite(s);
   return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -830,10 +830,7 @@ int main(void) {
   for (int i = 0; i < n_backends; i++)
     printf("test_random: backend %s, %d cases\n", backends[i], n_cases);
 
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_ENV);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
+  const int failed = tu_run_suite(s);
   if (n_backends == 0) return EXIT_FAILURE;
   return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

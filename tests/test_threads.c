@@ -187,19 +187,13 @@ END_TEST
 int main(void) {
   const char *env = getenv("CONV_TEST_THREAD_ITERS");
   if (env != NULL && atoi(env) > 0) iters = atoi(env);
-  n_backends = tu_usable_backends(backends, MAX_BACKENDS);
-  if (n_backends == 0) {
-    fprintf(stderr, "test_threads: no usable backend\n");
-    return EXIT_FAILURE;
-  }
+  n_backends = tu_require_backends("test_threads", backends, MAX_BACKENDS);
+  if (n_backends == 0) return EXIT_FAILURE;
   Suite *s = suite_create("threads");
   TCase *tc = tcase_create("threads");
   tcase_set_timeout(tc, 600);
   tcase_add_loop_test(tc, test_eight_threads_one_context, 0, n_backends);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_ENV);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
+  const int failed = tu_run_suite(s);
   return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

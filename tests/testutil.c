@@ -192,3 +192,36 @@ void tu_remove_dir(const char *dir) {
   }
   rmdir(dir);
 }
+
+int tu_require_backends(const char *prog, char names[][64], int max) {
+  const int n = tu_usable_backends(names, max);
+  if (n == 0) fprintf(stderr, "%s: no usable backend\n", prog);
+  return n;
+}
+
+int tu_run_suite(Suite *s) {
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_ENV);
+  const int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed;
+}
+
+int tu_copy_file(const char *from, const char *to) {
+  FILE *in = fopen(from, "rb");
+  if (in == NULL) return 0;
+  FILE *out = fopen(to, "wb");
+  if (out == NULL) {
+    fclose(in);
+    return 0;
+  }
+  char buf[65536];
+  size_t n;
+  int ok = 1;
+  while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+    if (fwrite(buf, 1, n, out) != n) ok = 0;
+  if (ferror(in)) ok = 0;
+  fclose(in);
+  if (fclose(out) != 0) ok = 0;
+  return ok;
+}

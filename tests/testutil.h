@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <check.h>
+
 #include "conv.h"
 
 /* Relative error bound every backend must meet against the float64
@@ -54,6 +56,18 @@ const char *tu_desc_str(const conv_desc *d, char *buf, size_t len);
  * itself never initialises a driver before Check forks its tests (OpenCL
  * implementations do not survive fork). Returns the number found. */
 int tu_usable_backends(char names[][64], int max);
+
+/* Names of the usable backends as tu_usable_backends; when there is none,
+ * says so on stderr as "PROG: no usable backend" (a test program that
+ * needs one then fails). */
+int tu_require_backends(const char *prog, char names[][64], int max);
+
+/* Runs every test of s (verbosity from $CK_VERBOSITY), frees the runner
+ * and the suite; returns the number of tests that failed. */
+int tu_run_suite(Suite *s);
+
+/* Copies the file from to the file to; 1 on success, 0 on any error. */
+int tu_copy_file(const char *from, const char *to);
 
 /* Creates a directory under $TMPDIR (or /tmp); returns a malloc'd path. */
 char *tu_make_temp_dir(const char *tag);

@@ -16,9 +16,9 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "timing.h"
 #include "tools.h"
 
 enum { PASS_FWD, PASS_BWD_DATA, PASS_BWD_WEIGHT, PASS_COUNT };
@@ -79,22 +79,6 @@ void bench_usage(FILE *f) {
           "  --transposed   also time the ConvTranspose2d whose matching\n"
           "                 conv2d is each layer, beside the conv2d pass\n"
           "                 each of its passes runs\n");
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 static void destroy_tensors(bench_tensors *t) {
@@ -195,9 +179,9 @@ static void time_pass(conv_context *ctx, const bench_opts *o, conv_plan *plan,
   double spent = 0;
   while (st == CONV_SUCCESS && runs < o->repeat &&
          (runs < min_runs || spent < o->min_time)) {
-    double a = now_s();
+    double a = tool_now_s();
     st = run_pass(plan, p, t);
-    double dt = now_s() - a;
+    double dt = tool_now_s() - a;
     times[runs++] = dt;
     spent += dt;
   }
@@ -208,7 +192,7 @@ static void time_pass(conv_context *ctx, const bench_opts *o, conv_plan *plan,
   }
   pr->ok = 1;
   pr->runs = runs;
-  pr->ms = 1e3 * median(times, runs); /* sorts times */
+  pr->ms = 1e3 * tool_median(times, runs); /* sorts times */
   pr->min_ms = 1e3 * times[0];
   pr->max_ms = 1e3 * times[runs - 1];
   pr->gflops = pr->ms > 0 ? flops / (pr->ms * 1e-3) / 1e9 : 0;
@@ -268,9 +252,9 @@ static void bench_layer(conv_context *ctx, const bench_opts *o, size_t index,
   conv_output_size(d, &r->h_out, &r->w_out, NULL); /* checked at load */
   r->flops = conv_pass_flops(d, r->h_out, r->w_out);
   progress(o, index, total, r->layer->name, "plan");
-  double t0 = now_s();
+  double t0 = tool_now_s();
   conv_status st = conv_plan_create(ctx, d, &plan);
-  r->plan_ms = 1e3 * (now_s() - t0);
+  r->plan_ms = 1e3 * (tool_now_s() - t0);
   if (st != CONV_SUCCESS) {
     snprintf(r->error, sizeof r->error, "conv_plan_create: %s: %s",
              conv_status_string(st), conv_last_error(ctx));

@@ -33,20 +33,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "timing.h"
 #include "tools.h"
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
-static int cmp_d(const void *a, const void *b) {
-  const double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
 
 /* The OpenCL device whose name is `name` (libconv's device), else the
  * first. */
@@ -251,7 +240,7 @@ int main(int argc, char **argv) {
     if (repeat > 63) repeat = 63;
     int ok = 1;
     for (int r = -1; r < repeat && ok; r++) { /* r = -1: warm-up */
-      double t0 = now_ms();
+      double t0 = tool_now_s();
       CLBlastStatusCode s = CLBlastSconvgemm(
           CLBlastKernelModeCrossCorrelation, (size_t)d.c_in, (size_t)d.h,
           (size_t)d.w, (size_t)d.kernel[0], (size_t)d.kernel[1],
@@ -264,14 +253,14 @@ int main(int argc, char **argv) {
         ok = 0;
         break;
       }
-      if (r >= 0) tb[r] = now_ms() - t0;
-      t0 = now_ms();
+      if (r >= 0) tb[r] = 1e3 * (tool_now_s() - t0);
+      t0 = tool_now_s();
       if (conv_forward_tensor(plan, tx, tw, NULL, ty) != CONV_SUCCESS) {
         printf("%-16s libconv failed: %s\n", layers[li].name, conv_last_error(ctx));
         ok = 0;
         break;
       }
-      if (r >= 0) tl[r] = now_ms() - t0;
+      if (r >= 0) tl[r] = 1e3 * (tool_now_s() - t0);
     }
     if (ok) {
       clEnqueueReadBuffer(q, cy, CL_TRUE, 0, ny * 4, y0, 0, NULL, NULL);
@@ -282,9 +271,7 @@ int main(int argc, char **argv) {
         const double df = fabs((double)y0[i] - y1[i]);
         if (!(df <= maxdiff)) maxdiff = df;
       }
-      qsort(tb, (size_t)repeat, sizeof tb[0], cmp_d);
-      qsort(tl, (size_t)repeat, sizeof tl[0], cmp_d);
-      const double mb = tb[repeat / 2], ml = tl[repeat / 2];
+      const double mb = tool_median(tb, repeat), ml = tool_median(tl, repeat);
       const int same = maxdiff / maxref <= 1e-4;
       failed |= !same;
       printf("%-16s %12.3f %12.3f %8.2f  %s (%.1e of max |y| %.3g)\n",

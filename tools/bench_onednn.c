@@ -28,30 +28,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <oneapi/dnnl/dnnl.h>
 #ifdef _OPENMP
 #  include <omp.h>
 #endif
 
+#include "timing.h"
 #include "tools.h"
 
 #define MAX_RE 3 /* reorders before a pass: its inputs */
 
 static const char *const pass_names[3] = {"forward", "backward_data",
                                           "backward_weight"};
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
-static int cmp_d(const void *a, const void *b) {
-  const double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
 
 /* A failed oneDNN call: the message goes to err, the caller's label runs. */
 #define DN(call)                                                          \
@@ -180,16 +169,15 @@ static int time_pass(const pass *p, dnnl_stream_t st, int plain, int repeat,
   int n = 0, min_runs = repeat < 3 ? repeat : 3;
   double spent = 0;
   while (n < repeat && (n < min_runs || spent < min_time_ms)) {
-    double t0 = now_ms();
+    double t0 = tool_now_s();
     if (run(p, st, plain) != 0) {
       free(times);
       return -1;
     }
-    times[n] = now_ms() - t0;
+    times[n] = 1e3 * (tool_now_s() - t0);
     spent += times[n++];
   }
-  qsort(times, (size_t)n, sizeof *times, cmp_d);
-  t->ms = n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
+  t->ms = tool_median(times, n); /* sorts times */
   t->min_ms = times[0];
   t->runs = n;
   free(times);
