@@ -3,19 +3,21 @@
  * Internals of the cpu backend: the algorithm registry and the helpers every
  * algorithm shares. Nothing outside backends/cpu/ includes this.
  *
- * An algorithm is a static cpu_algo (below) defined in its own file
- * (im2col_gemm in cpu_im2col.c, direct in cpu_direct.c, ...). One cpu_algo
- * may serve several operations: every entry receives the conv_op. The
- * per-operation tables live in cpu_registry.c; to add an algorithm:
- *   1. define `const cpu_algo cpu_algo_NAME = {...};` in your file,
+ * An algorithm is a cpu_algo (below) defined in its own file, named after
+ * it: algorithms/NAME.c (im2col_gemm in algorithms/im2col_gemm.c, ...). One
+ * cpu_algo may serve several operations: every entry receives the conv_op.
+ * The per-operation tables live in cpu_registry.c; to add an algorithm:
+ *   1. define `const cpu_algo cpu_algo_NAME = {...};` in algorithms/NAME.c,
  *   2. declare it in the list below,
  *   3. add `&cpu_algo_NAME` to the tables of the ops it serves in
- *      cpu_registry.c (table order breaks score ties: earlier wins),
- *   4. add the file to conv_cpu_la_SOURCES in Makefile.am.
+ *      cpu_registry.c (table order breaks score ties: earlier wins) and
+ *      its score function to the scores there,
+ *   4. add the file to cpu_sources in Makefile.am.
  *
  * Plan life cycle (cpu_plugin.c):
  *   plan_create: for each op the registry picks an algorithm (CONV_ALGO or
- *     the heuristic: the applicable algorithm with the highest score), calls
+ *     the heuristic: the applicable algorithm with the highest score, the
+ *     scores and tables being cpu_registry.c's policy), calls
  *     its optional prepare() (plan-time state, e.g. tables), then allocates
  *     ONE workspace of max over ops of workspace_bytes(problem, op, threads)
  *     bytes (64-byte aligned), shared by the ops (a plan never runs two calls
@@ -111,12 +113,6 @@ typedef struct cpu_algo {
   /* 1 if the algorithm computes this op of this problem correctly; else 0
    * and a reason in why ("stride 2 is not 1"), which may be NULL. */
   int (*applies)(const conv_problem *p, conv_op op, char *why, size_t why_len);
-  /* How much the heuristic wants it for an applicable problem; the highest
-   * wins, ties go to the earlier table entry; < 0: never chosen unless
-   * forced (e.g. reference). NULL means 0. Guide: direct 20, im2col_gemm
-   * 100 for dense GEMM-shaped problems; depthwise direct 200; a specialised
-   * fast kernel ~300 where it beats those. */
-  int (*score)(const conv_problem *p, conv_op op, const cpu_features *cpu);
   /* Workspace bytes the run needs with this many threads (all threads
    * together); SIZE_MAX if it overflows. May be NULL (none). Keep it
    * bounded (tiles / chunks), not proportional to the batch. */
@@ -137,10 +133,28 @@ typedef struct cpu_algo {
 } cpu_algo;
 
 /* The algorithms (defined in their files). */
-extern const cpu_algo cpu_algo_im2col_gemm; /* cpu_im2col.c */
-extern const cpu_algo cpu_algo_direct;      /* cpu_direct.c */
-extern const cpu_algo cpu_algo_reference;   /* cpu_reference.c */
-extern const cpu_algo cpu_algo_reduce;      /* cpu_reference.c: bwd_bias */
+/* The algorithms, each in algorithms/NAME.c:
+ *   direct         loop nests over padding maps; any problem.
+ *   direct_dw      depthwise (groups == c_in == c_out): fwd, bwd_data,
+ *                  bwd_weight; any kernel, stride, dilation, padding mode.
+ *   direct_vec     small channel counts per group (c_in/groups and
+ *                  c_out/groups small): vectorised over output columns with
+ *                  blocks of output channels in registers.
+ *   gemm_1x1       1x1 stride 1 unpadded: one GEMM per image and group
+ *                  straight on the NCHW planes (fwd, bwd_data).
+ *   im2col_gemm    lowering + GEMM; any problem.
+ *   winograd_f4x4  3x3 stride 1: F(4x4, 3x3) tiles, batched GEMMs per
+ *                  transformed element (fwd, bwd_data).
+ *   reference      float64 loop nest; never chosen unless forced.
+ *   reduce         bwd_bias only: the bias gradient. */
+extern const cpu_algo cpu_algo_direct;
+extern const cpu_algo cpu_algo_direct_dw;
+extern const cpu_algo cpu_algo_direct_vec;
+extern const cpu_algo cpu_algo_gemm_1x1;
+extern const cpu_algo cpu_algo_im2col_gemm;
+extern const cpu_algo cpu_algo_winograd_f4x4;
+extern const cpu_algo cpu_algo_reference;
+extern const cpu_algo cpu_algo_reduce;
 
 /* ------------------------------------------------------------- registry */
 

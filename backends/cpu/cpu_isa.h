@@ -2,7 +2,7 @@
 /*
  * The cpu backend's one dispatch mechanism: every kernel that is compiled
  * per instruction set is listed once below (LC_KERNEL_LIST), defined in its
- * file with LC_ISA_DISPATCH (simd.h) as three clones, NAME_avx512,
+ * file with LC_ISA_DISPATCH (kernels/simd.h) as three clones, NAME_avx512,
  * NAME_avx2 and NAME_generic, and reached only through the table lc_kern.
  *
  * The table is chosen once, when the backend is initialised
@@ -31,15 +31,15 @@ enum {
 };
 
 /* Types of kernel parameters defined in the kernels' own files. */
-typedef struct vec_geom vec_geom;   /* kernels_direct.c */
-typedef struct wino_prob wino_prob; /* winograd.c */
+typedef struct vec_geom vec_geom;   /* algorithms/direct_vec.c */
+typedef struct wino_prob wino_prob; /* algorithms/winograd_f4x4.c */
 struct lc_plane;
 
 /* X(name, params): each kernel compiled per ISA. */
 #define LC_KERNEL_LIST(X)                                                     \
   /* cpu_epilogue.c: y = act(y + bias) */                                     \
   X(activate_isa, (float *y, int64_t count, float bias, int act, float alpha)) \
-  /* cpu_direct.c: the direct algorithm's row loops */                        \
+  /* algorithms/direct.c: the direct algorithm's row loops */                        \
   X(direct_fwd_plane, (const conv_problem *p, const cpu_maps *m,              \
                        const float *restrict x, const float *restrict w,      \
                        float bias, float *restrict y))                        \
@@ -57,21 +57,21 @@ struct lc_plane;
                                  const float *restrict x,                     \
                                  const float *restrict dy,                    \
                                  float *restrict dw, double *restrict acc))   \
-  /* cpu_im2col.c: lowering and its transpose */                              \
+  /* algorithms/im2col_gemm.c: lowering and its transpose */                              \
   X(im2col_lower, (const conv_problem *p, const cpu_maps *m,                  \
                    const float *restrict x, int64_t k0, int64_t k1,           \
                    int64_t p0, int64_t p1, float *restrict cols))             \
   X(im2col_col2im, (const conv_problem *p, const cpu_maps *m,                 \
                     const float *restrict cols, int64_t k0, int64_t k1,       \
                     int64_t p0, int64_t p1, float *restrict dx))              \
-  /* kernels_direct.c: direct_vec */                                          \
+  /* algorithms/direct_vec.c */                                               \
   X(vec_fwd_task, (const vec_geom *v, const float *xb, const float *wpk,      \
                    const int64_t *tofs, const float *bias, float *out,        \
                    size_t oplane, int64_t ostride, int64_t oh_count,          \
                    int64_t ow_count))                                         \
   X(vec_wg_image, (const vec_geom *v, const float *xb, const float *dyb,      \
                    int64_t ds, const int64_t *tofs, float *part, float *va))  \
-  /* kernels_dw.c: direct_dw */                                               \
+  /* algorithms/direct_dw.c */                                                 \
   X(dw_fwd_plane, (const conv_problem *p, const float *buf, struct lc_plane g,       \
                    const float *wk, float bias, float *y))                    \
   X(dw_keep_even, (const float *tmp, int64_t ts, int64_t ho, int64_t wo,      \
@@ -83,20 +83,20 @@ struct lc_plane;
   X(dw_wgrad_plane, (const conv_problem *p, const float *dyb, int64_t ds,     \
                      const float *buf, struct lc_plane g, const int64_t *rofs,       \
                      const int64_t *q, const int64_t *cofs, float *out))      \
-  /* kernels_gemm.c: the packed-A panel GEMM and lc_sgemm */                  \
+  /* kernels/gemm.c: the packed-A panel GEMM and lc_sgemm */                  \
   X(gemm_panel_isa, (const float *ap, int64_t m, int64_t k, const float *b,   \
                      int64_t ldb, float *c, int64_t ldc, int64_t ncols,       \
                      const float *bias, float *tmp))                          \
   X(sg_isa, (int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,       \
              float alpha, const float *a, int64_t lda, const float *b,        \
              int64_t ldb, float beta, float *c, int64_t ldc))                 \
-  /* kernels_util.c: padded planes, bias gradient */                          \
+  /* kernels/plane.c: padded planes, bias gradient */                          \
   X(plane_fill_isa, (const conv_problem *p, const float *src, struct lc_plane g,     \
                      float *buf))                                             \
   X(copy_row_isa, (float *d, const float *s, int64_t n))                      \
   X(bias_grad_isa, (const conv_problem *p, const float *dy, float *db,        \
                     int64_t co))                                              \
-  /* winograd.c: winograd_f4x4 */                                             \
+  /* algorithms/winograd_f4x4.c */                                             \
   X(wino_weight, (const wino_prob *w, const float *gt, int64_t co,            \
                   int64_t ci0, int64_t cnt, float *u))                        \
   X(wino_gemm, (const float *up, const float *v, float *m, int64_t k_dim,     \

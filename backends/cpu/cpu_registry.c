@@ -1,6 +1,8 @@
-/* SPDX-License-Identifier: Apache-2.0 */
-/* The algorithm tables of the cpu backend, the heuristic that picks one per
- * operation, and the parsing of CONV_ALGO. */
+/* The cpu backend's choice policy, all of it in this file: the algorithm
+ * tables of each operation (their order breaks ties), the score the
+ * heuristic gives each algorithm for a problem (below), and the parsing of
+ * CONV_ALGO. The algorithms' own files say only what they apply to, how
+ * much workspace they need and how they run. */
 #ifdef HAVE_CONFIG_H
 #  include "config.h"
 #endif
@@ -11,7 +13,7 @@
 #include <string.h>
 
 #include "cpu_internal.h"
-#include "kernels.h"
+#include "cpu_isa.h"
 
 /* Per-op tables, NULL-terminated. Order breaks score ties. */
 static const cpu_algo *const fwd_algos[] = {
@@ -26,6 +28,99 @@ static const cpu_algo *const bwd_weight_algos[] = {
     &cpu_algo_im2col_gemm, &cpu_algo_direct, &cpu_algo_direct_dw,
     &cpu_algo_direct_vec, &cpu_algo_reference, NULL};
 static const cpu_algo *const bwd_bias_algos[] = {&cpu_algo_reduce, NULL};
+
+/* ------------------------------------------------------------- scores */
+
+/* How much the heuristic wants an algorithm for a problem it applies to:
+ * the highest wins; < 0: never chosen unless forced. Guide: direct 20,
+ * im2col_gemm 100 for dense GEMM-shaped problems, depthwise direct 200, a
+ * specialised fast kernel ~300 where it beats those. */
+
+static int im2col_gemm_score(const conv_problem *p, conv_op op) {
+  (void)op;
+  const int64_t cin_g = p->c_in / p->groups;
+  return cin_g == 1 ? 10 : 100;
+}
+
+static int direct_score(const conv_problem *p, conv_op op) {
+  (void)op;
+  const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
+  /* Depthwise (with or without a channel multiplier) and tiny groups: the
+   * GEMMs would be a few rows deep. */
+  if (cin_g == 1 || (cin_g <= 2 && cout_g <= 4)) return 200;
+  return 20;
+}
+
+static int direct_dw_score(const conv_problem *p, conv_op op) {
+  (void)p;
+  (void)op;
+  return 300;
+}
+
+/* Wins where channels per group are few: c_in/groups <= 4 (first layers,
+ * ResNeXt's 4-channel groups), or small on both sides. */
+static int direct_vec_score(const conv_problem *p, conv_op op) {
+  int64_t cig = p->c_in / p->groups, cog = p->c_out / p->groups;
+  if (op == CONV_OP_BACKWARD_DATA) {
+    /* dy has c_out channels: the inner depth is c_out/groups. */
+    int64_t t = cig;
+    cig = cog;
+    cog = t;
+  }
+  if (cig <= 4 && (cog <= 32 || op == CONV_OP_BACKWARD_WEIGHT)) return 250;
+  if (cig <= 8 && cog <= 8) return 250;
+  return 50;
+}
+
+static int winograd_f4x4_score(const conv_problem *p, conv_op op) {
+  /* Pays off once the GEMMs dominate the transforms, and while the
+   * transformed weights (4x the weights) are reused by enough tiles. */
+  int64_t ho = op == CONV_OP_FORWARD ? p->h_out : p->h;
+  int64_t wo = op == CONV_OP_FORWARD ? p->w_out : p->w;
+  int64_t c_out = op == CONV_OP_FORWARD ? p->c_out : p->c_in;
+  int64_t d = p->dil_h;
+  int64_t tiles = p->n * d * d * (((ho + d - 1) / d + 3) / 4) *
+                  (((wo + d - 1) / d + 3) / 4);
+  if (p->c_in >= 32 && p->c_out >= 32 && 2 * tiles >= c_out) return 320;
+  return 10;
+}
+
+static int gemm_1x1_score(const conv_problem *p, conv_op op) {
+  (void)p;
+  (void)op;
+  /* The packed kernel is written for 16-float vectors: only AVX-512 runs it
+   * at speed; elsewhere im2col_gemm's BLAS call is as good. */
+  return lc_kern->level >= LC_ISA_AVX512 ? 300 : 10;
+}
+
+static int reference_score(const conv_problem *p, conv_op op) {
+  (void)p;
+  (void)op;
+  return -1;
+}
+
+static const struct {
+  const cpu_algo *algo;
+  int (*score)(const conv_problem *p, conv_op op);
+} scores[] = {
+    {&cpu_algo_im2col_gemm, im2col_gemm_score},
+    {&cpu_algo_direct, direct_score},
+    {&cpu_algo_direct_dw, direct_dw_score},
+    {&cpu_algo_direct_vec, direct_vec_score},
+    {&cpu_algo_winograd_f4x4, winograd_f4x4_score},
+    {&cpu_algo_gemm_1x1, gemm_1x1_score},
+    {&cpu_algo_reference, reference_score},
+};
+
+/* An algorithm without a score function (reduce: the only one of its op)
+ * scores 0. */
+static int algo_score(const cpu_algo *a, const conv_problem *p, conv_op op) {
+  for (size_t i = 0; i < sizeof scores / sizeof scores[0]; i++)
+    if (scores[i].algo == a) return scores[i].score(p, op);
+  return 0;
+}
+
+/* ------------------------------------------------------------- tables */
 
 const cpu_algo *const *cpu_algos_for(conv_op op) {
   switch (op) {
@@ -71,10 +166,6 @@ static void known_names(char *out, size_t cap) {
       used += (size_t)w;
     }
   }
-}
-
-static int algo_score(const cpu_algo *a, const conv_problem *p, conv_op op) {
-  return a->score != NULL ? a->score(p, op, cpu_get_features()) : 0;
 }
 
 /* The heuristic: the applicable algorithm with the highest score >= 0. */

@@ -158,7 +158,7 @@ void cpu_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
     return;
   }
   /* The table's choice (cpu_isa.c): at AVX-512 our own kernel
-   * (kernels_gemm.c) beats the BLAS we are likely linked with (BLIS 0.9
+   * (kernels/gemm.c) beats the BLAS we are likely linked with (BLIS 0.9
    * does not know Zen 5 and falls back to a generic configuration: ~30
    * GFLOP/s a core there, 100-185 for lc_sgemm); below it, the BLAS. */
   lc_kern->sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,

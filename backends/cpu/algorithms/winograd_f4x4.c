@@ -69,22 +69,6 @@ static int wino_applies(const conv_problem *p, conv_op op, char *why,
   return 1;
 }
 
-static int wino_score(const conv_problem *p, conv_op op,
-                      const cpu_features *cpu) {
-  (void)op;
-  (void)cpu;
-  /* Pays off once the GEMMs dominate the transforms, and while the
-   * transformed weights (4x the weights) are reused by enough tiles. */
-  int64_t ho = op == CONV_OP_FORWARD ? p->h_out : p->h;
-  int64_t wo = op == CONV_OP_FORWARD ? p->w_out : p->w;
-  int64_t c_out = op == CONV_OP_FORWARD ? p->c_out : p->c_in;
-  int64_t d = p->dil_h;
-  int64_t tiles = p->n * d * d * (((ho + d - 1) / d + 3) / 4) *
-                  (((wo + d - 1) / d + 3) / 4);
-  if (p->c_in >= 32 && p->c_out >= 32 && 2 * tiles >= c_out) return 320;
-  return 10;
-}
-
 static wino_prob wino_prob_for(const conv_problem *p, conv_op op) {
   wino_prob w;
   memset(&w, 0, sizeof w);
@@ -587,6 +571,10 @@ static conv_status wino_run(const cpu_run *r, const cpu_tensors *t,
 }
 
 const cpu_algo cpu_algo_winograd_f4x4 = {
-    "winograd_f4x4", wino_applies, wino_score, wino_workspace, NULL, NULL,
-    wino_run, 1, 1,
+    .name = "winograd_f4x4",
+    .applies = wino_applies,
+    .workspace_bytes = wino_workspace,
+    .run = wino_run,
+    .fuses_activation = 1,
+    .fuses_dx_epilogue = 1,
 };

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The reference algorithm: a plain loop nest accumulating in float64, valid
  * for every problem, never chosen by the heuristic (score < 0) but available
- * through CONV_ALGO=reference as a slow oracle. Also the bias reduction
- * ("reduce"), the only algorithm of backward_bias. */
+ * through CONV_ALGO=reference as a slow oracle. */
 #ifdef HAVE_CONFIG_H
 #  include "config.h"
 #endif
@@ -15,11 +14,6 @@
 static int ref_applies(const conv_problem *p, conv_op op, char *why,
                        size_t why_len) {
   return op != CONV_OP_BACKWARD_BIAS;
-}
-
-static int ref_score(const conv_problem *p, conv_op op,
-                     const cpu_features *cpu) {
-  return -1;
 }
 
 /* backward_data keeps one float64 plane per thread. */
@@ -150,30 +144,8 @@ static conv_status ref_run(const cpu_run *r, const cpu_tensors *t,
 const cpu_algo cpu_algo_reference = {
     .name = "reference",
     .applies = ref_applies,
-    .score = ref_score,
     .workspace_bytes = ref_workspace,
     .prepare = cpu_maps_prepare,
     .release = cpu_maps_release,
     .run = ref_run,
-};
-
-/* ------------------------------------------------------------ bias only */
-
-static int reduce_applies(const conv_problem *p, conv_op op, char *why,
-                          size_t why_len) {
-  if (op == CONV_OP_BACKWARD_BIAS) return 1;
-  if (why != NULL) snprintf(why, why_len, "reduce only computes the bias gradient");
-  return 0;
-}
-
-static conv_status reduce_run(const cpu_run *r, const cpu_tensors *t,
-                              conv_err *err) {
-  cpu_bias_grad(r->p, t->dy, t->db, r->threads);
-  return CONV_SUCCESS;
-}
-
-const cpu_algo cpu_algo_reduce = {
-    .name = "reduce",
-    .applies = reduce_applies,
-    .run = reduce_run,
 };

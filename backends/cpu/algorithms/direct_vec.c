@@ -52,23 +52,6 @@ static int vec_applies(const conv_problem *p, conv_op op, char *why,
   return 1;
 }
 
-/* Wins where channels per group are few: c_in/groups <= 4 (first layers,
- * ResNeXt's 4-channel groups), or small on both sides. */
-static int vec_score(const conv_problem *p, conv_op op,
-                     const cpu_features *cpu) {
-  int64_t cig = p->c_in / p->groups, cog = p->c_out / p->groups;
-  (void)cpu;
-  if (op == CONV_OP_BACKWARD_DATA) {
-    /* dy has c_out channels: the inner depth is c_out/groups. */
-    int64_t t = cig;
-    cig = cog;
-    cog = t;
-  }
-  if (cig <= 4 && (cog <= 32 || op == CONV_OP_BACKWARD_WEIGHT)) return 250;
-  if (cig <= 8 && cog <= 8) return 250;
-  return 50;
-}
-
 /* ------------------------------------------------------- the kernel */
 
 typedef struct vec_geom {
@@ -602,6 +585,10 @@ static conv_status vec_run(const cpu_run *r, const cpu_tensors *t,
 }
 
 const cpu_algo cpu_algo_direct_vec = {
-    "direct_vec", vec_applies, vec_score, vec_workspace, NULL, NULL, vec_run,
-    1, 0,
+    .name = "direct_vec",
+    .applies = vec_applies,
+    .workspace_bytes = vec_workspace,
+    .run = vec_run,
+    .fuses_activation = 1,
+    .fuses_dx_epilogue = 0,
 };

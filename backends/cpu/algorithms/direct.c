@@ -28,15 +28,6 @@ static int direct_applies(const conv_problem *p, conv_op op, char *why,
   return 1;
 }
 
-static int direct_score(const conv_problem *p, conv_op op,
-                        const cpu_features *cpu) {
-  const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
-  /* Depthwise (with or without a channel multiplier) and tiny groups: the
-   * GEMMs would be a few rows deep. */
-  if (cin_g == 1 || (cin_g <= 2 && cout_g <= 4)) return 200;
-  return 20;
-}
-
 static size_t bwd_weight_slice(const conv_problem *p);
 
 static size_t direct_workspace(const conv_problem *p, conv_op op,
@@ -553,7 +544,6 @@ static conv_status direct_run(const cpu_run *r, const cpu_tensors *t,
 const cpu_algo cpu_algo_direct = {
     .name = "direct",
     .applies = direct_applies,
-    .score = direct_score,
     .workspace_bytes = direct_workspace,
     .prepare = cpu_maps_prepare,
     .release = cpu_maps_release,

@@ -182,12 +182,6 @@ static int im2col_applies(const conv_problem *p, conv_op op, char *why,
   return 1;
 }
 
-static int im2col_score(const conv_problem *p, conv_op op,
-                        const cpu_features *cpu) {
-  const int64_t cin_g = p->c_in / p->groups;
-  return cin_g == 1 ? 10 : 100;
-}
-
 static size_t im2col_workspace(const conv_problem *p, conv_op op, int threads) {
   geometry g;
   geometry_of(p, op, &g);
@@ -505,7 +499,6 @@ static conv_status im2col_run(const cpu_run *r, const cpu_tensors *t,
 const cpu_algo cpu_algo_im2col_gemm = {
     .name = "im2col_gemm",
     .applies = im2col_applies,
-    .score = im2col_score,
     .workspace_bytes = im2col_workspace,
     .prepare = cpu_maps_prepare,
     .release = cpu_maps_release,

@@ -37,11 +37,6 @@ static int dw_applies(const conv_problem *p, conv_op op, char *why,
   return 1;
 }
 
-static int dw_score(const conv_problem *p, conv_op op, const cpu_features *cpu) {
-  (void)p; (void)op; (void)cpu;
-  return 300;
-}
-
 /* Output blocks: V vectors wide, R rows high. */
 #define DW_V 4
 #define DW_R 2
@@ -476,5 +471,10 @@ static conv_status dw_run(const cpu_run *r, const cpu_tensors *t,
 }
 
 const cpu_algo cpu_algo_direct_dw = {
-    "direct_dw", dw_applies, dw_score, dw_workspace, NULL, NULL, dw_run, 1, 1,
+    .name = "direct_dw",
+    .applies = dw_applies,
+    .workspace_bytes = dw_workspace,
+    .run = dw_run,
+    .fuses_activation = 1,
+    .fuses_dx_epilogue = 1,
 };
