@@ -168,6 +168,60 @@ __kernel void im2col_t_rows(__global const float *x, long x_off,
 }
 #endif
 
+/* im2col_t writing gemm_vec's packed B for the weight gradient (b_panel):
+ * per image n and group g, PQ = ceil(R/tn) panels (R = C/G*KH*KW), each
+ * P positions x tn rows r, position-major; rows past R are zero. Work
+ * item (oh, (n*G + g)*PQ + panel) fills its panel's OW x tn block of
+ * output row oh: lane by lane, each lane a row of x read left to right
+ * into a block that stays in cache (for CPUs). */
+#if defined(KSEL_ALL) || defined(KSEL_im2col_t_panel)
+__kernel void im2col_t_panel(__global const float *x, long x_off,
+                             __global float *col, int nb, int tn,
+                             GEOM_PARAMS) {
+  const int oh = get_global_id(0);
+  const int q = get_global_id(1);
+  const int T = KH * KW, Cg = C / G, R = Cg * T;
+  const int PQ = (R + tn - 1) / tn;
+  if (oh >= OH || q >= nb * G * PQ) return;
+  const int ng = q / PQ, pan = q % PQ; /* ng = n*G + g */
+  const int n = ng / G, g = ng % G;
+  __global float *dst = col + ((long)q * OH * OW + (long)oh * OW) * tn;
+  int r = pan * tn;
+  int jj = r % KW, ii = (r / KW) % KH, c = r / T;
+  for (int lane = 0; lane < tn; lane++, r++) {
+    if (r >= R) {
+      for (int ow = 0; ow < OW; ow++) dst[(long)ow * tn + lane] = 0.0f;
+      continue;
+    }
+    const int i = flip ? KH - 1 - ii : ii;
+    const int j = flip ? KW - 1 - jj : jj;
+    const int sh = pad_source(oh * SH - PT + i * DH, H, mode);
+    if (sh < 0) {
+      for (int ow = 0; ow < OW; ow++) dst[(long)ow * tn + lane] = 0.0f;
+    } else {
+      __global const float *src =
+          x + x_off + ((long)(n * C + g * Cg + c) * H + sh) * W;
+      const int w0 = j * DW - PL;
+      for (int ow = 0; ow < OW; ow++) {
+        const int sw = ow * SW + w0;
+        float v;
+        if (sw >= 0 && sw < W) {
+          v = src[sw];
+        } else {
+          const int s2 = pad_source(sw, W, mode);
+          v = s2 >= 0 ? src[s2] : 0.0f;
+        }
+        dst[(long)ow * tn + lane] = v;
+      }
+    }
+    if (++jj == KW) {
+      jj = 0;
+      if (++ii == KH) { ii = 0; c++; }
+    }
+  }
+}
+#endif
+
 /* dx[dx_off ...] (nb images) <- the adjoint of im2col applied to col.
  * Gather: each dx element sums, in a fixed order, every column entry that
  * read it, through the border map too. Work item (q = h*W + w, n*C + c).
@@ -215,6 +269,60 @@ __kernel void col2im(__global const float *col, __global float *dx,
   }
   dx[dx_off + (long)t * H * W + q] = dx_epilogue(acc, b, has_b, t % C, act,
                                                  alpha);
+}
+#endif
+
+/* The same adjoint by rows (for CPUs): work item (h, n*C + c) owns dx's
+ * row h of that channel and adds into it every column entry whose tap
+ * reads it, walking col's rows left to right (stride-aware: no test per
+ * tap and element, the interior of each tap row without any). Each element
+ * sums its entries in one fixed order: deterministic. */
+#if defined(KSEL_ALL) || defined(KSEL_col2im_rows)
+__kernel void col2im_rows(__global const float *col, __global float *dx,
+                          long dx_off, int nb, GEOM_PARAMS,
+                          __global const float *b, int has_b, int act,
+                          float alpha) {
+  const int h = get_global_id(0);
+  const int t = get_global_id(1);
+  if (h >= H || t >= nb * C) return;
+  const int P = OH * OW;
+  __global float *dxr = dx + dx_off + ((long)t * H + h) * W;
+  for (int w = 0; w < W; w++) dxr[w] = 0.0f;
+  int hlo[3], hhi[3];
+  const int nh = pad_preimages(h, H, PT, PB, mode, hlo, hhi);
+  __global const float *base = col + (long)t * KH * KW * P;
+  for (int a = 0; a < nh; a++) {
+    for (int ph = hlo[a]; ph <= hhi[a]; ph++) {
+      for (int i = 0; i < KH; i++) {
+        const int u = ph + PT - i * DH;
+        if (u < 0) break;
+        if (SH != 1 && u % SH != 0) continue;
+        const int oh = SH == 1 ? u : u / SH;
+        if (oh >= OH) continue;
+        const int ii = flip ? KH - 1 - i : i;
+        for (int jj = 0; jj < KW; jj++) {
+          const int j = flip ? KW - 1 - jj : jj;
+          __global const float *cr = base + (long)(ii * KW + jj) * P + oh * OW;
+          const int w0 = j * DW - PL; /* dx column of ow = 0 */
+          /* ow with 0 <= ow*SW + w0 < W: [o0, o1) */
+          const int o0 = w0 >= 0 ? 0 : (-w0 + SW - 1) / SW;
+          int o1 = W - w0 <= 0 ? 0 : (W - w0 + SW - 1) / SW;
+          if (o1 > OW) o1 = OW;
+          if (mode != PAD_ZEROS) /* border taps: through the padding map */
+            for (int ow = 0; ow < OW; ow++) {
+              if (ow == o0 && o0 < o1) ow = o1;
+              if (ow >= OW) break;
+              const int sw = pad_source(ow * SW + w0, W, mode);
+              if (sw >= 0) dxr[sw] += cr[ow];
+            }
+          for (int ow = o0; ow < o1; ow++) dxr[ow * SW + w0] += cr[ow];
+        }
+      }
+    }
+  }
+  const int c = t % C;
+  for (int w = 0; w < W; w++)
+    dxr[w] = dx_epilogue(dxr[w], b, has_b, c, act, alpha);
 }
 #endif
 

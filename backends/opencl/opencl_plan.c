@@ -14,7 +14,8 @@
  *                   gemm.cl; backward data is the GEMM then a gather col2im;
  *                   the weight gradient GEMM's inner dimension runs over
  *                   the chunk's images and positions (x transposed per
- *                   image by im2col_t, dy read in place), split into
+ *                   image by im2col_t, on CPU-style plans straight into
+ *                   gemm_vec's B panels; dy read in place), split into
  *                   slices (split-K) when the output is too small to fill
  *                   the device, slices summed in order by sum_slices.
  *   dy_im2col_gemm  backward data with zero padding and stride 1 as the
@@ -124,7 +125,9 @@ enum {
   K_IM2COL_ROWS_PANEL,
   K_IM2COL_T,
   K_IM2COL_T_ROWS,
+  K_IM2COL_T_PANEL,
   K_COL2IM,
+  K_COL2IM_ROWS,
   K_BIAS_ADD,
   K_FWD_DIRECT,
   K_FWD_DIRECT_ROWS,
@@ -146,14 +149,14 @@ enum {
 };
 static const char *const kernel_names[NKERNELS] = {
     "im2col",          "im2col_rows",       "im2col_rows_panel", "im2col_t",
-    "im2col_t_rows",   "col2im",
+    "im2col_t_rows",   "im2col_t_panel",    "col2im",            "col2im_rows",
     "bias_add",        "fwd_direct",        "fwd_direct_rows",
     "bwd_data_direct", "bwd_data_direct_rows",
     "bwd_weight_direct", "bwd_weight_direct_rows", "bias_grad",
     "sum_slices", "dy_im2col", "weight_t", "wino_filter", "wino_input",
     "wino_output", "wino_filter", "wino_input", "wino_output"};
 /* Index of the first geometry argument of each kernel (0: none). */
-static const cl_uint kernel_geom_arg[NKERNELS] = {4, 4, 5, 4, 4, 4, 4, 6, 6,
+static const cl_uint kernel_geom_arg[NKERNELS] = {4, 4, 5, 4, 4, 5, 4, 4, 4, 6, 6,
                                                   4, 4, 4, 4, 3, 0, 4, 3,
                                                   4, 5, 6, 4, 5, 6};
 /* The arguments a warm-up launch sets to make it a no-op: buffers to the
@@ -167,7 +170,9 @@ static const struct {
     [K_IM2COL_ROWS_PANEL] = {2, {0, 2}, 3, 1},
     [K_IM2COL_T] = {2, {0, 2}, 3, 1},
     [K_IM2COL_T_ROWS] = {2, {0, 2}, 3, 1},
+    [K_IM2COL_T_PANEL] = {2, {0, 2}, 3, 1},
     [K_COL2IM] = {2, {0, 1}, 3, 2},
+    [K_COL2IM_ROWS] = {2, {0, 1}, 3, 2},
     [K_BIAS_ADD] = {2, {0, 2}, 3, 1},
     [K_FWD_DIRECT] = {4, {0, 1, 2, 3}, 4, -1},
     [K_FWD_DIRECT_ROWS] = {4, {0, 1, 2, 3}, 4, -1},
@@ -223,7 +228,9 @@ typedef struct ocl_plan {
   int rows;              /* lowering kernels loop over rows (CPUs) */
   int panel;             /* forward's im2col writes gemm_vec's B panels */
   size_t tn, pp;         /* their width; positions rounded up to it */
-  cl_mem wt;             /* dy_im2col_gemm: the weight transposed per group */             /* the weight transposed per group */
+  int wpanel;            /* the weight gradient's im2col_t writes B panels */
+  size_t wtnw, wpq;      /* their width; panels per image and group */
+  cl_mem wt;             /* dy_im2col_gemm: the weight transposed per group */
   size_t wt_bytes;
   int dpanel;            /* dy's column matrix in panels too */
   size_t dtn, dpp;
@@ -361,7 +368,7 @@ static int fwd_fuses_act(const ocl_plan *pl) {
 }
 
 static int has_dx_epilogue(int kk) {
-  return kk == K_COL2IM || kk == K_BWD_DATA_DIRECT ||
+  return kk == K_COL2IM || kk == K_COL2IM_ROWS || kk == K_BWD_DATA_DIRECT ||
          kk == K_BWD_DATA_DIRECT_ROWS;
 }
 
@@ -605,9 +612,16 @@ static ocl_gemm_call bwd_weight_call(const ocl_plan *pl, cl_mem dy, cl_mem dw,
   c.a_skb = (long)(p->c_out * (int64_t)pl->np);
   c.a_sg = (long)(pl->kg * (int64_t)pl->np);
   c.b = pl->col;
-  c.ldb = (int)pl->rt;
-  c.b_skb = (long)(pl->np * pl->rt);
-  c.b_sg = (long)pl->r;
+  if (pl->wpanel) { /* per image and group wpq panels of np x wtnw */
+    c.b_panel = 1;
+    c.ldb = (int)pl->wtnw;
+    c.b_sg = (long)(pl->wpq * pl->np * pl->wtnw);
+    c.b_skb = c.b_sg * (long)p->groups;
+  } else {
+    c.ldb = (int)pl->rt;
+    c.b_skb = (long)(pl->np * pl->rt);
+    c.b_sg = (long)pl->r;
+  }
   c.ldc = (int)pl->r;
   c.c_sg = (long)(pl->kg * (int64_t)pl->r);
   c.g = (int)p->groups;
@@ -996,13 +1010,31 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
               algos[ALGO_IM2COL].gemm == 1 && fg->family == OCL_GEMM_VEC;
   pl->tn = pl->panel ? (size_t)fg->nv * (size_t)fg->vw : 1;
   pl->pp = (pl->np + pl->tn - 1) / pl->tn * pl->tn;
-  if (pl->panel) {
-    f.col_image = (double)pl->rt * (double)pl->pp * 4.0;
-    f.fit = f.col_image <= (double)f.cap ? (int64_t)(f.cap / f.col_image) : 0;
-    if (f.fit == 0) {
-      pl->panel = 0; /* the panel padding tipped it over: plain layout */
-      f.col_image = (double)pl->rt * (double)pl->np * 4.0;
-      f.fit = (int64_t)(f.cap / f.col_image);
+  /* The weight gradient through gemm_vec likewise: im2col_t writes B in
+   * panels of the tile width (rows of each group rounded up to it). */
+  const ocl_gemm_params *bg = &pl->ch[OP_BWD_WEIGHT].gp;
+  pl->wpanel = pl->rows && pl->ch[OP_BWD_WEIGHT].algo == ALGO_IM2COL &&
+               algos[ALGO_IM2COL].gemm == 1 && bg->family == OCL_GEMM_VEC;
+  pl->wtnw = pl->wpanel ? (size_t)bg->nv * (size_t)bg->vw : 1;
+  pl->wpq = (pl->r + pl->wtnw - 1) / pl->wtnw;
+  /* One image's column matrix in the largest layout in use; where the
+   * panel padding tips it over the cap, plain layouts instead. */
+  for (;;) {
+    double img = (double)pl->rt * (double)pl->np * 4.0;
+    if (pl->panel) img = (double)pl->rt * (double)pl->pp * 4.0;
+    const double wimg = (double)p->groups * (double)pl->wpq *
+                        (double)pl->wtnw * (double)pl->np * 4.0;
+    if (pl->wpanel && wimg > img) img = wimg;
+    f.col_image = img;
+    f.fit = img <= (double)f.cap ? (int64_t)(f.cap / img) : 0;
+    if (f.fit > 0 || (!pl->panel && !pl->wpanel)) break;
+    if (pl->wpanel) {
+      pl->wpanel = 0;
+      pl->wtnw = 1;
+      pl->wpq = pl->r;
+    } else {
+      pl->panel = 0;
+      pl->tn = 1;
       pl->pp = pl->np;
     }
   }
@@ -1113,8 +1145,11 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
                     !algos[fa].is1x1;
   want[pl->panel ? K_IM2COL_ROWS_PANEL
                  : pl->rows ? K_IM2COL_ROWS : K_IM2COL] = lower;
-  want[pl->rows ? K_IM2COL_T_ROWS : K_IM2COL_T] = bw != ALGO_DIRECT;
-  want[K_COL2IM] = da == ALGO_IM2COL || da == ALGO_CLBLAST_IM2COL;
+  want[pl->wpanel ? K_IM2COL_T_PANEL
+                  : pl->rows ? K_IM2COL_T_ROWS : K_IM2COL_T] =
+      bw != ALGO_DIRECT;
+  want[pl->rows ? K_COL2IM_ROWS : K_COL2IM] =
+      da == ALGO_IM2COL || da == ALGO_CLBLAST_IM2COL;
   want[K_DY_IM2COL] = want[K_WEIGHT_T] = da == ALGO_DY_IM2COL;
   want[K_WINO_FILTER] = want[K_WINO_INPUT] = want[K_WINO_OUTPUT] =
       fa == ALGO_WINOGRAD;
@@ -1176,6 +1211,7 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
     if (kk == K_FWD_DIRECT || kk == K_FWD_DIRECT_ROWS)
       ARG(pl, kk, 5, cl_int, 0);
     if (kk == K_IM2COL_ROWS_PANEL) ARG(pl, kk, 4, cl_int, (cl_int)pl->tn);
+    if (kk == K_IM2COL_T_PANEL) ARG(pl, kk, 4, cl_int, (cl_int)pl->wtnw);
     if (kk == K_DY_IM2COL && pl->dpanel) ARG(pl, kk, 4, cl_int, (cl_int)pl->dtn);
     if (kk == K_WINO_FILTER) ARG(pl, kk, 3, cl_int, 0);
     if (kk == K_WINO_FILTER_BD) ARG(pl, kk, 3, cl_int, 1);
@@ -1207,10 +1243,12 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
       case K_IM2COL: case K_BIAS_ADD: case K_FWD_DIRECT: d0 = pl->np; break;
       case K_IM2COL_T: d0 = pl->rt; break;
       case K_IM2COL_ROWS: case K_IM2COL_ROWS_PANEL: case K_FWD_DIRECT_ROWS:
+      case K_IM2COL_T_PANEL:
         d0 = (size_t)p->h_out;
         break;
       case K_IM2COL_T_ROWS: d0 = (size_t)p->w_out; break;
       case K_COL2IM: case K_BWD_DATA_DIRECT: d0 = pl->hw; break;
+      case K_COL2IM_ROWS: d0 = (size_t)p->h; break;
       case K_BWD_DATA_DIRECT_ROWS: d0 = (size_t)p->h; break;
       case K_DY_IM2COL: d0 = pl->rows ? (size_t)p->h : pl->hw; break;
       case K_WEIGHT_T: d0 = (size_t)p->c_out * pl->r; break;
@@ -1774,6 +1812,7 @@ static conv_status run_im2col(ocl_plan *pl, int kk, cl_mem x, int64_t n0,
   const conv_problem *p = &pl->p;
   if (pl->rows) kk = kk == K_IM2COL ? K_IM2COL_ROWS : K_IM2COL_T_ROWS;
   if (pl->panel && kk == K_IM2COL_ROWS) kk = K_IM2COL_ROWS_PANEL;
+  if (pl->wpanel && kk == K_IM2COL_T_ROWS) kk = K_IM2COL_T_PANEL;
   ARG(pl, kk, 0, cl_mem, x);
   ARG(pl, kk, 1, cl_long, (cl_long)(n0 * p->c_in * (int64_t)pl->hw));
   ARG(pl, kk, 2, cl_mem, pl->col);
@@ -1786,6 +1825,9 @@ static conv_status run_im2col(ocl_plan *pl, int kk, cl_mem x, int64_t n0,
       return launch(pl, kk, (size_t)p->h_out, (size_t)nb * pl->rt, err);
     case K_IM2COL_T:
       return launch(pl, kk, pl->rt, (size_t)nb * pl->np, err);
+    case K_IM2COL_T_PANEL:
+      return launch(pl, kk, (size_t)p->h_out,
+                    (size_t)nb * (size_t)p->groups * pl->wpq, err);
     default:
       return launch(pl, kk, (size_t)p->w_out, (size_t)(nb * p->h_out), err);
   }
@@ -1953,13 +1995,15 @@ static conv_status backward_data_store(ocl_plan *pl, cl_mem dy, cl_mem w,
     st = gemm(pl, OP_BWD_DATA, &c, err);
     if (st != CONV_SUCCESS) return st;
     if (!algos[algo].is1x1) {
-      ARG(pl, K_COL2IM, 0, cl_mem, pl->col);
-      ARG(pl, K_COL2IM, 1, cl_mem, dx);
-      ARG(pl, K_COL2IM, 2, cl_long, (cl_long)(n0 * p->c_in * (int64_t)pl->hw));
-      ARG(pl, K_COL2IM, 3, cl_int, (cl_int)nb);
-      st = set_dx_epilogue(pl, K_COL2IM, b, act, alpha, err);
+      const int kk = pl->rows ? K_COL2IM_ROWS : K_COL2IM;
+      ARG(pl, kk, 0, cl_mem, pl->col);
+      ARG(pl, kk, 1, cl_mem, dx);
+      ARG(pl, kk, 2, cl_long, (cl_long)(n0 * p->c_in * (int64_t)pl->hw));
+      ARG(pl, kk, 3, cl_int, (cl_int)nb);
+      st = set_dx_epilogue(pl, kk, b, act, alpha, err);
       if (st != CONV_SUCCESS) return st;
-      st = launch(pl, K_COL2IM, pl->hw, (size_t)(nb * p->c_in), err);
+      st = launch(pl, kk, pl->rows ? (size_t)p->h : pl->hw,
+                  (size_t)(nb * p->c_in), err);
       if (st != CONV_SUCCESS) return st;
     }
   }
