@@ -196,13 +196,16 @@ __kernel void bwd_data_direct(__global const float *dy,
 }
 #endif
 
-/* dx for zero padding and horizontal stride 1, one work item per input row
- * (h, n*C + c), 16 outputs of the row at a time as one float16: for each
- * output channel of the group and each tap row, the dy segment all taps of
- * the 16 elements read is loaded straight where it lies inside the row,
- * else copied once into a private line with zeros outside; each tap is
- * then one vector multiply-add. For CPUs; other padding modes and strides
- * take bwd_data_direct. */
+/* dx for zero padding, one work item per input row (h, n*C + c), 16
+ * outputs of the row at a time as one float16. Horizontal stride 1: for
+ * each output channel of the group and each tap row, the dy segment all
+ * taps of the 16 elements read is loaded straight where it lies inside the
+ * row, else copied once into a private line with zeros outside; each tap
+ * is then one vector multiply-add. Stride SW > 1: the row's elements are
+ * taken by phase (w = r + SW*e, one residue r at a time), so that a tap
+ * either feeds all 16 lanes of a phase from 16 consecutive dy elements or
+ * none of them, and the taps that feed none are never visited. For CPUs;
+ * other padding modes take bwd_data_direct. */
 #if defined(KSEL_ALL) || defined(KSEL_bwd_data_direct_rows)
 __kernel void bwd_data_direct_rows(__global const float *dy,
                                    __global const float *w,
@@ -224,6 +227,50 @@ __kernel void bwd_data_direct_rows(__global const float *dy,
    * read: ow from lo to lo + span - 1. */
   const int span = DROW + (KW - 1) * DW;
   float line[DLINE];
+  if (SW != 1) {
+    for (int r = 0; r < SW && r < W; r++) {
+      const int nr = (W - r + SW - 1) / SW; /* elements of this phase */
+      for (int e0 = 0; e0 < nr; e0 += DROW) {
+        const int valid = min(DROW, nr - e0);
+        const int wb = r + SW * e0; /* w of lane 0 */
+        float16 acc = (float16)(0.0f);
+        for (int kk = 0; kk < Kg; kk++) {
+          for (int i = 0; i < KH; i++) {
+            const int u = h + PT - i * DH;
+            if (u < 0) break;
+            if (SH != 1 && u % SH != 0) continue;
+            const int oh = SH == 1 ? u : u / SH;
+            if (oh >= OH) continue;
+            const int ii = flip ? KH - 1 - i : i;
+            __global const float *dyr = dyp + (long)kk * P + oh * OW;
+            __global const float *wr = wp + kk * wstride + ii * KW;
+            for (int j = 0; j < KW; j++) {
+              const int v = wb + PL - j * DW; /* SW * (ow of lane 0) */
+              if (v % SW != 0) continue;    /* feeds no lane of this phase */
+              const int jj = flip ? KW - 1 - j : j;
+              const int start = v / SW;     /* exact, also below 0 */
+              float16 dv;
+              if (start >= 0 && start + DROW <= OW) {
+                dv = vload16(0, dyr + start);
+              } else {
+                for (int e = 0; e < DROW; e++) {
+                  const int o = start + e;
+                  line[e] = o >= 0 && o < OW && e < valid ? dyr[o] : 0.0f;
+                }
+                dv = vload16(0, line);
+              }
+              acc = fma((float16)(wr[jj]), dv, acc);
+            }
+          }
+        }
+        float out[DROW];
+        vstore16(acc, 0, out);
+        for (int e = 0; e < valid; e++)
+          dxp[wb + SW * e] = dx_epilogue(out[e], b, has_b, c, act, alpha);
+      }
+    }
+    return;
+  }
   for (int w0 = 0; w0 < W; w0 += DROW) {
     const int valid = min(DROW, W - w0);
     const int lo = w0 + PL - (KW - 1) * DW;

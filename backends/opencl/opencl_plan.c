@@ -384,10 +384,9 @@ static conv_status set_dx_epilogue(ocl_plan *pl, int kk, cl_mem b,
 }
 
 /* The row kernel of the direct backward data: the rows variant, zero
- * padding and horizontal stride 1 only. */
+ * padding only (any stride: strides above 1 go phase by phase). */
 static int bwd_data_rows(const ocl_plan *pl) {
-  return pl->rows && pl->p.padding_mode == CONV_PAD_ZEROS &&
-         pl->p.stride_w == 1;
+  return pl->rows && pl->p.padding_mode == CONV_PAD_ZEROS;
 }
 
 /* $CONV_OPENCL_PROFILE=1 (a developer's tool): every launch waits for its
