@@ -331,42 +331,6 @@ __kernel void bwd_data_direct_rows(__global const float *dy,
 }
 #endif
 
-/* The weight gradient's sum along one output row: dy's row dyp times x's
- * row xr shifted by w0 = j*DW - PL (taps through the padding map), for
- * horizontal stride SW. Fixed order: the outputs left of the row one by
- * one, then (SW = 1) vectors of 16 while the x segment lies inside the row,
- * their lanes added in order, then the rest one by one. */
-float wgrad_row(__global const float *dyp, __global const float *xr, int w0,
-                int OW, int W, int SW, int mode) {
-  float acc = 0.0f;
-  int ow = 0;
-  if (SW == 1) {
-    for (; ow < OW && ow + w0 < 0; ow++) {
-      const int s2 = pad_source(ow + w0, W, mode);
-      if (s2 >= 0) acc += dyp[ow] * xr[s2];
-    }
-    float16 acc16 = (float16)(0.0f);
-    for (; ow + 16 <= OW; ow += 16) {
-      const int s0 = ow + w0;
-      if (s0 < 0 || s0 + 16 > W) break;
-      acc16 = fma(vload16(0, dyp + ow), vload16(0, xr + s0), acc16);
-    }
-    float part[16];
-    vstore16(acc16, 0, part);
-    for (int e = 0; e < 16; e++) acc += part[e];
-  }
-  for (; ow < OW; ow++) {
-    const int sw = ow * SW + w0;
-    if (sw >= 0 && sw < W) {
-      acc += dyp[ow] * xr[sw];
-    } else {
-      const int s2 = pad_source(sw, W, mode);
-      if (s2 >= 0) acc += dyp[ow] * xr[s2];
-    }
-  }
-  return acc;
-}
-
 /* Weight element e = ((k*Cg + cl)*KH + ii)*KW + jj: its output channel k,
  * input channel c and (flip-aware) tap (i, j). */
 typedef struct wgrad_elem {
@@ -425,34 +389,121 @@ void bwd_weight_direct(__global const float *x, __global const float *dy,
 }
 #endif
 
-/* The same sums, the (n, oh) rows of the output shared out among the items
- * (one division per row, not per element) and each row wgrad_row (for
- * CPUs). Fixed order per item, then the same tree. */
+/* The weight gradient for CPUs, no work-group reduction: one work item per
+ * (output channel k, input channel of its group, tap row, group of up to
+ * WTAPS taps of that row), each tap's sum in a float16 register of
+ * partial sums over output columns. For each output row (n, oh) the x row
+ * its taps read is copied once into a private line through the padding
+ * map (line[u] is x's column u - PL), and each block of 16 output columns
+ * is, per tap, one vector multiply-add of dy's 16 values with the line's
+ * (stride SW apart); a row's last block overlaps the one before with the
+ * lanes already counted masked to 0 in dy. Rows too wide for the line
+ * take x lane by lane. The order is fixed (n, oh, blocks, then the 16
+ * lanes added in order), so every run gives the same bits. */
+#define WTAPS 4
+#define WLINE 256
 #if defined(KSEL_ALL) || defined(KSEL_bwd_weight_direct_rows)
-__kernel __attribute__((reqd_work_group_size(RED_WG, 1, 1)))
-void bwd_weight_direct_rows(__global const float *x, __global const float *dy,
-                            __global float *dw, int N, GEOM_PARAMS) {
-  __local float red[RED_WG];
-  const int e = get_group_id(0);
-  const int lid = get_local_id(0);
-  const wgrad_elem q = wgrad_decompose(e, C, K, G, KH, KW, flip);
-  float acc = 0.0f;
-  if (q.k < K) {
-    for (int r = lid; r < N * OH; r += RED_WG) {
-      const int n = r / OH, oh = r % OH;
-      const int sh = pad_source(oh * SH - PT + q.i * DH, H, mode);
+__kernel void bwd_weight_direct_rows(__global const float *x,
+                                     __global const float *dy,
+                                     __global float *dw, int N, GEOM_PARAMS) {
+  const int Cg = C / G, Kg = K / G;
+  const int JG = (KW + WTAPS - 1) / WTAPS;
+  const int id = get_global_id(0);
+  if (id >= K * Cg * KH * JG) return;
+  const int jg = id % JG;
+  int t = id / JG;
+  const int ii = t % KH;
+  t /= KH;
+  const int cl = t % Cg, k = t / Cg;
+  const int c = (k / Kg) * Cg + cl;
+  const int i = flip ? KH - 1 - ii : ii;
+  const int nt = min(WTAPS, KW - jg * WTAPS);
+  int off[WTAPS]; /* line offset of each tap: j*DW */
+  for (int q = 0; q < WTAPS; q++) {
+    const int jj = jg * WTAPS + min(q, nt - 1);
+    off[q] = (flip ? KW - 1 - jj : jj) * DW;
+  }
+  const int OWv = max(OW, 16);
+  /* Line elements any lane of any tap reads (one more for SW = 2's pair
+   * of loads). */
+  const int L = (OWv - 1) * SW + (KW - 1) * DW + SW + 1;
+  const int lines = L <= WLINE;
+  const int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+                             14, 15);
+  float line[WLINE];
+  float16 a0 = (float16)(0.0f), a1 = a0, a2 = a0, a3 = a0;
+  for (int n = 0; n < N; n++) {
+    for (int oh = 0; oh < OH; oh++) {
+      const int sh = pad_source(oh * SH - PT + i * DH, H, mode);
       if (sh < 0) continue;
-      acc += wgrad_row(dy + ((long)n * K + q.k) * OH * OW + oh * OW,
-                       x + ((long)n * C + q.c) * H * W + sh * W,
-                       q.j * DW - PL, OW, W, SW, mode);
+      __global const float *xr = x + ((long)n * C + c) * H * W + sh * W;
+      __global const float *dyr = dy + ((long)n * K + k) * OH * OW + oh * OW;
+      if (lines) {
+        /* Columns inside the row straight, 16 at a time; the rest through
+         * the padding map. */
+        const int in0 = min(PL, L), in1 = min(PL + W, L);
+        int u = 0;
+        for (; u < in0; u++) {
+          const int s2 = pad_source(u - PL, W, mode);
+          line[u] = s2 >= 0 ? xr[s2] : 0.0f;
+        }
+        for (; u + 16 <= in1; u += 16) vstore16(vload16(0, xr + u - PL), 0, line + u);
+        for (; u < in1; u++) line[u] = xr[u - PL];
+        for (; u < L; u++) {
+          const int s2 = pad_source(u - PL, W, mode);
+          line[u] = s2 >= 0 ? xr[s2] : 0.0f;
+        }
+      }
+      for (int ow0 = 0; ow0 < OW; ow0 += 16) {
+        /* The block's first column and the lanes already counted. */
+        const int b0 = ow0 + 16 > OW && OW >= 16 ? OW - 16 : ow0;
+        const int done = ow0 - b0;
+        float16 dv;
+        if (b0 + 16 <= OW) {
+          dv = vload16(0, dyr + b0);
+          if (done > 0) dv = select(dv, (float16)(0.0f), lane < (int16)(done));
+        } else {
+          float tmp[16];
+          for (int e = 0; e < 16; e++) tmp[e] = b0 + e < OW ? dyr[b0 + e] : 0.0f;
+          dv = vload16(0, tmp);
+        }
+        for (int q = 0; q < nt; q++) {
+          float16 xv;
+          if (lines) {
+            const float *src = line + b0 * SW + off[q];
+            if (SW == 1) {
+              xv = vload16(0, src);
+            } else if (SW == 2) {
+              xv = (float16)(vload16(0, src).even, vload16(0, src + 16).even);
+            } else {
+              float tmp[16];
+              for (int e = 0; e < 16; e++) tmp[e] = src[e * SW];
+              xv = vload16(0, tmp);
+            }
+          } else {
+            float tmp[16];
+            for (int e = 0; e < 16; e++) {
+              const int s2 = pad_source((b0 + e) * SW + off[q] - PL, W, mode);
+              tmp[e] = s2 >= 0 && b0 + e < OW ? xr[s2] : 0.0f;
+            }
+            xv = vload16(0, tmp);
+          }
+          if (q == 0) a0 = fma(dv, xv, a0);
+          else if (q == 1) a1 = fma(dv, xv, a1);
+          else if (q == 2) a2 = fma(dv, xv, a2);
+          else a3 = fma(dv, xv, a3);
+        }
+      }
     }
   }
-  red[lid] = acc;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (int s = RED_WG / 2; s > 0; s >>= 1) {
-    if (lid < s) red[lid] += red[lid + s];
-    barrier(CLK_LOCAL_MEM_FENCE);
+  const long e0 = (((long)k * Cg + cl) * KH + ii) * KW + jg * WTAPS;
+  for (int q = 0; q < nt; q++) {
+    const float16 a = q == 0 ? a0 : q == 1 ? a1 : q == 2 ? a2 : a3;
+    float part[16];
+    vstore16(a, 0, part);
+    float sum = 0.0f;
+    for (int e = 0; e < 16; e++) sum += part[e];
+    dw[e0 + q] = sum;
   }
-  if (lid == 0 && q.k < K) dw[e] = red[0];
 }
 #endif

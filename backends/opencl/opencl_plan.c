@@ -389,6 +389,15 @@ static int bwd_data_rows(const ocl_plan *pl) {
   return pl->rows && pl->p.padding_mode == CONV_PAD_ZEROS;
 }
 
+/* The work items of bwd_weight_direct_rows: one per (output channel,
+ * input channel of its group, tap row, group of up to 4 taps of the row:
+ * WTAPS in direct.cl). */
+static size_t wgrad_rows_items(const ocl_plan *pl) {
+  const conv_problem *p = &pl->p;
+  return (size_t)p->c_out * (size_t)pl->cg * (size_t)p->kh *
+         (size_t)((p->kw + 3) / 4);
+}
+
 /* $CONV_OPENCL_PROFILE=1 (a developer's tool): every launch waits for its
  * kernel and prints the kernel's wall time on stderr. */
 static double now_ms(void) {
@@ -425,8 +434,7 @@ static void prof_end(ocl_plan *pl, double t0, const char *what) {
  * depends on d0 alone, so every launch of a plan (chunks of any size) uses
  * the shape its warm-up compiled. Reduction kernels use RED_WG. */
 static void local_size(const ocl_plan *pl, int kk, size_t d0, size_t l[2]) {
-  if (kk == K_BWD_WEIGHT_DIRECT || kk == K_BWD_WEIGHT_DIRECT_ROWS ||
-      kk == K_BIAS_GRAD) {
+  if (kk == K_BWD_WEIGHT_DIRECT || kk == K_BIAS_GRAD) {
     l[0] = OCL_RED_WG;
     l[1] = 1;
     return;
@@ -444,8 +452,7 @@ static conv_status launch(ocl_plan *pl, int kk, size_t d0, size_t d1,
                           conv_err *err) {
   size_t l[2], g[2];
   local_size(pl, kk, d0, l);
-  if (kk == K_BWD_WEIGHT_DIRECT || kk == K_BWD_WEIGHT_DIRECT_ROWS ||
-      kk == K_BIAS_GRAD) {
+  if (kk == K_BWD_WEIGHT_DIRECT || kk == K_BIAS_GRAD) {
     g[0] = d0 * OCL_RED_WG;
     g[1] = 1;
   } else {
@@ -916,10 +923,10 @@ static int base_classes(const ocl_plan *pl, int kk, size_t d0,
     case K_BIAS_GRAD:
       return ocl_grid_classes((size_t)p->c_out * OCL_RED_WG,
                               (size_t)p->c_out * OCL_RED_WG);
-    case K_BWD_WEIGHT_DIRECT: case K_BWD_WEIGHT_DIRECT_ROWS:
+    case K_BWD_WEIGHT_DIRECT:
       return ocl_grid_classes((size_t)p->c_out * pl->r * OCL_RED_WG,
                               (size_t)p->c_out * pl->r * OCL_RED_WG);
-    case K_WEIGHT_T: case K_WINO_FILTER: case K_WINO_FILTER_BD:
+    case K_WEIGHT_T: case K_BWD_WEIGHT_DIRECT_ROWS: case K_WINO_FILTER: case K_WINO_FILTER_BD:
     case K_SUM_SLICES:
       d1max = 1;
       break;
@@ -1192,8 +1199,7 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
     if (e != CL_SUCCESS)
       return cl_fail(err, "clGetKernelWorkGroupInfo(CL_KERNEL_WORK_GROUP_SIZE)",
                      e);
-    if ((kk == K_BIAS_GRAD || kk == K_BWD_WEIGHT_DIRECT ||
-         kk == K_BWD_WEIGHT_DIRECT_ROWS) &&
+    if ((kk == K_BIAS_GRAD || kk == K_BWD_WEIGHT_DIRECT) &&
         pl->kmax[kk] < OCL_RED_WG)
       return conv_err_set(err, CONV_ERROR_UNSUPPORTED,
                           "opencl: kernel %s needs work-groups of %d, the "
@@ -1249,6 +1255,7 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
       case K_COL2IM: case K_BWD_DATA_DIRECT: d0 = pl->hw; break;
       case K_COL2IM_ROWS: d0 = (size_t)p->h; break;
       case K_BWD_DATA_DIRECT_ROWS: d0 = (size_t)p->h; break;
+      case K_BWD_WEIGHT_DIRECT_ROWS: d0 = wgrad_rows_items(pl); break;
       case K_DY_IM2COL: d0 = pl->rows ? (size_t)p->h : pl->hw; break;
       case K_WEIGHT_T: d0 = (size_t)p->c_out * pl->r; break;
       case K_WINO_FILTER: d0 = (size_t)p->c_out * (size_t)pl->cg; break;
@@ -2057,7 +2064,9 @@ conv_status ocl_backward_weight(void *plan, const void *xv, const void *dyv,
     ARG(pl, kk, 1, cl_mem, dy);
     ARG(pl, kk, 2, cl_mem, dw);
     ARG(pl, kk, 3, cl_int, (cl_int)p->n);
-    st = launch(pl, kk, (size_t)p->c_out * pl->r, 1, err);
+    st = launch(pl, kk,
+                pl->rows ? wgrad_rows_items(pl) : (size_t)p->c_out * pl->r, 1,
+                err);
     if (st != CONV_SUCCESS) return st;
   } else {
     /* Per chunk: x transposed per image (col_t), then dw (+)= dy * col_t
