@@ -40,14 +40,51 @@ __kernel void fwd_direct(__global const float *x, __global const float *w,
 }
 #endif
 
-/* The same, one work item per output row (oh, n*K + k), 16 outputs of the
- * row at a time as one float16: for each input row a tap reads, the span
- * of the row the 16 outputs need is copied once (through the padding map)
- * into a private line, and each tap is one vector multiply-add from it
- * (for CPUs, where PoCL turns float16 into SIMD registers). Per output the
- * terms are added in fwd_direct's order (c, tap row, tap column). */
+/* The same for CPUs, one work item per output row oh and block of up to 4
+ * output channels of one group, in four float16 registers of 16 outputs:
+ * rows of at most 16 outputs take 4 channels at a time, of at most 32 two
+ * channels of 2 blocks, wider rows one channel of 4 blocks (64 outputs, a
+ * segment) at a time (fwd_rows_shape). For each input channel and tap row
+ * the x columns the segment reads are copied once into a private line
+ * through the padding map (16 at a time inside the row), shared by the
+ * item's channels; each tap is then one vector multiply-add per register.
+ * Lines too wide for FLINE take x lane by lane. Per output the terms are
+ * added in fwd_direct's order (c, tap row, tap column). */
 #define DROW 16
 #define DLINE 64
+#define FLINE 256
+int fwd_rows_blocks(int OW) { return OW <= 16 ? 1 : OW <= 32 ? 2 : 4; }
+
+/* The source of padded column s of a row of width W with pads PL, PR
+ * (pad_source), -1 (a zero) past the pads: columns only lanes that are
+ * never stored read. */
+int pad_col(int s, int W, int PL, int PR, int mode) {
+  return s < -PL || s >= W + PR ? -1 : pad_source(s, W, mode);
+}
+
+/* Copies the columns s0 .. s0+L-1 of x row xr (width W, pads PL, PR) into
+ * line, columns outside the row through the padding map (pad_col). */
+void fill_line(float *line, __global const float *xr, int s0, int L, int W,
+               int PL, int PR, int mode) {
+  const int lo = clamp(-s0, 0, L), hi = clamp(W - s0, 0, L);
+  for (int u = 0; u < lo; u++) {
+    const int s2 = pad_col(s0 + u, W, PL, PR, mode);
+    line[u] = s2 >= 0 ? xr[s2] : 0.0f;
+  }
+  if (hi - lo >= 16) {
+    int u = lo;
+    for (; u + 16 <= hi; u += 16) vstore16(vload16(0, xr + s0 + u), 0, line + u);
+    if (u < hi) /* the last 16 again, overlapping */
+      vstore16(vload16(0, xr + s0 + hi - 16), 0, line + hi - 16);
+  } else {
+    for (int u = lo; u < hi; u++) line[u] = xr[s0 + u];
+  }
+  for (int u = max(hi, lo); u < L; u++) {
+    const int s2 = pad_col(s0 + u, W, PL, PR, mode);
+    line[u] = s2 >= 0 ? xr[s2] : 0.0f;
+  }
+}
+
 #if defined(KSEL_ALL) || defined(KSEL_fwd_direct_rows)
 __kernel void fwd_direct_rows(__global const float *x,
                               __global const float *w,
@@ -56,86 +93,94 @@ __kernel void fwd_direct_rows(__global const float *x,
                               float alpha) {
   const int oh = get_global_id(0);
   const int t = get_global_id(1);
-  if (oh >= OH || t >= N * K) return;
-  const int n = t / K, k = t % K;
   const int Cg = C / G, Kg = K / G;
-  const int g = k / Kg;
-  __global float *yp = y + (long)t * OH * OW + oh * OW;
-  const int span = (DROW - 1) * SW + (KW - 1) * DW + 1;
-  const int vec = span + (SW == 2 ? DROW : 0) <= DLINE && SW <= 2;
-  /* Elements past what the valid outputs need feed only lanes that are
-   * never stored: zeroed once so that they are defined. */
-  float line[DLINE];
-  for (int e = 0; e < DLINE; e++) line[e] = 0.0f;
-  for (int ow0 = 0; ow0 < OW; ow0 += DROW) {
-    const int valid = min(DROW, OW - ow0);
-    /* Line elements the valid outputs read; the rest stay 0. */
-    const int need = (valid - 1) * SW + (KW - 1) * DW + 1;
-    float16 acc = (float16)(0.0f);
-    float out[DROW];
-    if (!vec) {
-      for (int u = 0; u < DROW; u++) out[u] = 0.0f;
-    }
+  const int NB = fwd_rows_blocks(OW); /* 16-output blocks per segment */
+  const int KB = 4 / NB;              /* channels per item */
+  const int kbs = (Kg + KB - 1) / KB; /* channel blocks per group */
+  if (oh >= OH || t >= N * G * kbs) return;
+  const int n = t / (G * kbs);
+  const int g = t / kbs % G;
+  const int k0 = g * Kg + t % kbs * KB;
+  const int nk = min(KB, g * Kg + Kg - k0);
+  const int SEG = NB * DROW;
+  const int L = (SEG - 1) * SW + (KW - 1) * DW + 1 + (SW == 2);
+  const int lines = L <= FLINE;
+  float line[FLINE];
+  for (int ow0 = 0; ow0 < OW; ow0 += SEG) {
+    float16 a0 = (float16)(0.0f), a1 = a0, a2 = a0, a3 = a0;
     for (int cl = 0; cl < Cg; cl++) {
       __global const float *xp = x + ((long)n * C + g * Cg + cl) * H * W;
-      __global const float *wp = w + ((long)k * Cg + cl) * KH * KW;
+      __global const float *wp = w + ((long)k0 * Cg + cl) * KH * KW;
+      const long wk = (long)Cg * KH * KW; /* next output channel */
       for (int ii = 0; ii < KH; ii++) {
         const int i = flip ? KH - 1 - ii : ii;
         const int sh = pad_source(oh * SH - PT + i * DH, H, mode);
         if (sh < 0) continue;
         __global const float *row = xp + sh * W;
-        const int base = ow0 * SW - PL;
-        if (vec && base >= 0 && base + span + (SW == 2 ? DROW : 0) <= W) {
-          /* Every lane inside the row: vectors straight from memory. */
-          for (int jj = 0; jj < KW; jj++) {
-            const int j = flip ? KW - 1 - jj : jj;
-            __global const float *src = row + base + j * DW;
+        const int s0 = ow0 * SW - PL; /* x column of line[0] */
+        /* A segment whose columns all lie inside the row reads it in
+         * place; others through the line. */
+        const int inside = lines && s0 >= 0 && s0 + L <= W;
+        if (lines && !inside) fill_line(line, row, s0, L, W, PL, PR, mode);
+        for (int jj = 0; jj < KW; jj++) {
+          const int j = flip ? KW - 1 - jj : jj;
+          float wv[4];
+          for (int q = 0; q < 4; q++)
+            wv[q] = q < nk ? wp[min(q, nk - 1) * wk + ii * KW + jj] : 0.0f;
+          for (int q = 0; q < 4; q++) {
+            const int kq = q / NB, bq = q % NB; /* channel, block */
+            if (kq >= nk) break;
             float16 v;
-            if (SW == 1)
-              v = vload16(0, src);
-            else
-              v = (float16)(vload16(0, src).even, vload16(0, src + DROW).even);
-            acc = fma((float16)(wp[ii * KW + jj]), v, acc);
-          }
-        } else if (vec) {
-          if (base >= 0 && base + need <= W) {
-            for (int e = 0; e < need; e++) line[e] = row[base + e];
-          } else {
-            for (int e = 0; e < need; e++) {
-              const int sw = base + e;
-              const int s2 = sw >= 0 && sw < W ? sw : pad_source(sw, W, mode);
-              line[e] = s2 >= 0 ? row[s2] : 0.0f;
+            const int u0 = bq * DROW * SW + j * DW;
+            if (inside && SW == 1) {
+              v = vload16(0, row + s0 + u0);
+            } else if (inside && SW == 2) {
+              v = (float16)(vload16(0, row + s0 + u0).even,
+                            vload16(0, row + s0 + u0 + DROW).even);
+            } else if (lines && SW == 1) {
+              v = vload16(0, line + u0);
+            } else if (lines && SW == 2) {
+              v = (float16)(vload16(0, line + u0).even,
+                            vload16(0, line + u0 + DROW).even);
+            } else {
+              float tmp[DROW];
+              for (int e = 0; e < DROW; e++) {
+                if (inside) {
+                  tmp[e] = row[s0 + u0 + e * SW];
+                } else if (lines) {
+                  tmp[e] = line[u0 + e * SW];
+                } else {
+                  const int s2 = pad_col(s0 + u0 + e * SW, W, PL, PR, mode);
+                  tmp[e] = s2 >= 0 ? row[s2] : 0.0f;
+                }
+              }
+              v = vload16(0, tmp);
             }
-          }
-          for (int jj = 0; jj < KW; jj++) {
-            const int j = flip ? KW - 1 - jj : jj;
-            const int off = j * DW;
-            float16 v;
-            if (SW == 1)
-              v = vload16(0, line + off);
-            else
-              v = (float16)(vload16(0, line + off).even,
-                            vload16(0, line + off + DROW).even);
-            acc = fma((float16)(wp[ii * KW + jj]), v, acc);
-          }
-        } else {
-          for (int jj = 0; jj < KW; jj++) {
-            const int j = flip ? KW - 1 - jj : jj;
-            const float wv = wp[ii * KW + jj];
-            for (int u = 0; u < valid; u++) {
-              const int sw = (ow0 + u) * SW + j * DW - PL;
-              const int s2 = sw >= 0 && sw < W ? sw : pad_source(sw, W, mode);
-              if (s2 >= 0) out[u] += wv * row[s2];
-            }
+            const float16 wq = (float16)(wv[kq]);
+            if (q == 0) a0 = fma(wq, v, a0);
+            else if (q == 1) a1 = fma(wq, v, a1);
+            else if (q == 2) a2 = fma(wq, v, a2);
+            else a3 = fma(wq, v, a3);
           }
         }
       }
     }
-    if (vec) vstore16(acc, 0, out);
-    const float bk = has_bias ? b[k] : 0.0f;
-    for (int u = 0; u < valid; u++) {
-      const float v = has_bias ? out[u] + bk : out[u];
-      yp[ow0 + u] = act ? conv_act(v, act, alpha) : v;
+    for (int q = 0; q < 4; q++) {
+      const int kq = q / NB, bq = q % NB;
+      if (kq >= nk) break;
+      const int o0 = ow0 + bq * DROW;
+      const int valid = min(DROW, OW - o0);
+      if (valid <= 0) continue;
+      const float16 a = q == 0 ? a0 : q == 1 ? a1 : q == 2 ? a2 : a3;
+      float out[DROW];
+      vstore16(a, 0, out);
+      const int k = k0 + kq;
+      const float bk = has_bias ? b[k] : 0.0f;
+      __global float *yp = y + ((long)n * K + k) * OH * OW + oh * OW + o0;
+      for (int e = 0; e < valid; e++) {
+        const float v = has_bias ? out[e] + bk : out[e];
+        yp[e] = act ? conv_act(v, act, alpha) : v;
+      }
     }
   }
 }
@@ -438,22 +483,7 @@ __kernel void bwd_weight_direct_rows(__global const float *x,
       if (sh < 0) continue;
       __global const float *xr = x + ((long)n * C + c) * H * W + sh * W;
       __global const float *dyr = dy + ((long)n * K + k) * OH * OW + oh * OW;
-      if (lines) {
-        /* Columns inside the row straight, 16 at a time; the rest through
-         * the padding map. */
-        const int in0 = min(PL, L), in1 = min(PL + W, L);
-        int u = 0;
-        for (; u < in0; u++) {
-          const int s2 = pad_source(u - PL, W, mode);
-          line[u] = s2 >= 0 ? xr[s2] : 0.0f;
-        }
-        for (; u + 16 <= in1; u += 16) vstore16(vload16(0, xr + u - PL), 0, line + u);
-        for (; u < in1; u++) line[u] = xr[u - PL];
-        for (; u < L; u++) {
-          const int s2 = pad_source(u - PL, W, mode);
-          line[u] = s2 >= 0 ? xr[s2] : 0.0f;
-        }
-      }
+      if (lines) fill_line(line, xr, -PL, L, W, PL, PR, mode);
       for (int ow0 = 0; ow0 < OW; ow0 += 16) {
         /* The block's first column and the lanes already counted. */
         const int b0 = ow0 + 16 > OW && OW >= 16 ? OW - 16 : ow0;
@@ -483,7 +513,7 @@ __kernel void bwd_weight_direct_rows(__global const float *x,
           } else {
             float tmp[16];
             for (int e = 0; e < 16; e++) {
-              const int s2 = pad_source((b0 + e) * SW + off[q] - PL, W, mode);
+              const int s2 = pad_col((b0 + e) * SW + off[q] - PL, W, PL, PR, mode);
               tmp[e] = s2 >= 0 && b0 + e < OW ? xr[s2] : 0.0f;
             }
             xv = vload16(0, tmp);

@@ -389,6 +389,15 @@ static int bwd_data_rows(const ocl_plan *pl) {
   return pl->rows && pl->p.padding_mode == CONV_PAD_ZEROS;
 }
 
+/* The second grid dimension of fwd_direct_rows: images x groups x blocks
+ * of 4, 2 or 1 output channels of a group (4 / fwd_rows_blocks(w_out) in
+ * direct.cl). */
+static size_t fwd_rows_d1(const ocl_plan *pl) {
+  const conv_problem *p = &pl->p;
+  const int64_t kb = p->w_out <= 16 ? 4 : p->w_out <= 32 ? 2 : 1;
+  return (size_t)p->n * (size_t)p->groups * (size_t)((pl->kg + kb - 1) / kb);
+}
+
 /* The work items of bwd_weight_direct_rows: one per (output channel,
  * input channel of its group, tap row, group of up to 4 taps of the row:
  * WTAPS in direct.cl). */
@@ -1865,7 +1874,7 @@ static conv_status forward_conv(void *plan, const void *xv, const void *wv,
     ARG(pl, kk, 4, cl_int, (cl_int)p->n);
     ARG(pl, kk, 5, cl_int, has_bias);
     st = launch(pl, kk, pl->rows ? (size_t)p->h_out : pl->np,
-                (size_t)(p->n * p->c_out), err);
+                pl->rows ? fwd_rows_d1(pl) : (size_t)(p->n * p->c_out), err);
     if (st != CONV_SUCCESS) return st;
     return finish(pl, err);
   }
