@@ -27,8 +27,10 @@
  *   plan_destroy: release(state) for each op, free the workspace.
  *
  * Contract of run():
- *   - Outputs are fully overwritten (never accumulated into); db may be NULL
- *     in CONV_OP_BACKWARD_WEIGHT (then it is not computed).
+ *   - Outputs are fully overwritten (never accumulated into). In
+ *     CONV_OP_BACKWARD_WEIGHT run() computes dw only: the plugin's entry
+ *     adds the bias gradient (cpu_bias_grad, helpers.h) for every
+ *     algorithm, so t->db is always NULL there.
  *   - Deterministic: the same inputs give the same bits, whatever the thread
  *     count. So: no atomics; work is split into tasks by a partition that
  *     depends only on the problem (never on r->threads); every reduction is
@@ -82,7 +84,7 @@ const cpu_features *cpu_get_features(void);
 /* The tensors of one call; those the op does not use are NULL.
  *   forward:         x, w, b (NULL iff !has_bias)       -> y
  *   backward_data:   dy, w                              -> dx
- *   backward_weight: x, dy                              -> dw, db (may be NULL)
+ *   backward_weight: x, dy                              -> dw (db: the entry's)
  *   backward_bias:   dy                                 -> db */
 typedef struct cpu_tensors {
   const float *x, *w, *b, *dy;
@@ -212,12 +214,6 @@ static inline void *cpu_ws_slice(const cpu_run *r, size_t slice_bytes, int t) {
   return (char *)r->ws + cpu_align_up(slice_bytes) * (size_t)t;
 }
 
-/* The tap of weight index a along an axis of kernel size k: the weight
- * w[.., a, ..] is applied at kernel offset cpu_tap(a, k, flip). */
-static inline int64_t cpu_tap(int64_t a, int64_t k, int flip) {
-  return flip ? k - 1 - a : a;
-}
-
 /* Single-threaded row-major sgemm, C = alpha * op(A) * op(B) + beta * C,
  * through the cblas_sgemm of the BLAS the backend is linked with. */
 void cpu_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
@@ -233,11 +229,6 @@ void cpu_blas_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
 /* Makes the BLAS single-threaded (BLIS: bli_thread_set_num_threads(1);
  * OpenBLAS: openblas_set_num_threads(1)); called once at backend init. */
 void cpu_blas_single_thread(void);
-
-/* Sum of dy over n, h, w per channel into db (c_out floats), in a fixed
- * order (float64 accumulators), parallel over channels. */
-void cpu_bias_grad(const conv_problem *p, const float *dy, float *db,
-                   int threads);
 
 /* cpu_epilogue.c: y[i] = act(y[i] + bias) over count elements; the
  * activation of a fused forward over the whole output; the ABI 1.2 per-channel
@@ -263,26 +254,5 @@ void cpu_bias_activation_run(float *y, const float *b, int64_t n, int64_t c,
                              int threads);
 void cpu_channel_sum_run(const float *y, float *sum, int64_t n, int64_t c,
                          int64_t hw, int threads);
-
-/* Padding maps of a problem, built at plan time (prepare) and shared by the
- * loop-nest algorithms. For weight row a (0..kh-1) and output row oh:
- *   row[a * h_out + oh] = conv_pad_source(oh * stride_h - pad_t
- *                           + dil_h * cpu_tap(a, kh, flip), h, mode),
- * the source row, or -1 for a zero. Rows oh in [row_lo[a], row_hi[a]) are
- * interior: the source is oh * stride_h + row_off[a] without padding. The
- * same for columns (b, ow) with col, col_lo, col_hi, col_off. */
-typedef struct cpu_maps {
-  int64_t *row, *row_lo, *row_hi, *row_off;
-  int64_t *col, *col_lo, *col_hi, *col_off;
-} cpu_maps;
-
-/* One allocation; cpu_maps_destroy(NULL) is a no-op. */
-conv_status cpu_maps_create(const conv_problem *p, cpu_maps **maps,
-                            conv_err *err);
-void cpu_maps_destroy(cpu_maps *maps);
-/* prepare()/release() for algorithms whose state is just the maps. */
-conv_status cpu_maps_prepare(const conv_problem *p, conv_op op, int threads,
-                             void **state, conv_err *err);
-void cpu_maps_release(void *state);
 
 #endif /* CONV_CPU_INTERNAL_H */

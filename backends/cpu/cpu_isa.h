@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cpu_internal.h"
+#include "helpers.h"
 
 /* The levels, lowest first. */
 enum {
@@ -31,15 +31,15 @@ enum {
 };
 
 /* Types of kernel parameters defined in the kernels' own files. */
-typedef struct vec_geom vec_geom;   /* algorithms/direct_vec.c */
-typedef struct wino_prob wino_prob; /* algorithms/winograd_f4x4.c */
+typedef struct vec_geom vec_geom;   /* kernels/kernels.h */
+typedef struct wino_prob wino_prob; /* kernels/kernels.h */
 struct lc_plane;
 
 /* X(name, params): each kernel compiled per ISA. */
 #define LC_KERNEL_LIST(X)                                                     \
-  /* cpu_epilogue.c: y = act(y + bias) */                                     \
+  /* kernels/activation.c: y = act(y + bias) */                                     \
   X(activate_isa, (float *y, int64_t count, float bias, int act, float alpha)) \
-  /* algorithms/direct.c: the direct algorithm's row loops */                        \
+  /* kernels/direct_planes.c: the direct algorithm's planes */                        \
   X(direct_fwd_plane, (const conv_problem *p, const cpu_maps *m,              \
                        const float *restrict x, const float *restrict w,      \
                        float bias, float *restrict y))                        \
@@ -57,21 +57,21 @@ struct lc_plane;
                                  const float *restrict x,                     \
                                  const float *restrict dy,                    \
                                  float *restrict dw, double *restrict acc))   \
-  /* algorithms/im2col_gemm.c: lowering and its transpose */                              \
+  /* kernels/im2col.c: lowering and its transpose */                              \
   X(im2col_lower, (const conv_problem *p, const cpu_maps *m,                  \
                    const float *restrict x, int64_t k0, int64_t k1,           \
                    int64_t p0, int64_t p1, float *restrict cols))             \
   X(im2col_col2im, (const conv_problem *p, const cpu_maps *m,                 \
                     const float *restrict cols, int64_t k0, int64_t k1,       \
                     int64_t p0, int64_t p1, float *restrict dx))              \
-  /* algorithms/direct_vec.c */                                               \
+  /* kernels/direct_vec.c */                                                  \
   X(vec_fwd_task, (const vec_geom *v, const float *xb, const float *wpk,      \
                    const int64_t *tofs, const float *bias, float *out,        \
                    size_t oplane, int64_t ostride, int64_t oh_count,          \
                    int64_t ow_count))                                         \
   X(vec_wg_image, (const vec_geom *v, const float *xb, const float *dyb,      \
                    int64_t ds, const int64_t *tofs, float *part, float *va))  \
-  /* algorithms/direct_dw.c */                                                 \
+  /* kernels/depthwise.c */                                                     \
   X(dw_fwd_plane, (const conv_problem *p, const float *buf, struct lc_plane g,       \
                    const float *wk, float bias, float *y))                    \
   X(dw_keep_even, (const float *tmp, int64_t ts, int64_t ho, int64_t wo,      \
@@ -90,13 +90,14 @@ struct lc_plane;
   X(sg_isa, (int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,       \
              float alpha, const float *a, int64_t lda, const float *b,        \
              int64_t ldb, float beta, float *c, int64_t ldc))                 \
-  /* kernels/plane.c: padded planes, bias gradient */                          \
+  /* helpers/padding.c: padded planes */                                      \
   X(plane_fill_isa, (const conv_problem *p, const float *src, struct lc_plane g,     \
                      float *buf))                                             \
   X(copy_row_isa, (float *d, const float *s, int64_t n))                      \
-  X(bias_grad_isa, (const conv_problem *p, const float *dy, float *db,        \
-                    int64_t co))                                              \
-  /* algorithms/winograd_f4x4.c */                                             \
+  /* helpers/bias_grad.c: the bias gradient's one order */                    \
+  X(channel_sum_isa, (const float *y, float *sum, int64_t n, int64_t c_total, \
+                      int64_t hw, int64_t c0, int64_t cnt))                   \
+  /* kernels/winograd_f4x4.c */                                             \
   X(wino_weight, (const wino_prob *w, const float *gt, int64_t co,            \
                   int64_t ci0, int64_t cnt, float *u))                        \
   X(wino_gemm, (const float *up, const float *v, float *m, int64_t k_dim,     \

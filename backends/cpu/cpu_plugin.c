@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cpu_internal.h"
+#include "helpers.h"
 #include "cpu_isa.h"
 
 #ifndef CONV_BLAS_NAME
@@ -278,8 +279,13 @@ static conv_status cpu_backward_weight(void *plan, const void *x,
   t.x = x;
   t.dy = dy;
   t.dw = dw;
-  t.db = db;
-  return run_op(plan, CONV_OP_BACKWARD_WEIGHT, &t, err);
+  cpu_plan *pl = plan;
+  conv_status st = run_op(pl, CONV_OP_BACKWARD_WEIGHT, &t, err);
+  /* The bias gradient of every weight-gradient algorithm: this one call,
+   * in the one summation order backward_bias uses too. */
+  if (st == CONV_SUCCESS && db != NULL)
+    cpu_bias_grad(&pl->p, dy, db, pl->threads);
+  return st;
 }
 
 static conv_status cpu_backward_bias(void *plan, const void *dy, void *db,

@@ -174,6 +174,17 @@ static void check_problem(const conv_problem *p, int check_threads) {
 
   char desc[512];
   describe(p, desc, sizeof desc);
+  /* The bias gradient has one summation order: every weight-gradient
+   * algorithm's db must be backward_bias's, bit for bit. */
+  float *dbref = malloc(nb * 4);
+  {
+    conv_err err = {0};
+    if (run_one(p, CONV_OP_BACKWARD_BIAS, "reduce", 2, x, w, bp, dy, dbref, nb,
+                NULL, &err) != CONV_SUCCESS) {
+      printf("FAIL bwd_bias reduce: %s\n  %s\n", err.msg, desc);
+      failures++;
+    }
+  }
   for (int op = 0; op < CPU_NUM_OPS; op++) {
     const double *ref = op == 0 ? ry : op == 1 ? rdx : op == 2 ? rdw : rdb;
     size_t count = op == 0 ? ny : op == 1 ? nx : op == 2 ? nw : nb;
@@ -210,6 +221,12 @@ static void check_problem(const conv_problem *p, int check_threads) {
         failures++;
         continue;
       }
+      if (db1 != NULL && memcmp(d1, dbref, nb * 4) != 0) {
+        printf("FAIL bwd_weight %s: db is not bit-identical to bwd_bias's\n  %s\n",
+               (*a)->name, desc);
+        failures++;
+        continue;
+      }
       /* Same bits again, and with other thread counts. */
       int thread_counts[3] = {2, 1, 3};
       for (int ti = 0; ti < (check_threads ? 3 : 1); ti++) {
@@ -228,7 +245,7 @@ static void check_problem(const conv_problem *p, int check_threads) {
     }
   }
   free(x); free(w); free(b); free(dy); free(ry); free(rdx); free(rdw);
-  free(rdb); free(o1); free(o2); free(d1); free(d2);
+  free(rdb); free(o1); free(o2); free(d1); free(d2); free(dbref);
 }
 
 /* ------------------------------------------------------------- problems */

@@ -19,11 +19,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "helpers.h"
 #include "kernels.h"
 #include "simd.h"
 
-#define VEC_MAX_CPG 64  /* channels per group, in and out */
-#define VEC_MAX_TAPS 121
 #define VEC_WG_CHUNKS 32 /* at most this many image chunks in bwd_weight */
 
 static int vec_applies(const conv_problem *p, conv_op op, char *why,
@@ -33,15 +32,15 @@ static int vec_applies(const conv_problem *p, conv_op op, char *why,
     snprintf(why, why_len, "backward-bias is a plain reduction");
     return 0;
   }
-  if (cig > VEC_MAX_CPG || cog > VEC_MAX_CPG) {
+  if (cig > LC_VEC_MAX_CPG || cog > LC_VEC_MAX_CPG) {
     snprintf(why, why_len,
              "%lld input / %lld output channels per group exceed %d",
-             (long long)cig, (long long)cog, VEC_MAX_CPG);
+             (long long)cig, (long long)cog, LC_VEC_MAX_CPG);
     return 0;
   }
-  if (p->kh * p->kw > VEC_MAX_TAPS) {
+  if (p->kh * p->kw > LC_VEC_MAX_TAPS) {
     snprintf(why, why_len, "kernel %lldx%lld has more than %d taps",
-             (long long)p->kh, (long long)p->kw, VEC_MAX_TAPS);
+             (long long)p->kh, (long long)p->kw, LC_VEC_MAX_TAPS);
     return 0;
   }
   if (op == CONV_OP_BACKWARD_DATA && (p->stride_h != 1 || p->stride_w != 1)) {
@@ -52,24 +51,7 @@ static int vec_applies(const conv_problem *p, conv_op op, char *why,
   return 1;
 }
 
-/* ------------------------------------------------------- the kernel */
-
-typedef struct vec_geom {
-  const conv_problem *p; /* the (forward-shaped) problem computed */
-  lc_plane g;            /* input plane buffer layout */
-  int64_t cig, cog;      /* channels per group */
-  int64_t cb, nblk;      /* output channels per block, blocks */
-  int64_t taps;
-} vec_geom;
-
-/* Output blocks of CB channels by V vectors; V chosen to waste the fewest
- * lanes. */
-static int vec_pick_v(int64_t w_out) {
-  int64_t nvec = (w_out + LC_VL - 1) / LC_VL;
-  if (nvec <= 3) return (int)nvec;
-  int64_t w2 = (nvec + 1) / 2 * 2, w3 = (nvec + 2) / 3 * 3;
-  return w3 <= w2 ? 3 : 2;
-}
+/* ------------------------------------------------------- geometry */
 
 static int64_t vec_pick_cb(int64_t cog) {
   return cog >= 6 ? 8 : cog >= 3 ? 4 : cog;
@@ -103,126 +85,20 @@ static void vec_pack(const vec_geom *v, const float *w, int64_t grp,
           if (co < v->cog) {
             int64_t i = t / kw, j = t % kw;
             if (!transpose) {
-              int64_t a = lc_widx(i, kh, v->p->flip_kernel);
-              int64_t e = lc_widx(j, kw, v->p->flip_kernel);
+              int64_t a = cpu_tap(i, kh, v->p->flip_kernel);
+              int64_t e = cpu_tap(j, kw, v->p->flip_kernel);
               val = w[(((grp * v->cog + co) * v->cig + ci) * kh + a) * kw + e];
             } else {
               /* forward weight W[g*cog_f + ci][co][.][.]: the forward
                * problem has cog_f = v->cig, cig_f = v->cog. */
-              int64_t a = lc_widx(kh - 1 - i, kh, orig->flip_kernel);
-              int64_t e = lc_widx(kw - 1 - j, kw, orig->flip_kernel);
+              int64_t a = cpu_tap(kh - 1 - i, kh, orig->flip_kernel);
+              int64_t e = cpu_tap(kw - 1 - j, kw, orig->flip_kernel);
               val = w[(((grp * v->cig + ci) * v->cog + co) * kh + a) * kw + e];
             }
           }
           wpk[((b * v->cig + ci) * taps + t) * v->cb + c] = val;
         }
 }
-
-/* One block: out[c][oh][ow..] for CB channels, V vectors, one row. */
-static inline LC_INLINE void vec_fwd_rows(const vec_geom *v, const float *xb,
-                                          size_t xplane, const float *wpk,
-                                          const int64_t *tofs,
-                                          const float *bias, float *out,
-                                          size_t oplane, int64_t ostride,
-                                          int64_t oh_count, int64_t ow_count,
-                                          const int CB, const int V) {
-  const int64_t taps = v->taps, cig = v->cig;
-  const int64_t rs = v->p->stride_h * v->g.wq;
-  for (int64_t oh = 0; oh < oh_count; oh++) {
-    for (int64_t ow = 0; ow < ow_count; ow += V * LC_VL) {
-      vf acc[8][3];
-      LC_UNROLL
-      for (int c = 0; c < CB; c++)
-        LC_UNROLL
-        for (int u = 0; u < V; u++) acc[c][u] = vsplat(bias[c]);
-      const float *wp = wpk;
-      for (int64_t ci = 0; ci < cig; ci++) {
-        const float *base = xb + ci * xplane + oh * rs + ow;
-        for (int64_t t = 0; t < taps; t++, wp += CB) {
-          const float *src = base + tofs[t];
-          vf xv[3];
-          LC_UNROLL
-          for (int u = 0; u < V; u++) xv[u] = vload(src + u * LC_VL);
-          LC_UNROLL
-          for (int c = 0; c < CB; c++) {
-            vf wv = vsplat(wp[c]);
-            LC_UNROLL
-            for (int u = 0; u < V; u++) acc[c][u] += wv * xv[u];
-          }
-        }
-      }
-      LC_UNROLL
-      for (int c = 0; c < CB; c++) {
-        float *o = out + c * oplane + oh * ostride + ow;
-        LC_UNROLL
-        for (int u = 0; u < V; u++)
-          if (ow + u * LC_VL < ow_count)
-            vstore_n(o + u * LC_VL, acc[c][u], ow_count - ow - u * LC_VL);
-      }
-    }
-  }
-}
-
-/* All blocks of one task. Output channel c of block b goes to
- * out + (b * CB + c) * oplane; channels past cog are not stored. */
-static inline LC_INLINE void vec_fwd_task_body(const vec_geom *v,
-                                               const float *xb,
-                                               const float *wpk,
-                                               const int64_t *tofs,
-                                               const float *bias, float *out,
-                                               size_t oplane, int64_t ostride,
-                                               int64_t oh_count,
-                                               int64_t ow_count) {
-  const int64_t nvec = (ow_count + LC_VL - 1) / LC_VL;
-  const int V = vec_pick_v(ow_count);
-  const size_t xplane = lc_plane_floats(v->g);
-  for (int64_t b = 0; b < v->nblk; b++) {
-    const float *wb = wpk + b * v->cig * v->taps * v->cb;
-    float bb[8];
-    float tmp_unused;
-    (void)tmp_unused;
-    int64_t nc = v->cog - b * v->cb < v->cb ? v->cog - b * v->cb : v->cb;
-    for (int64_t c = 0; c < 8; c++) bb[c] = c < nc && bias ? bias[b * v->cb + c] : 0.0f;
-    float *ob = out + b * v->cb * oplane;
-    if (nc == v->cb) {
-#define VEC_CASE(CB_, V_)                                                     \
-  if (v->cb == CB_ && V == V_) {                                              \
-    vec_fwd_rows(v, xb, xplane, wb, tofs, bb, ob, oplane, ostride, oh_count, \
-                 ow_count, CB_, V_);                                          \
-    continue;                                                                 \
-  }
-      VEC_CASE(8, 3) VEC_CASE(8, 2) VEC_CASE(8, 1)
-      VEC_CASE(4, 3) VEC_CASE(4, 2) VEC_CASE(4, 1)
-      VEC_CASE(2, 3) VEC_CASE(2, 2) VEC_CASE(2, 1)
-      VEC_CASE(1, 3) VEC_CASE(1, 2) VEC_CASE(1, 1)
-#undef VEC_CASE
-    }
-    /* A partial last block: one channel at a time. */
-    for (int64_t c = 0; c < nc; c++) {
-      float wtmp[VEC_MAX_CPG * VEC_MAX_TAPS];
-      for (int64_t k = 0; k < v->cig * v->taps; k++) wtmp[k] = wb[k * v->cb + c];
-      if (V == 3)
-        vec_fwd_rows(v, xb, xplane, wtmp, tofs, bb + c, ob + c * oplane, oplane,
-                     ostride, oh_count, ow_count, 1, 3);
-      else if (V == 2)
-        vec_fwd_rows(v, xb, xplane, wtmp, tofs, bb + c, ob + c * oplane, oplane,
-                     ostride, oh_count, ow_count, 1, 2);
-      else
-        vec_fwd_rows(v, xb, xplane, wtmp, tofs, bb + c, ob + c * oplane, oplane,
-                     ostride, oh_count, ow_count, 1, 1);
-    }
-    (void)nvec;
-  }
-}
-
-LC_ISA_DISPATCH(vec_fwd_task,
-                (const vec_geom *v, const float *xb, const float *wpk,
-                 const int64_t *tofs, const float *bias, float *out,
-                 size_t oplane, int64_t ostride, int64_t oh_count,
-                 int64_t ow_count),
-                (v, xb, wpk, tofs, bias, out, oplane, ostride, oh_count,
-                 ow_count),
-                vec_fwd_task_body)
 
 static void vec_tap_offsets(const vec_geom *v, int64_t *tofs) {
   const conv_problem *p = v->p;
@@ -315,7 +191,7 @@ static void vec_forward(const cpu_run *r, const cpu_tensors *t) {
   const int64_t tasks = p->n * p->groups;
   const size_t in_plane = (size_t)(p->h * p->w);
   const size_t out_plane = (size_t)(p->h_out * p->w_out);
-  int64_t tofs[VEC_MAX_TAPS];
+  int64_t tofs[LC_VEC_MAX_TAPS];
   vec_tap_offsets(&v, tofs);
 #pragma omp parallel num_threads(r->threads)
   {
@@ -332,7 +208,7 @@ static void vec_forward(const cpu_run *r, const cpu_tensors *t) {
       for (int64_t ci = 0; ci < v.cig; ci++)
         lc_plane_fill(p, t->x + (size_t)(n * p->c_in + grp * v.cig + ci) * in_plane,
                       v.g, xb + (size_t)ci * lc_plane_floats(v.g));
-      vec_fwd_task(&v, xb, wpk, tofs, t->b ? t->b + grp * v.cog : NULL,
+      lc_kern->vec_fwd_task(&v, xb, wpk, tofs, t->b ? t->b + grp * v.cog : NULL,
                    t->y + (size_t)(n * p->c_out + grp * v.cog) * out_plane,
                    out_plane, p->w_out, p->h_out, p->w_out);
       cpu_activate_tile(p, t->y + (size_t)(n * p->c_out + grp * v.cog) * out_plane,
@@ -358,7 +234,7 @@ static void vec_backward_data(const cpu_run *r, const cpu_tensors *t) {
   og.sw = 1;
   og.rows = q.h_out;
   og.wq = q.w_out;
-  int64_t tofs[VEC_MAX_TAPS];
+  int64_t tofs[LC_VEC_MAX_TAPS];
   vec_tap_offsets(&v, tofs);
 #pragma omp parallel num_threads(r->threads)
   {
@@ -376,7 +252,7 @@ static void vec_backward_data(const cpu_run *r, const cpu_tensors *t) {
       for (int64_t c = 0; c < v.cig; c++)
         lc_plane_fill(&q, t->dy + (size_t)(n * p->c_out + grp * v.cig + c) * dy_plane,
                       v.g, xb + (size_t)c * lc_plane_floats(v.g));
-      vec_fwd_task(&v, xb, wpk, tofs, NULL, ob, g_plane, q.w_out, q.h_out,
+      lc_kern->vec_fwd_task(&v, xb, wpk, tofs, NULL, ob, g_plane, q.w_out, q.h_out,
                    q.w_out);
       for (int64_t c = 0; c < v.cog; c++)
         lc_plane_fold(p, ob + (size_t)c * g_plane, og,
@@ -386,45 +262,6 @@ static void vec_backward_data(const cpu_run *r, const cpu_tensors *t) {
 }
 
 /* ----------------------------------------------------- backward weight */
-
-#define WG_MAX 8
-
-/* acc[c][k] += sum over rows [oh0, oh1) of dy[c] * x at tap k, for CB
- * output channels (dy planes at dys[c], rows of ds floats) and NT taps
- * (offsets tofs[k] into the x plane buffer xb). The accumulators are
- * vectors in memory (va, CB x NT), so that the rows can be walked in chunks
- * that stay in cache across blocks. */
-static inline LC_INLINE void vec_wg_block(const conv_problem *p, lc_plane g,
-                                          const float *xb,
-                                          const float *const *dys, int64_t ds,
-                                          const int64_t *tofs, float *va,
-                                          int64_t oh0, int64_t oh1,
-                                          const int CB, const int NT) {
-  const int64_t rs = p->stride_h * g.wq;
-  vf acc[WG_MAX][WG_MAX];
-  LC_UNROLL
-  for (int c = 0; c < CB; c++)
-    LC_UNROLL
-    for (int k = 0; k < NT; k++) acc[c][k] = vload(va + (c * NT + k) * LC_VL);
-  for (int64_t oh = oh0; oh < oh1; oh++) {
-    const float *xr = xb + oh * rs;
-    for (int64_t ow = 0; ow < p->w_out; ow += LC_VL) {
-      vf d[WG_MAX], xv[WG_MAX];
-      LC_UNROLL
-      for (int c = 0; c < CB; c++) d[c] = vload(dys[c] + oh * ds + ow);
-      LC_UNROLL
-      for (int k = 0; k < NT; k++) xv[k] = vload(xr + tofs[k] + ow);
-      LC_UNROLL
-      for (int c = 0; c < CB; c++)
-        LC_UNROLL
-        for (int k = 0; k < NT; k++) acc[c][k] += d[c] * xv[k];
-    }
-  }
-  LC_UNROLL
-  for (int c = 0; c < CB; c++)
-    LC_UNROLL
-    for (int k = 0; k < NT; k++) vstore(va + (c * NT + k) * LC_VL, acc[c][k]);
-}
 
 static void vec_wg_pick(const vec_geom *v, int *cb, int *nt) {
   if (v->cog >= 6) {
@@ -445,78 +282,6 @@ static size_t vec_wg_acc_floats(const vec_geom *v) {
   return blocks * (size_t)(cb * nt * LC_VL);
 }
 
-/* One image of one group: adds its dw contribution to part (cog x cig x
- * taps, taps in kernel offset order). Blocks of CB channels by NT taps;
- * partial blocks repeat their last channel/tap and drop those sums. */
-static inline LC_INLINE void vec_wg_image_cn(const vec_geom *v,
-                                             const float *xb,
-                                             const float *dyb, int64_t ds,
-                                             const int64_t *tofs, float *part,
-                                             float *va, const int CB,
-                                             const int NT) {
-  const conv_problem *p = v->p;
-  const size_t xplane = lc_plane_floats(v->g);
-  const size_t dplane = (size_t)(p->h_out * ds);
-  const int64_t taps = v->taps;
-  const int64_t ostride = v->cig * taps;
-  const int64_t ncb = (v->cog + CB - 1) / CB, nkb = (taps + NT - 1) / NT;
-  const size_t nva = (size_t)(ncb * v->cig * nkb) * (size_t)(CB * NT * LC_VL);
-  for (size_t e = 0; e < nva; e += LC_VL) vstore(va + e, vzero());
-  /* Rows in chunks of about 128 KiB of dy and x. */
-  int64_t row_bytes = (v->cog * ds + v->cig * v->g.wq * p->stride_h) * 4;
-  int64_t rc = (128 * 1024) / (row_bytes > 0 ? row_bytes : 1);
-  if (rc < 1) rc = 1;
-  for (int64_t oh0 = 0; oh0 < p->h_out; oh0 += rc) {
-    int64_t oh1 = oh0 + rc < p->h_out ? oh0 + rc : p->h_out;
-    float *vb = va;
-    for (int64_t c0 = 0; c0 < v->cog; c0 += CB) {
-      int64_t nc = v->cog - c0 < CB ? v->cog - c0 : CB;
-      const float *dys[WG_MAX];
-      for (int c = 0; c < CB; c++)
-        dys[c] = dyb + (size_t)(c0 + (c < nc ? c : nc - 1)) * dplane;
-      for (int64_t ci = 0; ci < v->cig; ci++) {
-        for (int64_t k0 = 0; k0 < taps; k0 += NT, vb += CB * NT * LC_VL) {
-          int64_t nk = taps - k0 < NT ? taps - k0 : NT;
-          int64_t to[WG_MAX];
-          for (int k = 0; k < NT; k++) to[k] = tofs[k0 + (k < nk ? k : nk - 1)];
-          vec_wg_block(p, v->g, xb + ci * xplane, dys, ds, to, vb, oh0, oh1,
-                       CB, NT);
-        }
-      }
-    }
-  }
-  /* Fold the vector sums into part. */
-  float *vb = va;
-  for (int64_t c0 = 0; c0 < v->cog; c0 += CB) {
-    int64_t nc = v->cog - c0 < CB ? v->cog - c0 : CB;
-    for (int64_t ci = 0; ci < v->cig; ci++) {
-      for (int64_t k0 = 0; k0 < taps; k0 += NT, vb += CB * NT * LC_VL) {
-        int64_t nk = taps - k0 < NT ? taps - k0 : NT;
-        float *out = part + (c0 * v->cig + ci) * taps + k0;
-        for (int64_t c = 0; c < nc; c++)
-          for (int64_t k = 0; k < nk; k++)
-            out[c * ostride + k] += vsum(vload(vb + (c * NT + k) * LC_VL));
-      }
-    }
-  }
-}
-
-static inline LC_INLINE void vec_wg_image_body(const vec_geom *v,
-                                               const float *xb,
-                                               const float *dyb, int64_t ds,
-                                               const int64_t *tofs,
-                                               float *part, float *va) {
-  if (v->cog >= 6)
-    vec_wg_image_cn(v, xb, dyb, ds, tofs, part, va, 8, 3);
-  else
-    vec_wg_image_cn(v, xb, dyb, ds, tofs, part, va, 4, 5);
-}
-
-LC_ISA_DISPATCH(vec_wg_image,
-                (const vec_geom *v, const float *xb, const float *dyb,
-                 int64_t ds, const int64_t *tofs, float *part, float *va),
-                (v, xb, dyb, ds, tofs, part, va), vec_wg_image_body)
-
 static void vec_backward_weight(const cpu_run *r, const cpu_tensors *t) {
   const conv_problem *p = r->p;
   const vec_geom v = vec_geom_for(p);
@@ -530,7 +295,7 @@ static void vec_backward_weight(const cpu_run *r, const cpu_tensors *t) {
   const size_t gsize = (size_t)(v.cog * v.cig * v.taps);
   const size_t dwsize = gsize * (size_t)p->groups;
   float *parts = (float *)r->ws;
-  int64_t tofs[VEC_MAX_TAPS];
+  int64_t tofs[LC_VEC_MAX_TAPS];
   vec_tap_offsets(&v, tofs);
 #pragma omp parallel num_threads(r->threads)
   {
@@ -553,7 +318,7 @@ static void vec_backward_weight(const cpu_run *r, const cpu_tensors *t) {
             for (int64_t k = p->w_out; k < ds; k++) dst[oh * ds + k] = 0.0f;
           }
         }
-        vec_wg_image(&v, xb, dyb, ds, tofs, part,
+        lc_kern->vec_wg_image(&v, xb, dyb, ds, tofs, part,
                      dyb + (size_t)v.cog * (size_t)(p->h_out * ds));
       }
     }
@@ -564,11 +329,10 @@ static void vec_backward_weight(const cpu_run *r, const cpu_tensors *t) {
       for (int64_t ch = 0; ch < chunks; ch++) acc += parts[(size_t)ch * dwsize + (size_t)e];
       int64_t k = e % v.taps, rest = e / v.taps;
       int64_t i = k / p->kw, j = k % p->kw;
-      t->dw[rest * v.taps + lc_widx(i, p->kh, p->flip_kernel) * p->kw +
-            lc_widx(j, p->kw, p->flip_kernel)] = (float)acc;
+      t->dw[rest * v.taps + cpu_tap(i, p->kh, p->flip_kernel) * p->kw +
+            cpu_tap(j, p->kw, p->flip_kernel)] = (float)acc;
     }
   }
-  if (t->db != NULL) lc_bias_grad(p, t->dy, t->db, r->threads);
 }
 
 static conv_status vec_run(const cpu_run *r, const cpu_tensors *t,

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cpu_internal.h"
+#include "helpers.h"
 #include "kernels.h"
 
 static int g1_applies(const conv_problem *p, conv_op op, char *why,

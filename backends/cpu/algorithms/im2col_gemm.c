@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "cpu_internal.h"
+#include "helpers.h"
 #include "kernels.h"
 #include "simd.h"
 
@@ -191,109 +192,6 @@ static size_t im2col_workspace(const conv_problem *p, conv_op op, int threads) {
 
 /* ------------------------------------------------------ lowering kernels */
 
-/* cols[k - k0][q - p0] for k in [k0, k1), q in [p0, p1) = the input value
- * that lowered row k meets at output position q (0 in a zero border).
- * x is the group's first channel of one image. */
-static inline LC_INLINE void lower_body(const conv_problem *p, const cpu_maps *m,
-                  const float *restrict x, int64_t k0, int64_t k1, int64_t p0,
-                  int64_t p1, float *restrict cols) {
-  const int64_t kh = p->kh, kw = p->kw, khw = kh * kw;
-  const int64_t h_out = p->h_out, w_out = p->w_out, wi = p->w;
-  const int64_t sw = p->stride_w;
-  const size_t hw = (size_t)p->h * (size_t)wi;
-  const int64_t ld = p1 - p0;
-  for (int64_t k = k0; k < k1; k++) {
-    const int64_t c = k / khw, a = (k / kw) % kh, b = k % kw;
-    const float *xc = x + (size_t)c * hw;
-    float *restrict dst = cols + (k - k0) * ld;
-    const int64_t lo = m->col_lo[b], hi = m->col_hi[b], off = m->col_off[b];
-    const int64_t *col = m->col + b * w_out;
-    int64_t q = p0, oh = p0 / w_out, ow = p0 % w_out;
-    while (q < p1) {
-      const int64_t end = min64(w_out, ow + (p1 - q));
-      const int64_t r = m->row[a * h_out + oh];
-      float *restrict d = dst - ow; /* d[j] for j in [ow, end) */
-      if (r < 0) {
-        for (int64_t j = ow; j < end; j++) d[j] = 0.0f;
-      } else {
-        const float *restrict xr = xc + r * wi;
-        const int64_t e1 = min64(lo, end), s2 = max64(ow, lo),
-                      e2 = min64(hi, end), s3 = max64(ow, hi);
-        for (int64_t j = ow; j < e1; j++) d[j] = col[j] >= 0 ? xr[col[j]] : 0.0f;
-        if (sw == 1) {
-          if (e2 > s2) memcpy(d + s2, xr + s2 + off, (size_t)(e2 - s2) * sizeof *d);
-        } else {
-          for (int64_t j = s2; j < e2; j++) d[j] = xr[j * sw + off];
-        }
-        for (int64_t j = s3; j < end; j++) d[j] = col[j] >= 0 ? xr[col[j]] : 0.0f;
-      }
-      dst += end - ow;
-      q += end - ow;
-      oh++;
-      ow = 0;
-    }
-  }
-}
-
-LC_ISA_DISPATCH(im2col_lower,
-                (const conv_problem *p, const cpu_maps *m,
-                  const float *restrict x, int64_t k0, int64_t k1, int64_t p0,
-                  int64_t p1, float *restrict cols),
-                (p, m, x, k0, k1, p0, p1, cols), lower_body)
-
-/* The transpose of im2col_lower(): adds cols[k - k0][q - p0] into the input element
- * it came from (through the padding map, so borders of reflect / replicate /
- * circular / symmetric padding add into their source). Rows and positions in
- * order: a fixed summation order. dx is the group's first channel. */
-static inline LC_INLINE void col2im_body(const conv_problem *p, const cpu_maps *m,
-                   const float *restrict cols, int64_t k0, int64_t k1,
-                   int64_t p0, int64_t p1, float *restrict dx) {
-  const int64_t kh = p->kh, kw = p->kw, khw = kh * kw;
-  const int64_t h_out = p->h_out, w_out = p->w_out, wi = p->w;
-  const int64_t sw = p->stride_w;
-  const size_t hw = (size_t)p->h * (size_t)wi;
-  const int64_t ld = p1 - p0;
-  for (int64_t k = k0; k < k1; k++) {
-    const int64_t c = k / khw, a = (k / kw) % kh, b = k % kw;
-    float *xc = dx + (size_t)c * hw;
-    const float *restrict src = cols + (k - k0) * ld;
-    const int64_t lo = m->col_lo[b], hi = m->col_hi[b], off = m->col_off[b];
-    const int64_t *col = m->col + b * w_out;
-    int64_t q = p0, oh = p0 / w_out, ow = p0 % w_out;
-    while (q < p1) {
-      const int64_t end = min64(w_out, ow + (p1 - q));
-      const int64_t r = m->row[a * h_out + oh];
-      const float *restrict s = src - ow;
-      if (r >= 0) {
-        float *restrict xr = xc + r * wi;
-        const int64_t e1 = min64(lo, end), s2 = max64(ow, lo),
-                      e2 = min64(hi, end), s3 = max64(ow, hi);
-        for (int64_t j = ow; j < e1; j++)
-          if (col[j] >= 0) xr[col[j]] += s[j];
-        if (sw == 1) {
-          float *restrict xs = xr + off;
-#pragma omp simd
-          for (int64_t j = s2; j < e2; j++) xs[j] += s[j];
-        } else {
-          for (int64_t j = s2; j < e2; j++) xr[j * sw + off] += s[j];
-        }
-        for (int64_t j = s3; j < end; j++)
-          if (col[j] >= 0) xr[col[j]] += s[j];
-      }
-      src += end - ow;
-      q += end - ow;
-      oh++;
-      ow = 0;
-    }
-  }
-}
-
-LC_ISA_DISPATCH(im2col_col2im,
-                (const conv_problem *p, const cpu_maps *m,
-                   const float *restrict cols, int64_t k0, int64_t k1,
-                   int64_t p0, int64_t p1, float *restrict dx),
-                (p, m, cols, k0, k1, p0, p1, dx), col2im_body)
-
 /* ---------------------------------------------------------------- forward */
 
 static void im2col_forward(const cpu_run *r, const cpu_tensors *t) {
@@ -320,7 +218,7 @@ static void im2col_forward(const cpu_run *r, const cpu_tensors *t) {
       float *cols = cpu_ws_slice(r, g.slice, cpu_thread_id());
       for (int64_t k0 = 0; k0 < g.k; k0 += g.rows) {
         const int64_t k1 = min64(k0 + g.rows, g.k);
-        im2col_lower(p, m, x, k0, k1, p0, p1, cols);
+        lc_kern->im2col_lower(p, m, x, k0, k1, p0, p1, cols);
         cpu_sgemm(0, 0, m1 - m0, p1 - p0, k1 - k0, 1.0f, w + k0, g.k, cols,
                   p1 - p0, k0 == 0 ? 0.0f : 1.0f, y, g.p);
       }
@@ -362,7 +260,7 @@ static void im2col_bwd_data_packed(const cpu_run *r, const cpu_tensors *t,
       for (int64_t j = 0; j < pw; j += 32)
         lc_gemm_panel(ap, rows, g->cout_g, dy + p0 + j, g->p, cols + j, pw,
                       min64(32, pw - j), NULL, tmp);
-      im2col_col2im(p, m, cols, k0, k1, p0, p1, dx);
+      lc_kern->im2col_col2im(p, m, cols, k0, k1, p0, p1, dx);
     }
     for (int64_t c = c0; c < c1; c++)
       cpu_dx_epilogue_tile(r, t->b, gi * g->cin_g + c,
@@ -412,7 +310,7 @@ static void im2col_backward_data(const cpu_run *r, const cpu_tensors *t) {
       const int64_t p0 = tile * g.pt, p1 = min64(p0 + g.pt, g.p);
       cpu_sgemm(1, 0, k1 - k0, p1 - p0, g.cout_g, 1.0f, w + k0, g.k, dy + p0,
                 g.p, 0.0f, cols, p1 - p0);
-      im2col_col2im(p, m, cols, k0, k1, p0, p1, dx);
+      lc_kern->im2col_col2im(p, m, cols, k0, k1, p0, p1, dx);
     }
     /* The task's channels are complete: the epilogue while they are warm. */
     for (int64_t c = c0; c < c1; c++)
@@ -456,7 +354,7 @@ static void im2col_backward_weight(const cpu_run *r, const cpu_tensors *t) {
           bmat = x + (size_t)k0 * (size_t)g.hw + (size_t)p0;
           ldb = g.hw;
         } else {
-          im2col_lower(p, m, x, k0, k1, p0, p1, cols);
+          lc_kern->im2col_lower(p, m, x, k0, k1, p0, p1, cols);
           bmat = cols;
           ldb = p1 - p0;
         }
@@ -487,7 +385,6 @@ static conv_status im2col_run(const cpu_run *r, const cpu_tensors *t,
       break;
     case CONV_OP_BACKWARD_WEIGHT:
       im2col_backward_weight(r, t);
-      if (t->db != NULL) cpu_bias_grad(r->p, t->dy, t->db, r->threads);
       break;
     default:
       return conv_err_set(err, CONV_ERROR_INTERNAL,

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "cpu_internal.h"
+#include "helpers.h"
 
 static int reduce_applies(const conv_problem *p, conv_op op, char *why,
                           size_t why_len) {

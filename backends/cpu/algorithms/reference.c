@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cpu_internal.h"
+#include "helpers.h"
 
 static int ref_applies(const conv_problem *p, conv_op op, char *why,
                        size_t why_len) {
@@ -132,7 +133,6 @@ static conv_status ref_run(const cpu_run *r, const cpu_tensors *t,
       break;
     case CONV_OP_BACKWARD_WEIGHT:
       ref_backward_weight(r->p, m, t, r->threads);
-      if (t->db != NULL) cpu_bias_grad(r->p, t->dy, t->db, r->threads);
       break;
     default:
       return conv_err_set(err, CONV_ERROR_INTERNAL,

@@ -21,27 +21,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "helpers.h"
 #include "kernels.h"
 #include "simd.h"
 
 #define WG_T_TARGET 192 /* tiles per chunk, roughly */
-#define WG_MR 8          /* GEMM micro-tile: output channels */
-#define WG_NR 32         /* GEMM micro-tile: tiles (two vectors) */
-
-/* The forward-shaped problem Winograd computes. */
-typedef struct wino_prob {
-  int64_t n, c_in, c_out, h, w, h_out, w_out;
-  int64_t pad_t, pad_l, hp, wp; /* pads before, padded extents */
-  int64_t d;        /* dilation: d x d phases, each an undilated 3x3 conv */
-  int64_t pa, pb;   /* the phase being computed (output rows = pa mod d) */
-  conv_padding_mode mode;
-  int64_t th, tw;   /* tile rows / columns per image */
-  int64_t rc, t;    /* tile rows per chunk, tiles per chunk (rc * tw) */
-  int64_t ts;       /* row stride of V and M: t rounded up to WG_NR */
-  int64_t ncob;     /* blocks of WG_MR output channels */
-  int fast;         /* 1: own AVX-512 GEMM on packed U; 0: cpu_sgemm */
-  int64_t wq;       /* floats per staged input row */
-} wino_prob;
 
 static int wino_applies(const conv_problem *p, conv_op op, char *why,
                         size_t why_len) {
@@ -136,290 +120,6 @@ static size_t wino_workspace(const conv_problem *p, conv_op op, int threads) {
 
 /* --------------------------------------------------------- transforms */
 
-/* U for output channel co and input channels ci0 .. ci0 + cnt - 1 (cnt <=
- * 16), vectorised over ci. g[k][lane]: tap k of each pair. U is stored
- * packed for the GEMM (fast: U[e][co / MR][ci][co % MR]) or row-major
- * (U[e][co][ci]). */
-static inline LC_INLINE void wino_weight_body(const wino_prob *w,
-                                              const float *gt, int64_t co,
-                                              int64_t ci0, int64_t cnt,
-                                              float *u) {
-  vf g[9], t[6][3];
-  LC_UNROLL
-  for (int k = 0; k < 9; k++) g[k] = vload(gt + k * LC_VL);
-  LC_UNROLL
-  for (int j = 0; j < 3; j++) {
-    vf a = g[j], b = g[3 + j], c = g[6 + j];
-    t[0][j] = 0.25f * a;
-    t[1][j] = (-1.0f / 6) * (a + b + c);
-    t[2][j] = (-1.0f / 6) * (a - b + c);
-    t[3][j] = (1.0f / 24) * a + (1.0f / 12) * b + (1.0f / 6) * c;
-    t[4][j] = (1.0f / 24) * a - (1.0f / 12) * b + (1.0f / 6) * c;
-    t[5][j] = c;
-  }
-  const size_t es = (size_t)(w->ncob * WG_MR) * (size_t)w->c_in;
-  LC_UNROLL
-  for (int i = 0; i < 6; i++) {
-    vf a = t[i][0], b = t[i][1], c = t[i][2], o[6];
-    o[0] = 0.25f * a;
-    o[1] = (-1.0f / 6) * (a + b + c);
-    o[2] = (-1.0f / 6) * (a - b + c);
-    o[3] = (1.0f / 24) * a + (1.0f / 12) * b + (1.0f / 6) * c;
-    o[4] = (1.0f / 24) * a - (1.0f / 12) * b + (1.0f / 6) * c;
-    o[5] = c;
-    LC_UNROLL
-    for (int j = 0; j < 6; j++) {
-      float *ue = u + (size_t)(i * 6 + j) * es;
-      if (w->fast) {
-        /* lanes are (ci0 + l / 8, co + l % 8): two rows of a packed block */
-        vstore_n(ue + ((size_t)(co / WG_MR) * (size_t)w->c_in + (size_t)ci0) * WG_MR,
-                 o[j], cnt);
-      } else {
-        vstore_n(ue + (size_t)co * (size_t)w->c_in + (size_t)ci0, o[j], cnt);
-      }
-    }
-  }
-}
-
-LC_ISA_DISPATCH(wino_weight,
-                (const wino_prob *w, const float *gt, int64_t co, int64_t ci0,
-                 int64_t cnt, float *u),
-                (w, gt, co, ci0, cnt, u), wino_weight_body)
-
-/* M[co][t] = sum_ci U[co][ci] V[ci][t] for one transformed element: U packed
- * as [co / MR][ci][co % MR], V and M rows of stride ts; tiles tb * NR ..
- * tb * NR + NR - 1 (columns past the chunk are computed and ignored). */
-static inline LC_INLINE void wino_gemm_body(const float *up, const float *v,
-                                            float *m, int64_t k_dim,
-                                            int64_t c_out, int64_t ncob,
-                                            int64_t ts) {
-  for (int64_t cb = 0; cb < ncob; cb++) {
-    const float *a = up + cb * k_dim * WG_MR;
-    vf acc[WG_MR][2];
-    LC_UNROLL
-    for (int i = 0; i < WG_MR; i++) acc[i][0] = acc[i][1] = vzero();
-    for (int64_t k = 0; k < k_dim; k++) {
-      vf v0 = vload(v + k * ts), v1 = vload(v + k * ts + LC_VL);
-      LC_UNROLL
-      for (int i = 0; i < WG_MR; i++) {
-        vf ui = vsplat(a[k * WG_MR + i]);
-        acc[i][0] += ui * v0;
-        acc[i][1] += ui * v1;
-      }
-    }
-    LC_UNROLL
-    for (int i = 0; i < WG_MR; i++) {
-      int64_t co = cb * WG_MR + i;
-      if (co < c_out) {
-        vstore(m + co * ts, acc[i][0]);
-        vstore(m + co * ts + LC_VL, acc[i][1]);
-      }
-    }
-  }
-}
-
-LC_ISA_DISPATCH(wino_gemm,
-                (const float *up, const float *v, float *m, int64_t k_dim,
-                 int64_t c_out, int64_t ncob, int64_t ts),
-                (up, v, m, k_dim, c_out, ncob, ts), wino_gemm_body)
-
-/* B^T applied to six vectors (in place semantics: out[k]). */
-static inline LC_INLINE void wino_bt(const vf d[6], vf o[6]) {
-  o[0] = 4.0f * d[0] - 5.0f * d[2] + d[4];
-  o[1] = -4.0f * (d[1] + d[2]) + (d[3] + d[4]);
-  o[2] = 4.0f * (d[1] - d[2]) + (d[4] - d[3]);
-  o[3] = 2.0f * (d[3] - d[1]) + (d[4] - d[2]);
-  o[4] = 2.0f * (d[1] - d[3]) + (d[4] - d[2]);
-  o[5] = 4.0f * d[1] - 5.0f * d[3] + d[5];
-}
-
-/* A^T applied to six vectors: four outputs. */
-static inline LC_INLINE void wino_at(const vf m[6], vf o[4]) {
-  vf a = m[1] + m[2], b = m[1] - m[2], c = m[3] + m[4], d = m[3] - m[4];
-  o[0] = m[0] + a + c;
-  o[1] = b + 2.0f * d;
-  o[2] = a + 4.0f * c;
-  o[3] = b + 8.0f * d + m[5];
-}
-
-/* v[t] = s[4 * t] for t < 16 (s has 64 readable floats). The vector is
- * stored through v, not returned (see simd.h on vector-valued functions). */
-static inline LC_INLINE void gather4(vf *v, const float *s) {
-  vf a0 = vload(s), a1 = vload(s + 16), a2 = vload(s + 32), a3 = vload(s + 48);
-#if defined(__clang__)
-  vf lo = __builtin_shufflevector(a0, a1, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0,
-                                  0, 0, 0, 0, 0);
-  vf hi = __builtin_shufflevector(a2, a3, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0,
-                                  0, 0, 0, 0, 0);
-  *v = __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18,
-                               19, 20, 21, 22, 23);
-#else
-  typedef int32_t vi __attribute__((vector_size(64)));
-  const vi i4 = {0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0};
-  const vi cat = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
-  vf lo = __builtin_shuffle(a0, a1, i4);
-  vf hi = __builtin_shuffle(a2, a3, i4);
-  *v = __builtin_shuffle(lo, hi, cat);
-#endif
-}
-
-/* d[4 * t + c] = o[c][t] for t < 16, c < 4 (64 floats). */
-static inline LC_INLINE void scatter4(float *d, const vf o[4]) {
-#if defined(__clang__)
-  vf p01l = __builtin_shufflevector(o[0], o[1], 0, 16, 1, 17, 2, 18, 3, 19, 4,
-                                    20, 5, 21, 6, 22, 7, 23);
-  vf p01h = __builtin_shufflevector(o[0], o[1], 8, 24, 9, 25, 10, 26, 11, 27,
-                                    12, 28, 13, 29, 14, 30, 15, 31);
-  vf p23l = __builtin_shufflevector(o[2], o[3], 0, 16, 1, 17, 2, 18, 3, 19, 4,
-                                    20, 5, 21, 6, 22, 7, 23);
-  vf p23h = __builtin_shufflevector(o[2], o[3], 8, 24, 9, 25, 10, 26, 11, 27,
-                                    12, 28, 13, 29, 14, 30, 15, 31);
-  vstore(d, __builtin_shufflevector(p01l, p23l, 0, 1, 16, 17, 2, 3, 18, 19, 4,
-                                    5, 20, 21, 6, 7, 22, 23));
-  vstore(d + 16, __builtin_shufflevector(p01l, p23l, 8, 9, 24, 25, 10, 11, 26,
-                                         27, 12, 13, 28, 29, 14, 15, 30, 31));
-  vstore(d + 32, __builtin_shufflevector(p01h, p23h, 0, 1, 16, 17, 2, 3, 18,
-                                         19, 4, 5, 20, 21, 6, 7, 22, 23));
-  vstore(d + 48, __builtin_shufflevector(p01h, p23h, 8, 9, 24, 25, 10, 11, 26,
-                                         27, 12, 13, 28, 29, 14, 15, 30, 31));
-#else
-  typedef int32_t vi __attribute__((vector_size(64)));
-  const vi il = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};
-  const vi ih = {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
-  const vi ql = {0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23};
-  const vi qh = {8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31};
-  vf p01l = __builtin_shuffle(o[0], o[1], il);
-  vf p01h = __builtin_shuffle(o[0], o[1], ih);
-  vf p23l = __builtin_shuffle(o[2], o[3], il);
-  vf p23h = __builtin_shuffle(o[2], o[3], ih);
-  vstore(d, __builtin_shuffle(p01l, p23l, ql));
-  vstore(d + 16, __builtin_shuffle(p01l, p23l, qh));
-  vstore(d + 32, __builtin_shuffle(p01h, p23h, ql));
-  vstore(d + 48, __builtin_shuffle(p01h, p23h, qh));
-#endif
-}
-
-/* Input transform of one tile row (image n, tile row tr) of channel ci:
- * stages its 6 padded input rows, then writes V[e][ci][t0 + t]. */
-static inline LC_INLINE void wino_in_body(const wino_prob *w, const float *xc,
-                                          int64_t tr, float *stage, float *v,
-                                          size_t estride, size_t t0) {
-  const int64_t wq = w->wq;
-  for (int64_t i = 0; i < 6; i++) {
-    float *d = stage + i * wq;
-    /* padded row of this phase; rows past hp read zero */
-    int64_t pr = w->pa + w->d * (tr * 4 + i);
-    int64_t sr = pr < w->hp ? conv_pad_source(pr - w->pad_t, w->h, w->mode) : -1;
-    for (int64_t j = 0; j < wq; j += LC_VL) vstore(d + j, vzero());
-    if (sr < 0) continue;
-    const float *s = xc + sr * w->w;
-    if (w->d > 1) {
-      /* staged column c is padded column pb + d * c */
-      for (int64_t c = 0; c < wq; c++) {
-        int64_t pc = w->pb + w->d * c;
-        int64_t sc = pc < w->wp ? conv_pad_source(pc - w->pad_l, w->w, w->mode) : -1;
-        d[c] = sc < 0 ? 0.0f : s[sc];
-      }
-      continue;
-    }
-    int64_t jlo = w->pad_l, n = w->w;
-    if (jlo + n > wq) n = wq - jlo;
-    int64_t j = 0;
-    for (; j + LC_VL <= n; j += LC_VL) vstore(d + jlo + j, vload(s + j));
-    for (; j < n; j++) d[jlo + j] = s[j];
-    if (w->mode != CONV_PAD_ZEROS) {
-      for (int64_t c = 0; c < jlo; c++) {
-        int64_t sc = conv_pad_source(c - w->pad_l, w->w, w->mode);
-        d[c] = sc < 0 ? 0.0f : s[sc];
-      }
-      for (int64_t c = jlo + w->w; c < w->wp && c < wq; c++) {
-        int64_t sc = conv_pad_source(c - w->pad_l, w->w, w->mode);
-        d[c] = sc < 0 ? 0.0f : s[sc];
-      }
-    }
-  }
-  float *rk = stage + 6 * wq; /* 6 rows of 80 floats */
-  for (int64_t tb = 0; tb < w->tw; tb += 16) {
-    int64_t cnt = w->tw - tb < 16 ? w->tw - tb : 16;
-    /* vertical transform over 80 columns */
-    for (int64_t c = 0; c < 80; c += LC_VL) {
-      vf d[6], o[6];
-      LC_UNROLL
-      for (int i = 0; i < 6; i++) d[i] = vload(stage + i * wq + tb * 4 + c);
-      wino_bt(d, o);
-      LC_UNROLL
-      for (int k = 0; k < 6; k++) vstore(rk + k * 80 + c, o[k]);
-    }
-    LC_UNROLL
-    for (int k = 0; k < 6; k++) {
-      vf d[6], o[6];
-      LC_UNROLL
-      for (int j = 0; j < 6; j++) gather4(&d[j], rk + k * 80 + j);
-      wino_bt(d, o);
-      LC_UNROLL
-      for (int l = 0; l < 6; l++)
-        vstore_n(v + (size_t)(k * 6 + l) * estride + t0 + (size_t)tb, o[l],
-                 cnt);
-    }
-  }
-}
-
-LC_ISA_DISPATCH(wino_in,
-                (const wino_prob *w, const float *xc, int64_t tr, float *stage,
-                 float *v, size_t estride, size_t t0),
-                (w, xc, tr, stage, v, estride, t0), wino_in_body)
-
-/* Output transform of one tile row of channel co from M[e][co][t0 + t]. */
-static inline LC_INLINE void wino_out_body(const wino_prob *w, const float *m,
-                                           size_t estride, size_t t0,
-                                           float bias, float *yc, int64_t tr,
-                                           float *stage) {
-  for (int64_t tb = 0; tb < w->tw; tb += 16) {
-    vf s[4][6];
-    LC_UNROLL
-    for (int l = 0; l < 6; l++) {
-      vf col[6], o[4];
-      LC_UNROLL
-      for (int k = 0; k < 6; k++)
-        col[k] = vload(m + (size_t)(k * 6 + l) * estride + t0 + (size_t)tb);
-      wino_at(col, o);
-      LC_UNROLL
-      for (int r = 0; r < 4; r++) s[r][l] = o[r];
-    }
-    LC_UNROLL
-    for (int r = 0; r < 4; r++) {
-      vf o[4];
-      wino_at(s[r], o);
-      LC_UNROLL
-      for (int c = 0; c < 4; c++) o[c] += bias;
-      int64_t oh = w->pa + w->d * (tr * 4 + r);
-      if (oh >= w->h_out) continue;
-      if (w->d > 1) {
-        scatter4(stage, o);
-        for (int64_t j = 0; j < 64; j++) {
-          int64_t ow = w->pb + w->d * (tb * 4 + j);
-          if (ow >= w->w_out) break;
-          yc[oh * w->w_out + ow] = stage[j];
-        }
-        continue;
-      }
-      int64_t ow0 = tb * 4;
-      int64_t n = w->w_out - ow0 < 64 ? w->w_out - ow0 : 64;
-      if (n == 64) {
-        scatter4(yc + oh * w->w_out + ow0, o);
-      } else {
-        scatter4(stage, o);
-        for (int64_t j = 0; j < n; j++) yc[oh * w->w_out + ow0 + j] = stage[j];
-      }
-    }
-  }
-}
-
-LC_ISA_DISPATCH(wino_out,
-                (const wino_prob *w, const float *m, size_t estride, size_t t0,
-                 float bias, float *yc, int64_t tr, float *stage),
-                (w, m, estride, t0, bias, yc, tr, stage), wino_out_body)
-
 /* ------------------------------------------------------------------ run */
 
 /* The 3x3 taps (kernel-offset order) of pair (co, ci) of the computed
@@ -430,11 +130,11 @@ static void wino_taps(const conv_problem *p, conv_op op, const float *wt,
   for (int64_t i = 0; i < 3; i++)
     for (int64_t j = 0; j < 3; j++) {
       if (op == CONV_OP_FORWARD)
-        g[i * 3 + j] = wt[((co * p->c_in + ci) * 3 + lc_widx(i, 3, flip)) * 3 +
-                          lc_widx(j, 3, flip)];
+        g[i * 3 + j] = wt[((co * p->c_in + ci) * 3 + cpu_tap(i, 3, flip)) * 3 +
+                          cpu_tap(j, 3, flip)];
       else
-        g[i * 3 + j] = wt[((ci * p->c_in + co) * 3 + lc_widx(2 - i, 3, flip)) * 3 +
-                          lc_widx(2 - j, 3, flip)];
+        g[i * 3 + j] = wt[((ci * p->c_in + co) * 3 + cpu_tap(2 - i, 3, flip)) * 3 +
+                          cpu_tap(2 - j, 3, flip)];
     }
 }
 
@@ -470,7 +170,7 @@ static void wino_run_prob(const cpu_run *r, const wino_prob *wall,
             for (int k = 0; k < 9; k++) g[k] = 0.0f;
           for (int k = 0; k < 9; k++) gt[k * LC_VL + l] = g[k];
         }
-        wino_weight(w0, gt, cb * WG_MR, ci0, ci0 + 1 < w0->c_in ? 16 : 8, u);
+        lc_kern->wino_weight(w0, gt, cb * WG_MR, ci0, ci0 + 1 < w0->c_in ? 16 : 8, u);
       }
     } else {
 #pragma omp for schedule(static)
@@ -486,7 +186,7 @@ static void wino_run_prob(const cpu_run *r, const wino_prob *wall,
             for (int k = 0; k < 9; k++) g[k] = 0.0f;
           for (int k = 0; k < 9; k++) gt[k * LC_VL + l] = g[k];
         }
-        wino_weight(w0, gt, co, ci0, cnt, u);
+        lc_kern->wino_weight(w0, gt, co, ci0, cnt, u);
       }
     }
     for (int64_t ph = 0; ph < wall->d * wall->d; ph++) {
@@ -501,7 +201,7 @@ static void wino_run_prob(const cpu_run *r, const wino_prob *wall,
       for (int64_t task = 0; task < w->c_in * nr; task++) {
         int64_t ci = task / nr, rr = task % nr;
         int64_t row = row0 + rr, n = row / w->th, tr = row % w->th;
-        wino_in(w, x + (size_t)(n * w->c_in + ci) * in_plane, tr, stage,
+        lc_kern->wino_in(w, x + (size_t)(n * w->c_in + ci) * in_plane, tr, stage,
                 v + (size_t)ci * (size_t)w->ts, vt, (size_t)(rr * w->tw));
       }
       if (w->fast) {
@@ -509,7 +209,7 @@ static void wino_run_prob(const cpu_run *r, const wino_prob *wall,
 #pragma omp for schedule(dynamic, 1)
         for (int64_t task = 0; task < 36 * ntb; task++) {
           int64_t e = task / ntb, tb = task % ntb;
-          wino_gemm(u + (size_t)e * ut, v + (size_t)e * vt + (size_t)(tb * WG_NR),
+          lc_kern->wino_gemm(u + (size_t)e * ut, v + (size_t)e * vt + (size_t)(tb * WG_NR),
                     m + (size_t)e * mt + (size_t)(tb * WG_NR), w->c_in, w->c_out,
                     w->ncob, w->ts);
         }
@@ -525,7 +225,7 @@ static void wino_run_prob(const cpu_run *r, const wino_prob *wall,
         int64_t co = task / nr, rr = task % nr;
         int64_t row = row0 + rr, n = row / w->th, tr = row % w->th;
         float *yc = y + (size_t)(n * w->c_out + co) * out_plane;
-        wino_out(w, m + (size_t)co * (size_t)w->ts, mt, (size_t)(rr * w->tw),
+        lc_kern->wino_out(w, m + (size_t)co * (size_t)w->ts, mt, (size_t)(rr * w->tw),
                  bias ? bias[co] : 0.0f, yc, tr, stage);
         const conv_activation act =
             r->op == CONV_OP_FORWARD ? r->p->activation

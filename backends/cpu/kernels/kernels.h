@@ -6,7 +6,51 @@
 #ifndef CONV_CPU_KERNELS_H
 #define CONV_CPU_KERNELS_H
 
-#include "cpu_internal.h"
+#include "helpers.h"
+
+/* kernels/direct_planes.c: direct_fwd_plane_3x3 serves input rows up to
+ * this wide. */
+#define LC_DIRECT_3X3_MAX_W 4096
+
+/* kernels/depthwise.c: direct_dw's kernels take at most LC_DW_MAX_TAPS
+ * taps (11 x 11), compute output blocks LC_DW_V vectors wide and the weight
+ * gradient LC_DW_NT taps per pass. */
+#define LC_DW_MAX_TAPS 121
+#define LC_DW_V 4
+#define LC_DW_NT 9
+
+/* kernels/direct_vec.c: direct_vec's kernels, for at most LC_VEC_MAX_CPG
+ * channels per group (in and out) and LC_VEC_MAX_TAPS taps; register
+ * blocks of at most LC_VEC_WG_MAX channels by LC_VEC_WG_MAX taps. */
+#define LC_VEC_MAX_CPG 64
+#define LC_VEC_MAX_TAPS 121
+#define LC_VEC_WG_MAX 8
+typedef struct vec_geom {
+  const conv_problem *p; /* the (forward-shaped) problem computed */
+  lc_plane g;            /* input plane buffer layout */
+  int64_t cig, cog;      /* channels per group */
+  int64_t cb, nblk;      /* output channels per block, blocks */
+  int64_t taps;
+} vec_geom;
+
+/* kernels/winograd_f4x4.c: F(4x4, 3x3) transforms and GEMM. */
+#define WG_MR 8          /* GEMM micro-tile: output channels */
+#define WG_NR 32         /* GEMM micro-tile: tiles (two vectors) */
+
+/* The forward-shaped problem Winograd computes. */
+typedef struct wino_prob {
+  int64_t n, c_in, c_out, h, w, h_out, w_out;
+  int64_t pad_t, pad_l, hp, wp; /* pads before, padded extents */
+  int64_t d;        /* dilation: d x d phases, each an undilated 3x3 conv */
+  int64_t pa, pb;   /* the phase being computed (output rows = pa mod d) */
+  conv_padding_mode mode;
+  int64_t th, tw;   /* tile rows / columns per image */
+  int64_t rc, t;    /* tile rows per chunk, tiles per chunk (rc * tw) */
+  int64_t ts;       /* row stride of V and M: t rounded up to WG_NR */
+  int64_t ncob;     /* blocks of WG_MR output channels */
+  int fast;         /* 1: own AVX-512 GEMM on packed U; 0: cpu_sgemm */
+  int64_t wq;       /* floats per staged input row */
+} wino_prob;
 
 /* The packed-A GEMM of kernels/gemm.c (AVX-512 speed; portable code):
  * A (m x k, element (i, kk) at a[i * rs + kk * cs]) packed into ap

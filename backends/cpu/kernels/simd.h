@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Portable 16-lane float vectors for the cpu backend's fast kernels, and the
- * padded-plane helpers they share.
+ * Portable 16-lane float vectors for the cpu backend's kernels (the padded
+ * planes they read are helpers.h's).
  *
  * Kernels are written once with GCC/Clang vector extensions (vf below) in
  * `static inline LC_INLINE` bodies, then instantiated per instruction set by
@@ -19,8 +19,8 @@
 
 #include "cpu_internal.h"
 #include "cpu_isa.h"
+#include "helpers.h"
 
-#define LC_VL 16 /* floats per vector */
 #define LC_INLINE __attribute__((always_inline))
 /* Fully unrolls a loop of constant trip count, so that arrays of vectors
  * indexed by its counter stay in registers. */
@@ -103,72 +103,5 @@ static inline LC_INLINE float vsum_p(const vf *v) {
     void lc_##name##_avx512 params { body args; }                   \
     static inline void name params { lc_kern->name args; }
 #endif
-
-/* ---------------------------------------------------- padded planes */
-
-/* A "phase-split" padded plane: the input plane with its borders filled by
- * the padding mode, its columns split by the horizontal stride sw so that
- * every tap reads contiguous floats: buf[q][r][j] holds padded row r, padded
- * column j * sw + q. Rows >= the padded height and columns >= the padded
- * width are zero, so kernels may compute whole vectors past the edges. */
-typedef struct lc_plane {
-  int64_t sw;   /* phases (horizontal stride) */
-  int64_t rows; /* rows per phase */
-  int64_t wq;   /* floats per row, a multiple of 16 */
-} lc_plane;
-
-static inline int64_t lc_round_up(int64_t a, int64_t m) {
-  return (a + m - 1) / m * m;
-}
-
-/* Geometry of the padded input plane for p with output rows computed in
- * blocks of row_block and columns in blocks of col_block floats. */
-static inline lc_plane lc_plane_for(const conv_problem *p, int64_t row_block,
-                                    int64_t col_block) {
-  lc_plane g;
-  int64_t hp = p->h + p->pad_t + p->pad_b;
-  int64_t ho = lc_round_up(p->h_out, row_block);
-  int64_t rows = (ho - 1) * p->stride_h + (p->kh - 1) * p->dil_h + 1;
-  g.sw = p->stride_w;
-  g.rows = rows > hp ? rows : hp;
-  int64_t wo = lc_round_up(p->w_out, col_block);
-  int64_t wp = p->w + p->pad_l + p->pad_r;
-  int64_t need = wo + ((p->kw - 1) * p->dil_w) / p->stride_w;
-  int64_t wpq = (wp + p->stride_w - 1) / p->stride_w;
-  g.wq = lc_round_up(need > wpq ? need : wpq, LC_VL);
-  return g;
-}
-
-static inline size_t lc_plane_floats(lc_plane g) {
-  return (size_t)g.sw * (size_t)g.rows * (size_t)g.wq;
-}
-
-/* Pointer to phase q, row r of a plane buffer. */
-static inline float *lc_plane_row(float *buf, lc_plane g, int64_t q,
-                                  int64_t r) {
-  return buf + ((size_t)q * (size_t)g.rows + (size_t)r) * (size_t)g.wq;
-}
-
-/* Fills buf (layout g) from the h x w plane src with borders pad_t, pad_l
- * (and pad_b, pad_r) of the problem's padding mode. */
-void lc_plane_fill(const conv_problem *p, const float *src, lc_plane g,
-                   float *buf);
-
-/* The reverse for gradients: buf (layout g) holds the gradient with respect
- * to the padded plane; writes (overwrites) the gradient with respect to the
- * h x w plane dst, adding each border element to the element it was read
- * from (conv_pad_source), in a fixed order. */
-void lc_plane_fold(const conv_problem *p, const float *buf, lc_plane g,
-                   float *dst);
-
-/* db[co] = sum of dy over n, h, w: vector partial sums per plane, planes
- * added in order in double; deterministic, parallel over channels. */
-void lc_bias_grad(const conv_problem *p, const float *dy, float *db,
-                  int threads);
-
-/* Weight index for kernel offset t along an axis of size k (flip-aware). */
-static inline int64_t lc_widx(int64_t t, int64_t k, int flip) {
-  return flip ? k - 1 - t : t;
-}
 
 #endif /* CONV_CPU_SIMD_H */

@@ -1,8 +1,86 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Helpers of the fast kernels: padded planes and the bias gradient. */
+/* Where a padded position reads from (helpers.h): the padding maps of the
+ * loop-nest algorithms (built at plan time) and the padded planes of the
+ * vector kernels (filled per task; their fill and copies are compiled per
+ * ISA level). */
+#include <stdlib.h>
 #include <string.h>
 
+#include "helpers.h"
 #include "simd.h"
+
+/* ----------------------------------------------------------------- maps */
+
+static void axis_map(int64_t k, int64_t out, int64_t size, int64_t stride,
+                     int64_t pad, int64_t dil, int flip,
+                     conv_padding_mode mode, int64_t *map, int64_t *lo,
+                     int64_t *hi, int64_t *off) {
+  for (int64_t a = 0; a < k; a++) {
+    int64_t o = dil * cpu_tap(a, k, flip) - pad;
+    int64_t first = -1, last = -1;
+    for (int64_t i = 0; i < out; i++) {
+      int64_t pos = i * stride + o;
+      map[a * out + i] = conv_pad_source(pos, size, mode);
+      if (pos >= 0 && pos < size) {
+        if (first < 0) first = i;
+        last = i;
+      }
+    }
+    off[a] = o;
+    lo[a] = first < 0 ? 0 : first;
+    hi[a] = first < 0 ? 0 : last + 1;
+  }
+}
+
+conv_status cpu_maps_create(const conv_problem *p, cpu_maps **maps,
+                            conv_err *err) {
+  size_t n = cpu_add_size(cpu_mul_size((size_t)p->kh, (size_t)p->h_out + 3),
+                          cpu_mul_size((size_t)p->kw, (size_t)p->w_out + 3));
+  size_t bytes = cpu_add_size(sizeof(cpu_maps), cpu_mul_size(n, sizeof(int64_t)));
+  cpu_maps *m = bytes == SIZE_MAX ? NULL : malloc(bytes);
+  if (m == NULL)
+    return conv_err_set(err, bytes == SIZE_MAX ? CONV_ERROR_SIZE_OVERFLOW
+                                               : CONV_ERROR_OUT_OF_MEMORY,
+                        "cpu: padding maps of %zu bytes: out of memory", bytes);
+  int64_t *q = (int64_t *)(m + 1);
+  m->row = q;
+  q += p->kh * p->h_out;
+  m->row_lo = q;
+  q += p->kh;
+  m->row_hi = q;
+  q += p->kh;
+  m->row_off = q;
+  q += p->kh;
+  m->col = q;
+  q += p->kw * p->w_out;
+  m->col_lo = q;
+  q += p->kw;
+  m->col_hi = q;
+  q += p->kw;
+  m->col_off = q;
+  axis_map(p->kh, p->h_out, p->h, p->stride_h, p->pad_t, p->dil_h,
+           p->flip_kernel, p->padding_mode, m->row, m->row_lo, m->row_hi,
+           m->row_off);
+  axis_map(p->kw, p->w_out, p->w, p->stride_w, p->pad_l, p->dil_w,
+           p->flip_kernel, p->padding_mode, m->col, m->col_lo, m->col_hi,
+           m->col_off);
+  *maps = m;
+  return CONV_SUCCESS;
+}
+
+void cpu_maps_destroy(cpu_maps *maps) { free(maps); }
+
+conv_status cpu_maps_prepare(const conv_problem *p, conv_op op, int threads,
+                             void **state, conv_err *err) {
+  cpu_maps *m = NULL;
+  conv_status st = cpu_maps_create(p, &m, err);
+  *state = m;
+  return st;
+}
+
+void cpu_maps_release(void *state) { cpu_maps_destroy(state); }
+
+/* ------------------------------------------------------ padded planes */
 
 /* d[k] = s[k] for k < n, whole vectors (the last one overlapping). */
 static inline LC_INLINE void copy_floats(float *d, const float *s, int64_t n) {
@@ -154,43 +232,4 @@ void lc_plane_fold(const conv_problem *p, const float *buf, lc_plane g,
       dst[sr * w + sc] += plane_at(buf, g, r, c);
     }
   }
-}
-
-/* ------------------------------------------------------------ bias grad */
-
-/* Sum of one plane: four vector accumulators, then a fixed-order fold. */
-static inline LC_INLINE double plane_sum_body(const float *s, int64_t n) {
-  vf a0 = vzero(), a1 = vzero(), a2 = vzero(), a3 = vzero();
-  int64_t i = 0;
-  for (; i + 4 * LC_VL <= n; i += 4 * LC_VL) {
-    a0 += vload(s + i);
-    a1 += vload(s + i + LC_VL);
-    a2 += vload(s + i + 2 * LC_VL);
-    a3 += vload(s + i + 3 * LC_VL);
-  }
-  for (; i + LC_VL <= n; i += LC_VL) a0 += vload(s + i);
-  double tail = 0.0;
-  for (; i < n; i++) tail += s[i];
-  return (double)vsum((a0 + a1) + (a2 + a3)) + tail;
-}
-
-static inline LC_INLINE void bias_grad_body(const conv_problem *p,
-                                            const float *dy, float *db,
-                                            int64_t co) {
-  const size_t plane = (size_t)(p->h_out * p->w_out);
-  double acc = 0.0;
-  for (int64_t n = 0; n < p->n; n++)
-    acc += plane_sum_body(dy + ((size_t)n * (size_t)p->c_out + (size_t)co) * plane,
-                          (int64_t)plane);
-  db[co] = (float)acc;
-}
-
-LC_ISA_DISPATCH(bias_grad_isa,
-                (const conv_problem *p, const float *dy, float *db, int64_t co),
-                (p, dy, db, co), bias_grad_body)
-
-void lc_bias_grad(const conv_problem *p, const float *dy, float *db,
-                  int threads) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int64_t co = 0; co < p->c_out; co++) bias_grad_isa(p, dy, db, co);
 }
