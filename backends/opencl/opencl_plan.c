@@ -304,6 +304,25 @@ static const char *dy_im2col_fn(const ocl_plan *pl, cl_uint *geom) {
   return pl->dpanel ? "im2col_rows_panel" : pl->rows ? "im2col_rows" : "im2col";
 }
 
+/* The OpenCL function kernel kk of the plan runs: dy_im2col's variant,
+ * and the Winograd transforms by tile rows on CPU-style plans. */
+static const char *kernel_fn(const ocl_plan *pl, int kk) {
+  cl_uint geom;
+  if (kk == K_DY_IM2COL) return dy_im2col_fn(pl, &geom);
+  if (pl->rows && (kk == K_WINO_INPUT || kk == K_WINO_INPUT_BD))
+    return "wino_input_rows";
+  if (pl->rows && (kk == K_WINO_OUTPUT || kk == K_WINO_OUTPUT_BD))
+    return "wino_output_rows";
+  return kernel_names[kk];
+}
+
+/* Work items along dimension 0 of Winograd's transforms of side (0
+ * forward, 1 backward data): tiles, or tile rows on CPU-style plans. */
+static size_t wino_d0(const ocl_plan *pl, int side) {
+  const int64_t oh = side ? pl->p.h : pl->p.h_out;
+  return pl->rows ? (size_t)((oh + 1) / 2) : (size_t)pl->tiles[side];
+}
+
 static conv_status set_geometry(ocl_plan *pl, int kk, conv_err *err) {
   const conv_problem *p = &pl->p;
   const int64_t v0[] = {p->c_in,    p->h,        p->w,      p->c_out,
@@ -472,7 +491,7 @@ static conv_status launch(ocl_plan *pl, int kk, size_t d0, size_t d1,
   const double t0 = prof_start(pl);
   cl_int e = clEnqueueNDRangeKernel(pl->dev->queue, pl->k[kk], 2, NULL, g, l,
                                     0, NULL, NULL);
-  prof_end(pl, t0, kernel_names[kk]);
+  prof_end(pl, t0, kernel_fn(pl, kk));
   if (e != CL_SUCCESS) {
     char call[96];
     snprintf(call, sizeof call, "clEnqueueNDRangeKernel(%s)", kernel_names[kk]);
@@ -1182,9 +1201,7 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
   int nnames = 0;
   for (int kk = 0; kk < NKERNELS; kk++) {
     if (!want[kk]) continue;
-    cl_uint dy_geom;
-    const char *fn = kk == K_DY_IM2COL ? dy_im2col_fn(pl, &dy_geom)
-                                       : kernel_names[kk];
+    const char *fn = kernel_fn(pl, kk);
     int seen = 0;
     for (int i = 0; i < nnames; i++) seen |= strcmp(names[i], fn) == 0;
     if (!seen) names[nnames++] = fn;
@@ -1194,9 +1211,7 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
   if (st != CONV_SUCCESS) return st;
   for (int kk = 0; kk < NKERNELS; kk++) {
     if (!want[kk]) continue;
-    cl_uint dy_geom;
-    const char *fn = kk == K_DY_IM2COL ? dy_im2col_fn(pl, &dy_geom)
-                                       : kernel_names[kk];
+    const char *fn = kernel_fn(pl, kk);
     pl->k[kk] = clCreateKernel(pl->base->prog, fn, &e);
     if (pl->k[kk] == NULL) {
       char call[96];
@@ -1269,10 +1284,8 @@ static conv_status plan_setup(ocl_plan *pl, conv_err *err) {
       case K_WEIGHT_T: d0 = (size_t)p->c_out * pl->r; break;
       case K_WINO_FILTER: d0 = (size_t)p->c_out * (size_t)pl->cg; break;
       case K_WINO_FILTER_BD: d0 = (size_t)p->c_in * (size_t)pl->kg; break;
-      case K_WINO_INPUT: case K_WINO_OUTPUT: d0 = (size_t)pl->tiles[0]; break;
-      case K_WINO_INPUT_BD: case K_WINO_OUTPUT_BD:
-        d0 = (size_t)pl->tiles[1];
-        break;
+      case K_WINO_INPUT: case K_WINO_OUTPUT: d0 = wino_d0(pl, 0); break;
+      case K_WINO_INPUT_BD: case K_WINO_OUTPUT_BD: d0 = wino_d0(pl, 1); break;
       case K_SUM_SLICES: d0 = (size_t)p->c_out * pl->r; break;
       default: d0 = 1; break;
     }
@@ -1774,7 +1787,7 @@ static conv_status run_winograd(ocl_plan *pl, int side, cl_mem in, cl_mem w,
     ARG(pl, ki, 1, cl_long, (cl_long)(n0 * cin * in_plane));
     ARG(pl, ki, 2, cl_mem, pl->wv[side]);
     ARG(pl, ki, 3, cl_int, (cl_int)nb);
-    st = launch(pl, ki, (size_t)tiles, (size_t)(nb * cin), err);
+    st = launch(pl, ki, wino_d0(pl, side), (size_t)(nb * cin), err);
     if (st != CONV_SUCCESS) return st;
     ocl_gemm_call c;
     memset(&c, 0, sizeof c);
@@ -1814,7 +1827,7 @@ static conv_status run_winograd(ocl_plan *pl, int side, cl_mem in, cl_mem w,
     ARG(pl, ko, 5, cl_int, (cl_int)nb);
     ARG(pl, ko, kernel_geom_arg[ko] + 19, cl_int, (cl_int)act);
     ARG(pl, ko, kernel_geom_arg[ko] + 20, cl_float, alpha);
-    st = launch(pl, ko, (size_t)tiles, (size_t)(nb * cout), err);
+    st = launch(pl, ko, wino_d0(pl, side), (size_t)(nb * cout), err);
     if (st != CONV_SUCCESS) return st;
   }
   return CONV_SUCCESS;

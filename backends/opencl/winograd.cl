@@ -66,6 +66,38 @@ __kernel void wino_filter(__global const float *w, __global float *U,
 }
 #endif
 
+/* Where V's plane 0 holds column q of channel c (group g, cl within it),
+ * and the distance between planes (see the layouts above). */
+long wino_v_at(int q, int c, int nb, int T, int tn, int C, int G,
+               long *stride) {
+  const int Cg = C / G, g = c / Cg, cl = c % Cg;
+  const int Q = nb * T, QP = (Q + tn - 1) / tn * tn;
+  if (tn > 1) {
+    *stride = tn;
+    return (long)g * Cg * 16 * QP + ((long)(q / tn) * Cg + cl) * 16 * tn +
+           q % tn;
+  }
+  *stride = (long)C * Q;
+  return (long)c * Q + q;
+}
+
+/* B^T d B of one 4x4 patch into V's 16 planes. */
+void wino_v_store(float d[4][4], __global float *V, long base, long stride) {
+  float b[4][4]; /* B^T d */
+  for (int j = 0; j < 4; j++) {
+    b[0][j] = d[0][j] - d[2][j];
+    b[1][j] = d[1][j] + d[2][j];
+    b[2][j] = d[2][j] - d[1][j];
+    b[3][j] = d[1][j] - d[3][j];
+  }
+  for (int i = 0; i < 4; i++) {
+    V[(4 * i + 0) * stride + base] = b[i][0] - b[i][2];
+    V[(4 * i + 1) * stride + base] = b[i][1] + b[i][2];
+    V[(4 * i + 2) * stride + base] = b[i][2] - b[i][1];
+    V[(4 * i + 3) * stride + base] = b[i][1] - b[i][3];
+  }
+}
+
 /* V from x[x_off ...] (nb images). Work item (t, n*C + c). */
 #if defined(KSEL_ALL) || defined(KSEL_wino_input)
 __kernel void wino_input(__global const float *x, long x_off,
@@ -74,8 +106,7 @@ __kernel void wino_input(__global const float *x, long x_off,
   const int r = get_global_id(1);
   const int TW = (OW + 1) / 2, T = ((OH + 1) / 2) * TW;
   if (t >= T || r >= nb * C) return;
-  const int n = r / C, c = r % C, Cg = C / G;
-  const int g = c / Cg, cl = c % Cg;
+  const int n = r / C, c = r % C;
   const int th = t / TW, tw = t % TW;
   __global const float *xp = x + x_off + (long)r * H * W;
   float d[4][4];
@@ -86,36 +117,74 @@ __kernel void wino_input(__global const float *x, long x_off,
       d[i][j] = sh >= 0 && sw >= 0 ? xp[sh * W + sw] : 0.0f;
     }
   }
-  float b[4][4]; /* B^T d */
-  for (int j = 0; j < 4; j++) {
-    b[0][j] = d[0][j] - d[2][j];
-    b[1][j] = d[1][j] + d[2][j];
-    b[2][j] = d[2][j] - d[1][j];
-    b[3][j] = d[1][j] - d[3][j];
-  }
-  const int Q = nb * T, QP = (Q + tn - 1) / tn * tn;
-  const int q = n * T + t;
-  long base, stride; /* of plane e = 0; between planes */
-  if (tn > 1) {
-    base = (long)g * Cg * 16 * QP + ((long)(q / tn) * Cg + cl) * 16 * tn +
-           q % tn;
-    stride = tn;
-  } else {
-    base = (long)c * Q + q;
-    stride = (long)C * Q;
-  }
-  for (int i = 0; i < 4; i++) {
-    const float v0 = b[i][0] - b[i][2];
-    const float v1 = b[i][1] + b[i][2];
-    const float v2 = b[i][2] - b[i][1];
-    const float v3 = b[i][1] - b[i][3];
-    V[(4 * i + 0) * stride + base] = v0;
-    V[(4 * i + 1) * stride + base] = v1;
-    V[(4 * i + 2) * stride + base] = v2;
-    V[(4 * i + 3) * stride + base] = v3;
+  long stride;
+  const long base = wino_v_at(n * T + t, c, nb, T, tn, C, G, &stride);
+  wino_v_store(d, V, base, stride);
+}
+#endif
+
+/* The same by tile rows (for CPUs): work item (th, n*C + c) walks its row
+ * of tiles left to right, the four x rows found once, the interior
+ * patches read without the padding map. */
+#if defined(KSEL_ALL) || defined(KSEL_wino_input_rows)
+__kernel void wino_input_rows(__global const float *x, long x_off,
+                              __global float *V, int nb, int tn,
+                              GEOM_PARAMS) {
+  const int th = get_global_id(0);
+  const int r = get_global_id(1);
+  const int TH = (OH + 1) / 2, TW = (OW + 1) / 2, T = TH * TW;
+  if (th >= TH || r >= nb * C) return;
+  const int n = r / C, c = r % C;
+  __global const float *xp = x + x_off + (long)r * H * W;
+  int sh[4];
+  for (int i = 0; i < 4; i++) sh[i] = pad_source(2 * th - PT + i, H, mode);
+  long stride;
+  long base = wino_v_at(n * T + th * TW, c, nb, T, tn, C, G, &stride);
+  int q = n * T + th * TW;
+  for (int tw = 0; tw < TW; tw++, q++) {
+    const int w0 = 2 * tw - PL;
+    float d[4][4];
+    if (w0 >= 0 && w0 + 3 < W) {
+      for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++)
+          d[i][j] = sh[i] >= 0 ? xp[sh[i] * W + w0 + j] : 0.0f;
+    } else {
+      for (int j = 0; j < 4; j++) {
+        const int sw = pad_source(w0 + j, W, mode);
+        for (int i = 0; i < 4; i++)
+          d[i][j] = sh[i] >= 0 && sw >= 0 ? xp[sh[i] * W + sw] : 0.0f;
+      }
+    }
+    if (tn > 1 && q % tn == 0 && tw > 0)
+      base = wino_v_at(q, c, nb, T, tn, C, G, &stride);
+    wino_v_store(d, V, base, stride);
+    base++;
   }
 }
 #endif
+
+/* One 2x2 tile of y (rows oh0, oh0+1 and columns ow0, ow0+1 that lie
+ * inside) from the 16 products m[e] = M[e*plane + at]: A^T m A, plus bk,
+ * through the activation. */
+void wino_y_store(__global const float *M, long plane, long at,
+                  __global float *yp, int oh0, int ow0, int OH, int OW,
+                  float bk, int act, float alpha) {
+  float m[4][4];
+  for (int e = 0; e < 16; e++) m[e / 4][e % 4] = M[e * plane + at];
+  float a[2][4]; /* A^T m */
+  for (int j = 0; j < 4; j++) {
+    a[0][j] = m[0][j] + m[1][j] + m[2][j];
+    a[1][j] = m[1][j] - m[2][j] - m[3][j];
+  }
+  for (int i = 0; i < 2; i++) {
+    const int oh = oh0 + i;
+    if (oh >= OH) break;
+    const float v0 = a[i][0] + a[i][1] + a[i][2] + bk;
+    const float v1 = a[i][1] - a[i][2] - a[i][3] + bk;
+    yp[oh * OW + ow0] = act ? conv_act(v0, act, alpha) : v0;
+    if (ow0 + 1 < OW) yp[oh * OW + ow0 + 1] = act ? conv_act(v1, act, alpha) : v1;
+  }
+}
 
 /* y[y_off ...] (nb images) from M, plus the bias, through the activation
  * act (0: none): the forward's fused one, or a transposed convolution's
@@ -131,26 +200,30 @@ __kernel void wino_output(__global const float *M, __global float *y,
   if (t >= T || r >= nb * K) return;
   const int n = r / K, k = r % K;
   const int Q = nb * T, q = n * T + t;
-  const long plane = (long)K * Q;
-  float m[4][4];
-  for (int e = 0; e < 16; e++) m[e / 4][e % 4] = M[e * plane + (long)k * Q + q];
-  float a[2][4]; /* A^T m */
-  for (int j = 0; j < 4; j++) {
-    a[0][j] = m[0][j] + m[1][j] + m[2][j];
-    a[1][j] = m[1][j] - m[2][j] - m[3][j];
-  }
   const float bk = has_bias ? bias[k] : 0.0f;
-  const int th = t / TW, tw = t % TW;
+  wino_y_store(M, (long)K * Q, (long)k * Q + q,
+               y + y_off + (long)r * OH * OW, 2 * (t / TW), 2 * (t % TW), OH,
+               OW, bk, act, alpha);
+}
+#endif
+
+/* The same by tile rows (for CPUs): work item (th, n*K + k). */
+#if defined(KSEL_ALL) || defined(KSEL_wino_output_rows)
+__kernel void wino_output_rows(__global const float *M, __global float *y,
+                               long y_off, __global const float *bias,
+                               int has_bias, int nb, GEOM_PARAMS, int act,
+                               float alpha) {
+  const int th = get_global_id(0);
+  const int r = get_global_id(1);
+  const int TH = (OH + 1) / 2, TW = (OW + 1) / 2, T = TH * TW;
+  if (th >= TH || r >= nb * K) return;
+  const int n = r / K, k = r % K;
+  const int Q = nb * T;
+  const float bk = has_bias ? bias[k] : 0.0f;
   __global float *yp = y + y_off + (long)r * OH * OW;
-  for (int i = 0; i < 2; i++) {
-    const int oh = 2 * th + i;
-    if (oh >= OH) break;
-    const float o0 = a[i][0] + a[i][1] + a[i][2];
-    const float o1 = a[i][1] - a[i][2] - a[i][3];
-    const float v0 = o0 + bk, v1 = o1 + bk;
-    yp[oh * OW + 2 * tw] = act ? conv_act(v0, act, alpha) : v0;
-    if (2 * tw + 1 < OW)
-      yp[oh * OW + 2 * tw + 1] = act ? conv_act(v1, act, alpha) : v1;
-  }
+  const long at = (long)k * Q + n * T + th * TW;
+  for (int tw = 0; tw < TW; tw++)
+    wino_y_store(M, (long)K * Q, at + tw, yp, 2 * th, 2 * tw, OH, OW, bk,
+                 act, alpha);
 }
 #endif
