@@ -81,21 +81,39 @@ long wino_v_at(int q, int c, int nb, int T, int tn, int C, int G,
   return (long)c * Q + q;
 }
 
+/* B^T d B of 4x4 patches d (of TYPE: one patch, or eight side by side)
+ * handed to STORE(plane, value). */
+#define WINO_BTDB(TYPE, d, STORE)                                           \
+  do {                                                                      \
+    TYPE b_[4][4]; /* B^T d */                                              \
+    for (int j_ = 0; j_ < 4; j_++) {                                        \
+      b_[0][j_] = d[0][j_] - d[2][j_];                                      \
+      b_[1][j_] = d[1][j_] + d[2][j_];                                      \
+      b_[2][j_] = d[2][j_] - d[1][j_];                                      \
+      b_[3][j_] = d[1][j_] - d[3][j_];                                      \
+    }                                                                       \
+    for (int i_ = 0; i_ < 4; i_++) {                                        \
+      STORE(4 * i_ + 0, b_[i_][0] - b_[i_][2]);                             \
+      STORE(4 * i_ + 1, b_[i_][1] + b_[i_][2]);                             \
+      STORE(4 * i_ + 2, b_[i_][2] - b_[i_][1]);                             \
+      STORE(4 * i_ + 3, b_[i_][1] - b_[i_][3]);                             \
+    }                                                                       \
+  } while (0)
+
 /* B^T d B of one 4x4 patch into V's 16 planes. */
 void wino_v_store(float d[4][4], __global float *V, long base, long stride) {
-  float b[4][4]; /* B^T d */
-  for (int j = 0; j < 4; j++) {
-    b[0][j] = d[0][j] - d[2][j];
-    b[1][j] = d[1][j] + d[2][j];
-    b[2][j] = d[2][j] - d[1][j];
-    b[3][j] = d[1][j] - d[3][j];
-  }
-  for (int i = 0; i < 4; i++) {
-    V[(4 * i + 0) * stride + base] = b[i][0] - b[i][2];
-    V[(4 * i + 1) * stride + base] = b[i][1] + b[i][2];
-    V[(4 * i + 2) * stride + base] = b[i][2] - b[i][1];
-    V[(4 * i + 3) * stride + base] = b[i][1] - b[i][3];
-  }
+#define STORE1(e, v) (V[(e) * stride + base] = (v))
+  WINO_BTDB(float, d, STORE1);
+#undef STORE1
+}
+
+/* The same for eight patches side by side (columns q..q+7 of one panel
+ * or plane). */
+void wino_v_store8(float8 d[4][4], __global float *V, long base,
+                   long stride) {
+#define STORE8(e, v) vstore8((v), 0, V + (e) * stride + base)
+  WINO_BTDB(float8, d, STORE8);
+#undef STORE8
 }
 
 /* V from x[x_off ...] (nb images). Work item (t, n*C + c). */
@@ -124,8 +142,10 @@ __kernel void wino_input(__global const float *x, long x_off,
 #endif
 
 /* The same by tile rows (for CPUs): work item (th, n*C + c) walks its row
- * of tiles left to right, the four x rows found once, the interior
- * patches read without the padding map. */
+ * of tiles left to right, the four x rows found once; eight interior
+ * patches at a time (two 16-float loads per x row, even and odd columns
+ * split) where their columns of V lie in one panel, else one patch, read
+ * without the padding map inside x. Same arithmetic either way. */
 #if defined(KSEL_ALL) || defined(KSEL_wino_input_rows)
 __kernel void wino_input_rows(__global const float *x, long x_off,
                               __global float *V, int nb, int tn,
@@ -141,8 +161,31 @@ __kernel void wino_input_rows(__global const float *x, long x_off,
   long stride;
   long base = wino_v_at(n * T + th * TW, c, nb, T, tn, C, G, &stride);
   int q = n * T + th * TW;
-  for (int tw = 0; tw < TW; tw++, q++) {
+  for (int tw = 0; tw < TW;) {
     const int w0 = 2 * tw - PL;
+    if (tw + 8 <= TW && w0 >= 0 && w0 + 17 < W &&
+        (tn == 1 || q % tn + 8 <= tn)) {
+      float8 d8[4][4];
+      for (int i = 0; i < 4; i++) {
+        if (sh[i] >= 0) {
+          __global const float *xr = xp + sh[i] * W + w0;
+          const float16 a = vload16(0, xr), b = vload16(0, xr + 2);
+          d8[i][0] = a.even;
+          d8[i][1] = a.odd;
+          d8[i][2] = b.even;
+          d8[i][3] = b.odd;
+        } else {
+          d8[i][0] = d8[i][1] = d8[i][2] = d8[i][3] = (float8)(0.0f);
+        }
+      }
+      wino_v_store8(d8, V, base, stride);
+      tw += 8;
+      q += 8;
+      base += 8;
+      if (tn > 1 && q % tn == 0)
+        base = wino_v_at(q, c, nb, T, tn, C, G, &stride);
+      continue;
+    }
     float d[4][4];
     if (w0 >= 0 && w0 + 3 < W) {
       for (int i = 0; i < 4; i++)
@@ -155,10 +198,12 @@ __kernel void wino_input_rows(__global const float *x, long x_off,
           d[i][j] = sh[i] >= 0 && sw >= 0 ? xp[sh[i] * W + sw] : 0.0f;
       }
     }
-    if (tn > 1 && q % tn == 0 && tw > 0)
-      base = wino_v_at(q, c, nb, T, tn, C, G, &stride);
     wino_v_store(d, V, base, stride);
+    tw++;
+    q++;
     base++;
+    if (tn > 1 && q % tn == 0)
+      base = wino_v_at(q, c, nb, T, tn, C, G, &stride);
   }
 }
 #endif
@@ -166,23 +211,56 @@ __kernel void wino_input_rows(__global const float *x, long x_off,
 /* One 2x2 tile of y (rows oh0, oh0+1 and columns ow0, ow0+1 that lie
  * inside) from the 16 products m[e] = M[e*plane + at]: A^T m A, plus bk,
  * through the activation. */
+/* o[i][j] = (A^T m A)[i][j] + bk for m of TYPE (one tile or eight). */
+#define WINO_ATMA(TYPE, m, bk, o)                                           \
+  do {                                                                      \
+    TYPE a_[2][4]; /* A^T m */                                              \
+    for (int j_ = 0; j_ < 4; j_++) {                                        \
+      a_[0][j_] = m[0][j_] + m[1][j_] + m[2][j_];                           \
+      a_[1][j_] = m[1][j_] - m[2][j_] - m[3][j_];                           \
+    }                                                                       \
+    for (int i_ = 0; i_ < 2; i_++) {                                        \
+      o[i_][0] = a_[i_][0] + a_[i_][1] + a_[i_][2] + (bk);                  \
+      o[i_][1] = a_[i_][1] - a_[i_][2] - a_[i_][3] + (bk);                  \
+    }                                                                       \
+  } while (0)
+
 void wino_y_store(__global const float *M, long plane, long at,
                   __global float *yp, int oh0, int ow0, int OH, int OW,
                   float bk, int act, float alpha) {
-  float m[4][4];
+  float m[4][4], o[2][2];
   for (int e = 0; e < 16; e++) m[e / 4][e % 4] = M[e * plane + at];
-  float a[2][4]; /* A^T m */
-  for (int j = 0; j < 4; j++) {
-    a[0][j] = m[0][j] + m[1][j] + m[2][j];
-    a[1][j] = m[1][j] - m[2][j] - m[3][j];
-  }
+  WINO_ATMA(float, m, bk, o);
   for (int i = 0; i < 2; i++) {
     const int oh = oh0 + i;
     if (oh >= OH) break;
-    const float v0 = a[i][0] + a[i][1] + a[i][2] + bk;
-    const float v1 = a[i][1] - a[i][2] - a[i][3] + bk;
-    yp[oh * OW + ow0] = act ? conv_act(v0, act, alpha) : v0;
-    if (ow0 + 1 < OW) yp[oh * OW + ow0 + 1] = act ? conv_act(v1, act, alpha) : v1;
+    yp[oh * OW + ow0] = act ? conv_act(o[i][0], act, alpha) : o[i][0];
+    if (ow0 + 1 < OW)
+      yp[oh * OW + ow0 + 1] = act ? conv_act(o[i][1], act, alpha) : o[i][1];
+  }
+}
+
+/* Eight tiles side by side (columns ow0..ow0+15 inside y): 16 vector
+ * loads, two 16-float stores per row. */
+void wino_y_store8(__global const float *M, long plane, long at,
+                   __global float *yp, int oh0, int ow0, int OH, int OW,
+                   float bk, int act, float alpha) {
+  float8 m[4][4], o[2][2];
+  for (int e = 0; e < 16; e++) m[e / 4][e % 4] = vload8(0, M + e * plane + at);
+  WINO_ATMA(float8, m, bk, o);
+  const uint16 mix = (uint16)(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14,
+                              7, 15);
+  for (int i = 0; i < 2; i++) {
+    const int oh = oh0 + i;
+    if (oh >= OH) break;
+    float16 v = shuffle2(o[i][0], o[i][1], mix); /* columns interleaved */
+    if (act) {
+      float t[16];
+      vstore16(v, 0, t);
+      for (int l = 0; l < 16; l++) t[l] = conv_act(t[l], act, alpha);
+      v = vload16(0, t);
+    }
+    vstore16(v, 0, yp + oh * OW + ow0);
   }
 }
 
@@ -207,7 +285,8 @@ __kernel void wino_output(__global const float *M, __global float *y,
 }
 #endif
 
-/* The same by tile rows (for CPUs): work item (th, n*K + k). */
+/* The same by tile rows (for CPUs): work item (th, n*K + k), eight tiles
+ * at a time while they lie inside y. */
 #if defined(KSEL_ALL) || defined(KSEL_wino_output_rows)
 __kernel void wino_output_rows(__global const float *M, __global float *y,
                                long y_off, __global const float *bias,
@@ -222,7 +301,11 @@ __kernel void wino_output_rows(__global const float *M, __global float *y,
   const float bk = has_bias ? bias[k] : 0.0f;
   __global float *yp = y + y_off + (long)r * OH * OW;
   const long at = (long)k * Q + n * T + th * TW;
-  for (int tw = 0; tw < TW; tw++)
+  int tw = 0;
+  for (; tw + 8 <= TW && 2 * tw + 16 <= OW; tw += 8)
+    wino_y_store8(M, (long)K * Q, at + tw, yp, 2 * th, 2 * tw, OH, OW, bk,
+                  act, alpha);
+  for (; tw < TW; tw++)
     wino_y_store(M, (long)K * Q, at + tw, yp, 2 * th, 2 * tw, OH, OW, bk,
                  act, alpha);
 }
