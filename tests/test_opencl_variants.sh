@@ -29,6 +29,9 @@ run CONV_OPENCL_GEMM=tiled:mwg=64,nwg=32,kwg=16,mdimc=16,ndimc=8 \
 run CONV_OPENCL_GEMM=vec:tm=3,vw=4,nv=3,lm=2,ln=2 CONV_OPENCL_LOWERING=rows
 run CONV_OPENCL_GEMM=vec:tm=5,vw=2,nv=3,lm=1,ln=3 CONV_OPENCL_LOWERING=rows \
     CONV_OPENCL_WGRAD_SLICES=5
+# Wide rows (the CPU row kernels' segments, and their lane-by-lane
+# fallback for taps wider than a line).
+run CONV_TEST_RANDOM_WIDE=1 CONV_TEST_RANDOM_CASES=20
 run CONV_OPENCL_GEMM=vec:tm=5,vw=1,nv=2,lm=1,ln=3 \
     CONV_OPENCL_LOWERING=elements CONV_OPENCL_WGRAD_SLICES=5
 # The epilogues (bias, fused activation) of the GPU-style kernels and of

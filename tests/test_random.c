@@ -6,7 +6,10 @@
  *
  * Environment: CONV_TEST_BACKENDS (a comma list: only those backends),
  * CONV_TEST_RANDOM_CASES (default 200) cases per backend,
- * CONV_TEST_RANDOM_SEED (default 20240601) to explore other cases. A failure
+ * CONV_TEST_RANDOM_SEED (default 20240601) to explore other cases,
+ * CONV_TEST_RANDOM_WIDE=1 to make every case's rows wide (width 40-300,
+ * some with horizontal dilations of 40-80: the row kernels' segments and
+ * their fallback for taps wider than a line). A failure
  * names the case index, seed and descriptor, so it can be reproduced. */
 #include <check.h>
 #include <ctype.h>
@@ -28,6 +31,7 @@ static int n_backends;
 static int n_cases = 200;
 static int n_chunks;
 static uint64_t base_seed = 20240601;
+static int wide_rows;
 
 /* ------------------------------------------------------------ cases */
 
@@ -37,6 +41,7 @@ static uint64_t base_seed = 20240601;
 static void random_desc(uint64_t seed, conv_desc *d, ref_geom *g) {
   tu_rng r;
   tu_rng_seed(&r, seed);
+  uint64_t attempt = 0;
   for (;;) {
     conv_desc_init(d);
     d->n = tu_rng_range(&r, 0, 19) == 0 ? 0 : tu_rng_range(&r, 1, 3);
@@ -100,6 +105,18 @@ static void random_desc(uint64_t seed, conv_desc *d, ref_geom *g) {
       d->stride[0] = d->stride[1] = 1;
       if (d->padding == CONV_PADDING_EXPLICIT)
         d->pad[0] = d->pad[1] = d->pad[2] = d->pad[3] = 0;
+    }
+    if (wide_rows) {
+      /* Its own stream, so the default cases stay what they are. */
+      tu_rng rw;
+      tu_rng_seed(&rw, (seed ^ 0x51DE) + (uint64_t)attempt++);
+      d->w = tu_rng_range(&rw, 40, 300);
+      d->h = tu_rng_range(&rw, 1, 4);
+      if (d->n > 1) d->n = 1;
+      if (tu_rng_range(&rw, 0, 2) == 0) {
+        d->kernel[1] = tu_rng_range(&rw, 3, 5);
+        d->dilation[1] = tu_rng_range(&rw, 40, 80);
+      }
     }
     if (ref_resolve(d, g)) return;
   }
@@ -791,6 +808,8 @@ int main(void) {
   n_chunks = (n_cases + CHUNK - 1) / CHUNK;
   n_backends = tu_usable_backends(backends, MAX_BACKENDS);
   /* CONV_TEST_BACKENDS=a,b keeps only those (the opencl variant runs). */
+  env = getenv("CONV_TEST_RANDOM_WIDE");
+  wide_rows = env != NULL && strcmp(env, "1") == 0;
   env = getenv("CONV_TEST_BACKENDS");
   if (env != NULL && *env) {
     int kept = 0;
