@@ -41,10 +41,12 @@ __kernel void fwd_direct(__global const float *x, __global const float *w,
 #endif
 
 /* The same for CPUs, one work item per output row oh and block of up to 4
- * output channels of one group, in four float16 registers of 16 outputs:
- * rows of at most 16 outputs take 4 channels at a time, of at most 32 two
- * channels of 2 blocks, wider rows one channel of 4 blocks (64 outputs, a
- * segment) at a time (fwd_rows_shape). For each input channel and tap row
+ * output channels of one group, in up to four float16 registers of 16
+ * outputs: rows of at most 16 outputs take 4 channels at a time, of at
+ * most 32 two channels of 2 blocks (a 32-output segment), wider rows one
+ * channel of one block at a time (fwd_rows_channels, fwd_rows_blocks;
+ * measured on PoCL: wide rows ran slower with 4-block segments, whose
+ * lines are rarely inside the row). For each input channel and tap row
  * the x columns the segment reads are copied once into a private line
  * through the padding map (16 at a time inside the row), shared by the
  * item's channels; each tap is then one vector multiply-add per register.
@@ -53,7 +55,8 @@ __kernel void fwd_direct(__global const float *x, __global const float *w,
 #define DROW 16
 #define DLINE 64
 #define FLINE 256
-int fwd_rows_blocks(int OW) { return OW <= 16 ? 1 : OW <= 32 ? 2 : 4; }
+int fwd_rows_blocks(int OW) { return OW > 16 && OW <= 32 ? 2 : 1; }
+int fwd_rows_channels(int OW) { return OW <= 16 ? 4 : OW <= 32 ? 2 : 1; }
 
 /* The source of padded column s of a row of width W with pads PL, PR
  * (pad_source), -1 (a zero) past the pads: columns only lanes that are
@@ -85,6 +88,96 @@ void fill_line(float *line, __global const float *xr, int s0, int L, int W,
   }
 }
 
+/* fwd_direct_rows for rows wider than 32 outputs: one output channel k of
+ * image n, 16 outputs at a time as one float16; for each input row a tap
+ * reads, the span of the row the 16 outputs need is copied once (through
+ * the padding map) into a private line unless it lies inside the row, and
+ * each tap is one vector multiply-add from it. */
+void fwd_row_wide(__global const float *x, __global const float *w,
+                  __global const float *b, __global float *y, int has_bias,
+                  int n, int k, int oh, GEOM_PARAMS, int act, float alpha) {
+  const int Cg = C / G, Kg = K / G;
+  const int g = k / Kg;
+  __global float *yp = y + ((long)n * K + k) * OH * OW + oh * OW;
+  const int span = (DROW - 1) * SW + (KW - 1) * DW + 1;
+  const int vec = span + (SW == 2 ? DROW : 0) <= DLINE && SW <= 2;
+  /* Elements past what the valid outputs need feed only lanes that are
+   * never stored: zeroed once so that they are defined. */
+  float line[DLINE];
+  for (int e = 0; e < DLINE; e++) line[e] = 0.0f;
+  for (int ow0 = 0; ow0 < OW; ow0 += DROW) {
+    const int valid = min(DROW, OW - ow0);
+    /* Line elements the valid outputs read; the rest stay 0. */
+    const int need = (valid - 1) * SW + (KW - 1) * DW + 1;
+    float16 acc = (float16)(0.0f);
+    float out[DROW];
+    if (!vec) {
+      for (int u = 0; u < DROW; u++) out[u] = 0.0f;
+    }
+    for (int cl = 0; cl < Cg; cl++) {
+      __global const float *xp = x + ((long)n * C + g * Cg + cl) * H * W;
+      __global const float *wp = w + ((long)k * Cg + cl) * KH * KW;
+      for (int ii = 0; ii < KH; ii++) {
+        const int i = flip ? KH - 1 - ii : ii;
+        const int sh = pad_source(oh * SH - PT + i * DH, H, mode);
+        if (sh < 0) continue;
+        __global const float *row = xp + sh * W;
+        const int base = ow0 * SW - PL;
+        if (vec && base >= 0 && base + span + (SW == 2 ? DROW : 0) <= W) {
+          /* Every lane inside the row: vectors straight from memory. */
+          for (int jj = 0; jj < KW; jj++) {
+            const int j = flip ? KW - 1 - jj : jj;
+            __global const float *src = row + base + j * DW;
+            float16 v;
+            if (SW == 1)
+              v = vload16(0, src);
+            else
+              v = (float16)(vload16(0, src).even, vload16(0, src + DROW).even);
+            acc = fma((float16)(wp[ii * KW + jj]), v, acc);
+          }
+        } else if (vec) {
+          if (base >= 0 && base + need <= W) {
+            for (int e = 0; e < need; e++) line[e] = row[base + e];
+          } else {
+            for (int e = 0; e < need; e++) {
+              const int sw = base + e;
+              const int s2 = sw >= 0 && sw < W ? sw : pad_source(sw, W, mode);
+              line[e] = s2 >= 0 ? row[s2] : 0.0f;
+            }
+          }
+          for (int jj = 0; jj < KW; jj++) {
+            const int j = flip ? KW - 1 - jj : jj;
+            const int off = j * DW;
+            float16 v;
+            if (SW == 1)
+              v = vload16(0, line + off);
+            else
+              v = (float16)(vload16(0, line + off).even,
+                            vload16(0, line + off + DROW).even);
+            acc = fma((float16)(wp[ii * KW + jj]), v, acc);
+          }
+        } else {
+          for (int jj = 0; jj < KW; jj++) {
+            const int j = flip ? KW - 1 - jj : jj;
+            const float wv = wp[ii * KW + jj];
+            for (int u = 0; u < valid; u++) {
+              const int sw = (ow0 + u) * SW + j * DW - PL;
+              const int s2 = sw >= 0 && sw < W ? sw : pad_source(sw, W, mode);
+              if (s2 >= 0) out[u] += wv * row[s2];
+            }
+          }
+        }
+      }
+    }
+    if (vec) vstore16(acc, 0, out);
+    const float bk = has_bias ? b[k] : 0.0f;
+    for (int u = 0; u < valid; u++) {
+      const float v = has_bias ? out[u] + bk : out[u];
+      yp[ow0 + u] = act ? conv_act(v, act, alpha) : v;
+    }
+  }
+}
+
 #if defined(KSEL_ALL) || defined(KSEL_fwd_direct_rows)
 __kernel void fwd_direct_rows(__global const float *x,
                               __global const float *w,
@@ -94,14 +187,19 @@ __kernel void fwd_direct_rows(__global const float *x,
   const int oh = get_global_id(0);
   const int t = get_global_id(1);
   const int Cg = C / G, Kg = K / G;
-  const int NB = fwd_rows_blocks(OW); /* 16-output blocks per segment */
-  const int KB = 4 / NB;              /* channels per item */
+  const int NB = fwd_rows_blocks(OW);   /* 16-output blocks per segment */
+  const int KB = fwd_rows_channels(OW); /* channels per item */
   const int kbs = (Kg + KB - 1) / KB; /* channel blocks per group */
   if (oh >= OH || t >= N * G * kbs) return;
   const int n = t / (G * kbs);
   const int g = t / kbs % G;
   const int k0 = g * Kg + t % kbs * KB;
   const int nk = min(KB, g * Kg + Kg - k0);
+  if (KB == 1) {
+    fwd_row_wide(x, w, b, y, has_bias, n, k0, oh, C, H, W, K, KH, KW, OH, OW,
+                 SH, SW, DH, DW, PT, PB, PL, PR, G, mode, flip, act, alpha);
+    return;
+  }
   const int SEG = NB * DROW;
   const int L = (SEG - 1) * SW + (KW - 1) * DW + 1 + (SW == 2);
   const int lines = L <= FLINE;
@@ -241,81 +339,40 @@ __kernel void bwd_data_direct(__global const float *dy,
 }
 #endif
 
-/* dx for zero padding, one work item per input row (h, n*C + c), 16
- * outputs of the row at a time as one float16. Horizontal stride 1: for
- * each output channel of the group and each tap row, the dy segment all
- * taps of the 16 elements read is loaded straight where it lies inside the
- * row, else copied once into a private line with zeros outside; each tap
- * is then one vector multiply-add. Stride SW > 1: the row's elements are
- * taken by phase (w = r + SW*e, one residue r at a time), so that a tap
- * either feeds all 16 lanes of a phase from 16 consecutive dy elements or
- * none of them, and the taps that feed none are never visited. For CPUs;
- * other padding modes take bwd_data_direct. */
-#if defined(KSEL_ALL) || defined(KSEL_bwd_data_direct_rows)
-__kernel void bwd_data_direct_rows(__global const float *dy,
-                                   __global const float *w,
-                                   __global float *dx, int N, GEOM_PARAMS,
-                                   __global const float *b, int has_b,
-                                   int act, float alpha) {
-  const int h = get_global_id(0);
-  const int t = get_global_id(1);
-  if (h >= H || t >= N * C) return;
-  const int n = t / C, c = t % C;
+/* dx for zero padding, for CPUs, rows of 16-element float16 blocks.
+ * Horizontal stride 1: one work item per input row h and block of up to 4
+ * input channels of one group, in float16 registers as fwd_direct_rows
+ * (4 channels of one block, 2 of 2, or one of one by the width W); for
+ * each output channel of the
+ * group and tap row the dy columns the segment reads are copied once into
+ * a private line with zeros outside the row (read in place when inside),
+ * shared by the item's channels, and each tap is one vector multiply-add
+ * per register. Stride SW > 1: one item per input row and channel; the
+ * row's elements are taken by phase (w = r + SW*e, one residue r at a
+ * time), so that a tap either feeds all 16 lanes of a phase from 16
+ * consecutive dy elements or none of them, and the taps that feed none
+ * are never visited. Per element the terms are added in the order (output
+ * channel, tap row, tap column). Other padding modes take
+ * bwd_data_direct. */
+/* bwd_data_direct_rows for rows wider than 32 elements, stride 1: input
+ * channel c (cl of group g) of image n, 16 elements at a time as one
+ * float16; for each output channel of the group and tap row, the dy
+ * segment all taps of the 16 elements read is loaded straight where it
+ * lies inside the row, else copied once into a private line with zeros
+ * outside; each tap is then one vector multiply-add. */
+void bwd_data_row_wide(__global const float *dy, __global const float *w,
+                       __global float *dx, int n, int c, int h, GEOM_PARAMS,
+                       __global const float *b, int has_b, int act,
+                       float alpha) {
   const int Cg = C / G, Kg = K / G;
   const int g = c / Cg, cl = c % Cg;
   const int P = OH * OW;
   __global const float *dyp = dy + ((long)n * K + g * Kg) * P;
   __global const float *wp = w + ((long)g * Kg * Cg + cl) * KH * KW;
   const long wstride = (long)Cg * KH * KW; /* next output channel */
-  __global float *dxp = dx + (long)t * H * W + h * W;
-  /* The dy segment of one (channel, tap row) that all taps of 16 lanes
-   * read: ow from lo to lo + span - 1. */
+  __global float *dxp = dx + ((long)n * C + c) * H * W + h * W;
   const int span = DROW + (KW - 1) * DW;
   float line[DLINE];
-  if (SW != 1) {
-    for (int r = 0; r < SW && r < W; r++) {
-      const int nr = (W - r + SW - 1) / SW; /* elements of this phase */
-      for (int e0 = 0; e0 < nr; e0 += DROW) {
-        const int valid = min(DROW, nr - e0);
-        const int wb = r + SW * e0; /* w of lane 0 */
-        float16 acc = (float16)(0.0f);
-        for (int kk = 0; kk < Kg; kk++) {
-          for (int i = 0; i < KH; i++) {
-            const int u = h + PT - i * DH;
-            if (u < 0) break;
-            if (SH != 1 && u % SH != 0) continue;
-            const int oh = SH == 1 ? u : u / SH;
-            if (oh >= OH) continue;
-            const int ii = flip ? KH - 1 - i : i;
-            __global const float *dyr = dyp + (long)kk * P + oh * OW;
-            __global const float *wr = wp + kk * wstride + ii * KW;
-            for (int j = 0; j < KW; j++) {
-              const int v = wb + PL - j * DW; /* SW * (ow of lane 0) */
-              if (v % SW != 0) continue;    /* feeds no lane of this phase */
-              const int jj = flip ? KW - 1 - j : j;
-              const int start = v / SW;     /* exact, also below 0 */
-              float16 dv;
-              if (start >= 0 && start + DROW <= OW) {
-                dv = vload16(0, dyr + start);
-              } else {
-                for (int e = 0; e < DROW; e++) {
-                  const int o = start + e;
-                  line[e] = o >= 0 && o < OW && e < valid ? dyr[o] : 0.0f;
-                }
-                dv = vload16(0, line);
-              }
-              acc = fma((float16)(wr[jj]), dv, acc);
-            }
-          }
-        }
-        float out[DROW];
-        vstore16(acc, 0, out);
-        for (int e = 0; e < valid; e++)
-          dxp[wb + SW * e] = dx_epilogue(out[e], b, has_b, c, act, alpha);
-      }
-    }
-    return;
-  }
   for (int w0 = 0; w0 < W; w0 += DROW) {
     const int valid = min(DROW, W - w0);
     const int lo = w0 + PL - (KW - 1) * DW;
@@ -372,6 +429,149 @@ __kernel void bwd_data_direct_rows(__global const float *dy,
     vstore16(acc, 0, out);
     for (int e = 0; e < valid; e++)
       dxp[w0 + e] = dx_epilogue(out[e], b, has_b, c, act, alpha);
+  }
+}
+
+#if defined(KSEL_ALL) || defined(KSEL_bwd_data_direct_rows)
+__kernel void bwd_data_direct_rows(__global const float *dy,
+                                   __global const float *w,
+                                   __global float *dx, int N, GEOM_PARAMS,
+                                   __global const float *b, int has_b,
+                                   int act, float alpha) {
+  const int h = get_global_id(0);
+  const int t = get_global_id(1);
+  const int Cg = C / G, Kg = K / G;
+  const int P = OH * OW;
+  const long wstride = (long)Cg * KH * KW; /* next output channel */
+  float line[FLINE];
+  if (SW != 1) {
+    if (h >= H || t >= N * C) return;
+    const int n = t / C, c = t % C;
+    const int g = c / Cg, cl = c % Cg;
+    __global const float *dyp = dy + ((long)n * K + g * Kg) * P;
+    __global const float *wp = w + ((long)g * Kg * Cg + cl) * KH * KW;
+    __global float *dxp = dx + (long)t * H * W + h * W;
+    for (int r = 0; r < SW && r < W; r++) {
+      const int nr = (W - r + SW - 1) / SW; /* elements of this phase */
+      for (int e0 = 0; e0 < nr; e0 += DROW) {
+        const int valid = min(DROW, nr - e0);
+        const int wb = r + SW * e0; /* w of lane 0 */
+        float16 acc = (float16)(0.0f);
+        for (int kk = 0; kk < Kg; kk++) {
+          for (int i = 0; i < KH; i++) {
+            const int u = h + PT - i * DH;
+            if (u < 0) break;
+            if (SH != 1 && u % SH != 0) continue;
+            const int oh = SH == 1 ? u : u / SH;
+            if (oh >= OH) continue;
+            const int ii = flip ? KH - 1 - i : i;
+            __global const float *dyr = dyp + (long)kk * P + oh * OW;
+            __global const float *wr = wp + kk * wstride + ii * KW;
+            for (int j = 0; j < KW; j++) {
+              const int v = wb + PL - j * DW; /* SW * (ow of lane 0) */
+              if (v % SW != 0) continue;    /* feeds no lane of this phase */
+              const int jj = flip ? KW - 1 - j : j;
+              const int start = v / SW;     /* exact, also below 0 */
+              float16 dv;
+              if (start >= 0 && start + DROW <= OW) {
+                dv = vload16(0, dyr + start);
+              } else {
+                for (int e = 0; e < DROW; e++) {
+                  const int o = start + e;
+                  line[e] = o >= 0 && o < OW && e < valid ? dyr[o] : 0.0f;
+                }
+                dv = vload16(0, line);
+              }
+              acc = fma((float16)(wr[jj]), dv, acc);
+            }
+          }
+        }
+        float out[DROW];
+        vstore16(acc, 0, out);
+        for (int e = 0; e < valid; e++)
+          dxp[wb + SW * e] = dx_epilogue(out[e], b, has_b, c, act, alpha);
+      }
+    }
+    return;
+  }
+  const int NB = fwd_rows_blocks(W);   /* 16-element blocks per segment */
+  const int KB = fwd_rows_channels(W); /* input channels per item */
+  const int cbs = (Cg + KB - 1) / KB;
+  if (h >= H || t >= N * G * cbs) return;
+  const int n = t / (G * cbs);
+  const int g = t / cbs % G;
+  const int cl0 = t % cbs * KB;
+  const int nc = min(KB, Cg - cl0);
+  if (KB == 1) {
+    bwd_data_row_wide(dy, w, dx, n, g * Cg + cl0, h, C, H, W, K, KH, KW, OH,
+                      OW, SH, SW, DH, DW, PT, PB, PL, PR, G, mode, flip, b,
+                      has_b, act, alpha);
+    return;
+  }
+  __global const float *dyp = dy + ((long)n * K + g * Kg) * P;
+  __global const float *wp = w + ((long)g * Kg * Cg + cl0) * KH * KW;
+  const int SEG = NB * DROW;
+  const int L = SEG + (KW - 1) * DW; /* dy columns a segment reads */
+  const int lines = L <= FLINE;
+  for (int w0 = 0; w0 < W; w0 += SEG) {
+    float16 a0 = (float16)(0.0f), a1 = a0, a2 = a0, a3 = a0;
+    for (int kk = 0; kk < Kg; kk++) {
+      for (int i = 0; i < KH; i++) {
+        const int u = h + PT - i * DH;
+        if (u < 0) break;
+        if (SH != 1 && u % SH != 0) continue;
+        const int oh = SH == 1 ? u : u / SH;
+        if (oh >= OH) continue;
+        const int ii = flip ? KH - 1 - i : i;
+        __global const float *dyr = dyp + (long)kk * P + oh * OW;
+        const int s0 = w0 + PL - (KW - 1) * DW; /* ow of line[0] */
+        const int inside = lines && s0 >= 0 && s0 + L <= OW;
+        if (lines && !inside) fill_line(line, dyr, s0, L, OW, 0, 0, 0);
+        for (int j = 0; j < KW; j++) {
+          const int jj = flip ? KW - 1 - j : j;
+          float wv[4];
+          for (int q = 0; q < 4; q++)
+            wv[q] = wp[kk * wstride + min(q, nc - 1) * KH * KW + ii * KW + jj];
+          for (int q = 0; q < 4; q++) {
+            const int cq = q / NB, bq = q % NB; /* channel, block */
+            if (cq >= nc) break;
+            const int u0 = (KW - 1 - j) * DW + bq * DROW;
+            float16 v;
+            if (inside) {
+              v = vload16(0, dyr + s0 + u0);
+            } else if (lines) {
+              v = vload16(0, line + u0);
+            } else {
+              float tmp[DROW];
+              for (int e = 0; e < DROW; e++) {
+                const int o = s0 + u0 + e;
+                tmp[e] = o >= 0 && o < OW ? dyr[o] : 0.0f;
+              }
+              v = vload16(0, tmp);
+            }
+            const float16 wq = (float16)(wv[cq]);
+            if (q == 0) a0 = fma(wq, v, a0);
+            else if (q == 1) a1 = fma(wq, v, a1);
+            else if (q == 2) a2 = fma(wq, v, a2);
+            else a3 = fma(wq, v, a3);
+          }
+        }
+      }
+    }
+    for (int q = 0; q < 4; q++) {
+      const int cq = q / NB, bq = q % NB;
+      if (cq >= nc) break;
+      const int e0 = w0 + bq * DROW;
+      const int valid = min(DROW, W - e0);
+      if (valid <= 0) continue;
+      const float16 a = q == 0 ? a0 : q == 1 ? a1 : q == 2 ? a2 : a3;
+      float out[DROW];
+      vstore16(a, 0, out);
+      const int c = g * Cg + cl0 + cq;
+      __global float *dxp = dx + ((long)n * C + c) * H * W + h * W + e0;
+      for (int e = 0; e < valid; e++)
+        dxp[e] = dx_epilogue(out[e], b, has_b, c, act, alpha);
+    }
   }
 }
 #endif

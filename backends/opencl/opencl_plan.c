@@ -417,6 +417,16 @@ static size_t fwd_rows_d1(const ocl_plan *pl) {
   return (size_t)p->n * (size_t)p->groups * (size_t)((pl->kg + kb - 1) / kb);
 }
 
+/* The second grid dimension of bwd_data_direct_rows: with horizontal
+ * stride 1 images x groups x blocks of 4, 2 or 1 input channels of a group
+ * (by the input width, as fwd_rows_d1), else images x input channels. */
+static size_t bwd_rows_d1(const ocl_plan *pl) {
+  const conv_problem *p = &pl->p;
+  if (p->stride_w != 1) return (size_t)(p->n * p->c_in);
+  const int64_t cb = p->w <= 16 ? 4 : p->w <= 32 ? 2 : 1;
+  return (size_t)p->n * (size_t)p->groups * (size_t)((pl->cg + cb - 1) / cb);
+}
+
 /* The work items of bwd_weight_direct_rows: one per (output channel,
  * input channel of its group, tap row, group of up to 4 taps of the row:
  * WTAPS in direct.cl). */
@@ -1953,7 +1963,7 @@ static conv_status backward_data_store(ocl_plan *pl, cl_mem dy, cl_mem w,
     st = set_dx_epilogue(pl, kk, b, act, alpha, err);
     if (st != CONV_SUCCESS) return st;
     st = launch(pl, kk, rows ? (size_t)p->h : pl->hw,
-                (size_t)(p->n * p->c_in), err);
+                rows ? bwd_rows_d1(pl) : (size_t)(p->n * p->c_in), err);
     if (st != CONV_SUCCESS) return st;
     return finish(pl, err);
   }
