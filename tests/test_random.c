@@ -8,8 +8,9 @@
  * CONV_TEST_RANDOM_CASES (default 200) cases per backend,
  * CONV_TEST_RANDOM_SEED (default 20240601) to explore other cases,
  * CONV_TEST_RANDOM_WIDE=1 to make every case's rows wide (width 40-300,
- * some with horizontal dilations of 40-80: the row kernels' segments and
- * their fallback for taps wider than a line). A failure
+ * or 1-30 columns past a 5-tap kernel dilated 60-70; a quarter with
+ * horizontal dilations of 40-80: the row kernels' segments and their
+ * fallback for taps wider than a line). A failure
  * names the case index, seed and descriptor, so it can be reproduced. */
 #include <check.h>
 #include <ctype.h>
@@ -113,9 +114,14 @@ static void random_desc(uint64_t seed, conv_desc *d, ref_geom *g) {
       d->w = tu_rng_range(&rw, 40, 300);
       d->h = tu_rng_range(&rw, 1, 4);
       if (d->n > 1) d->n = 1;
-      if (tu_rng_range(&rw, 0, 2) == 0) {
+      const int64_t dil = tu_rng_range(&rw, 0, 3);
+      if (dil == 1) { /* taps wider than a line, on a wide row */
         d->kernel[1] = tu_rng_range(&rw, 3, 5);
         d->dilation[1] = tu_rng_range(&rw, 40, 80);
+      } else if (dil == 2) { /* the same with few outputs per row */
+        d->kernel[1] = 5;
+        d->dilation[1] = tu_rng_range(&rw, 60, 70);
+        d->w = 4 * d->dilation[1] + tu_rng_range(&rw, 1, 30);
       }
     }
     if (ref_resolve(d, g)) return;
