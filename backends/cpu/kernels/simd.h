@@ -41,7 +41,16 @@ typedef float vfu __attribute__((vector_size(64), aligned(4), may_alias));
  * clones), even when it is always inlined. No vector crosses a call. */
 #define vload(p) (*(const vfu *)(p))
 #define vstore(p, v) ((void)(*(vfu *)(p) = (v)))
-#define vsplat(s) ((vf){0} + (float)(s))
+/* A true broadcast: `(vf){0} + s` would cost a scalar add (0 + s cannot be
+ * folded: it turns -0 into +0) and a register shuffle before every FMA,
+ * where this is one broadcast load the FMA can take from memory. */
+#define vsplat(s)                                                    \
+  ({                                                                 \
+    const float vsp_s_ = (float)(s);                                 \
+    (vf){vsp_s_, vsp_s_, vsp_s_, vsp_s_, vsp_s_, vsp_s_, vsp_s_,     \
+         vsp_s_, vsp_s_, vsp_s_, vsp_s_, vsp_s_, vsp_s_, vsp_s_,     \
+         vsp_s_, vsp_s_};                                            \
+  })
 #define vzero() ((vf){0})
 
 /* Stores the first n (1..16) lanes of v. */
