@@ -90,6 +90,9 @@ struct lc_plane;
   X(sg_isa, (int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,       \
              float alpha, const float *a, int64_t lda, const float *b,        \
              int64_t ldb, float beta, float *c, int64_t ldc))                 \
+  X(wgrad_step, (const float *a, int64_t lda, int64_t rows, const float *d, \
+                 int64_t ldd, int64_t cout, int64_t kn, int accumulate,       \
+                 float *ct, int64_t ldct, float *pack))                       \
   /* helpers/padding.c: padded planes */                                      \
   X(plane_fill_isa, (const conv_problem *p, const float *src, struct lc_plane g,     \
                      float *buf))                                             \

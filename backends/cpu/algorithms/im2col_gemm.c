@@ -40,6 +40,10 @@
 #define FWD_ROWS_BUDGET ((int64_t)2 * 1024 * 1024)
 /* Floats of partial weight gradients bwd_weight may keep. */
 #define PARTIAL_BUDGET ((int64_t)8 * 1024 * 1024)
+/* bwd_weight: positions per step at most, and floats of a task's
+ * transposed product (rows x output channels) at most. */
+#define WG_TILE 256
+#define WG_CT_BUDGET ((int64_t)128 * 1024)
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -59,7 +63,7 @@ typedef struct geometry {
    * apf floats after the columns in the thread's slice, then tmpf floats
    * for lc_gemm_panel); cols_bytes is the column buffer alone. */
   int packed;
-  size_t apf, tmpf, cols_bytes;
+  size_t apf, tmpf, cols_bytes; /* bwd_weight: the same three parts */
   size_t partial;      /* bwd_weight: bytes of partial dw, after the slices */
 } geometry;
 
@@ -135,26 +139,40 @@ static void geometry_of(const conv_problem *p, conv_op op, geometry *g) {
       }
       break;
     case CONV_OP_BACKWARD_WEIGHT: {
-      /* Chunks of dw columns (k rows of the lowered input, at most 512, so
-       * the GEMMs stay large), and, where that gives too few tasks, chunks
-       * of the reduction over (image, tile) steps: chunk 0 writes dw, chunk
-       * j > 0 a partial dw in the workspace, summed in chunk order at the
-       * end. */
+      /* Chunks of dw columns (k rows of the lowered input, at most 512)
+       * and of output channels (so that the task's transposed product,
+       * rows x cout floats, stays in L2), and, where that gives too few
+       * tasks, chunks of the reduction over (image, tile) steps: chunk 0
+       * writes dw, chunk j > 0 a partial dw in the workspace, summed in
+       * chunk order at the end. Tiles of at most WG_TILE positions: the
+       * packed operand of a step (WG_TILE x 32 floats a panel) stays in
+       * L1. */
       const int64_t nr = ceil_div(g->k, 512);
       g->rows = ceil_div(g->k, nr);
       g->nrows = ceil_div(g->k, g->rows);
-      g->mc = g->cout_g;
-      g->nm = 1;
-      g->pt = tile_for(g->rows, g->p);
+      g->mc = min64(g->cout_g,
+                    max64(LC_WGRAD_NR, WG_CT_BUDGET / g->rows / LC_WGRAD_NR *
+                                           LC_WGRAD_NR));
+      g->nm = ceil_div(g->cout_g, g->mc);
+      const int64_t nt = ceil_div(g->p, WG_TILE);
+      g->pt = min64(g->p, ceil_div(ceil_div(g->p, nt), 16) * 16);
       g->ntiles = ceil_div(g->p, g->pt);
       const int64_t steps = p->n * g->ntiles;
-      const int64_t base = p->groups * g->nrows;
+      const int64_t base = p->groups * g->nrows * g->nm;
       const int64_t dw_count = p->c_out * g->k;
       g->nb = 1;
       if (base < MIN_TASKS) g->nb = min64(steps, ceil_div(MIN_TASKS, base));
       g->nb = max64(1, min64(g->nb, 1 + PARTIAL_BUDGET / max64(dw_count, 1)));
       g->tasks = base * g->nb;
-      g->slice = g->pointwise ? 0 : (size_t)(g->rows * g->pt) * sizeof(float);
+      /* Per thread: the columns, the packed operand, the product. */
+      const int64_t wide = max64(g->rows, g->mc);
+      g->cols_bytes = g->pointwise ? 0 : cpu_align_up((size_t)(g->rows * g->pt) * sizeof(float));
+      g->apf = lc_wgrad_pack_floats(wide, g->pt);
+      g->tmpf = (size_t)lc_wgrad_ldct(wide) * (size_t)wide;
+      g->slice = cpu_add_size(
+          cpu_add_size(g->cols_bytes,
+                       cpu_align_up(cpu_mul_size(g->apf, sizeof(float)))),
+          cpu_mul_size(g->tmpf, sizeof(float)));
       g->partial = (size_t)(g->nb - 1) * (size_t)dw_count * sizeof(float);
       break;
     }
@@ -321,9 +339,61 @@ static void im2col_backward_data(const cpu_run *r, const cpu_tensors *t) {
 
 /* -------------------------------------------------------- backward weight */
 
-static void im2col_backward_weight(const cpu_run *r, const cpu_tensors *t) {
+/* One task of the weight gradient: dw[co0 + m, k0 + r] (m < mc, r < rows)
+ * over steps [s0, s1). Each step is lc_kern->wgrad_step on the task's
+ * product, transposed so that the larger operand (the lowered input, or
+ * dy where the chunk has more output channels than rows) is read in
+ * place and the smaller one is packed; the product, r-major or m-major,
+ * is copied into dst once at the end. */
+static void im2col_bwd_weight_task(const cpu_run *r, const cpu_tensors *t,
+                                   const geometry *g, int64_t gi, int64_t k0,
+                                   int64_t k1, int64_t m0, int64_t m1,
+                                   int64_t s0, int64_t s1, float *dst,
+                                   char *slice) {
   const conv_problem *p = r->p;
   const cpu_maps *m = r->state;
+  const int64_t rows = k1 - k0, mc = m1 - m0;
+  const int64_t co0 = gi * g->cout_g + m0;
+  float *cols = (float *)slice;
+  float *pack = (float *)(slice + g->cols_bytes);
+  float *ct = pack + cpu_align_up(g->apf * sizeof(float)) / sizeof(float);
+  /* swap: ct is m-major (dy broadcast, the columns packed). */
+  const int swap = rows < mc;
+  const int64_t ldct = lc_wgrad_ldct(swap ? rows : mc);
+  for (int64_t step = s0; step < s1; step++) {
+    const int64_t n = step / g->ntiles, tile = step % g->ntiles;
+    const float *x = t->x + (size_t)(n * p->c_in + gi * g->cin_g) * (size_t)g->hw;
+    const float *dy = t->dy + (size_t)(n * p->c_out + co0) * (size_t)g->p;
+    const int64_t p0 = tile * g->pt, p1 = min64(p0 + g->pt, g->p);
+    const float *bmat;
+    int64_t ldb;
+    if (g->pointwise) {
+      bmat = x + (size_t)k0 * (size_t)g->hw + (size_t)p0;
+      ldb = g->hw;
+    } else {
+      lc_kern->im2col_lower(p, m, x, k0, k1, p0, p1, cols);
+      bmat = cols;
+      ldb = p1 - p0;
+    }
+    if (swap)
+      lc_kern->wgrad_step(dy + p0, g->p, mc, bmat, ldb, rows, p1 - p0,
+                          step > s0, ct, ldct, pack);
+    else
+      lc_kern->wgrad_step(bmat, ldb, rows, dy + p0, g->p, mc, p1 - p0,
+                          step > s0, ct, ldct, pack);
+  }
+  float *dw = dst + (size_t)co0 * (size_t)g->k + (size_t)k0;
+  for (int64_t co = 0; co < mc; co++) {
+    float *d = dw + (size_t)co * (size_t)g->k;
+    if (swap)
+      memcpy(d, ct + (size_t)co * (size_t)ldct, (size_t)rows * sizeof(float));
+    else
+      for (int64_t i = 0; i < rows; i++) d[i] = ct[(size_t)i * (size_t)ldct + (size_t)co];
+  }
+}
+
+static void im2col_backward_weight(const cpu_run *r, const cpu_tensors *t) {
+  const conv_problem *p = r->p;
   geometry g;
   geometry_of(p, CONV_OP_BACKWARD_WEIGHT, &g);
   const int64_t steps = p->n * g.ntiles;
@@ -334,33 +404,15 @@ static void im2col_backward_weight(const cpu_run *r, const cpu_tensors *t) {
 #pragma omp for schedule(dynamic, 1)
     for (int64_t task = 0; task < g.tasks; task++) {
       const int64_t ri = task % g.nrows;
-      const int64_t gi = (task / g.nrows) % p->groups;
-      const int64_t chunk = task / (g.nrows * p->groups);
+      const int64_t mi = (task / g.nrows) % g.nm;
+      const int64_t gi = (task / (g.nrows * g.nm)) % p->groups;
+      const int64_t chunk = task / (g.nrows * g.nm * p->groups);
       const int64_t k0 = ri * g.rows, k1 = min64(k0 + g.rows, g.k);
-      const int64_t co0 = gi * g.cout_g;
+      const int64_t m0 = mi * g.mc, m1 = min64(m0 + g.mc, g.cout_g);
       float *dst = chunk == 0 ? t->dw : partial + (size_t)(chunk - 1) * dw_count;
-      float *dw = dst + (size_t)co0 * (size_t)g.k + (size_t)k0;
-      float *cols = g.pointwise ? NULL : cpu_ws_slice(r, g.slice, cpu_thread_id());
       const int64_t s0 = steps * chunk / g.nb, s1 = steps * (chunk + 1) / g.nb;
-      for (int64_t step = s0; step < s1; step++) {
-        const int64_t n = step / g.ntiles, tile = step % g.ntiles;
-        const float *x =
-            t->x + (size_t)(n * p->c_in + gi * g.cin_g) * (size_t)g.hw;
-        const float *dy = t->dy + (size_t)(n * p->c_out + co0) * (size_t)g.p;
-        const int64_t p0 = tile * g.pt, p1 = min64(p0 + g.pt, g.p);
-        const float *bmat;
-        int64_t ldb;
-        if (g.pointwise) {
-          bmat = x + (size_t)k0 * (size_t)g.hw + (size_t)p0;
-          ldb = g.hw;
-        } else {
-          lc_kern->im2col_lower(p, m, x, k0, k1, p0, p1, cols);
-          bmat = cols;
-          ldb = p1 - p0;
-        }
-        cpu_sgemm(0, 1, g.cout_g, k1 - k0, p1 - p0, 1.0f, dy + p0, g.p, bmat,
-                  ldb, step == s0 ? 0.0f : 1.0f, dw, g.k);
-      }
+      im2col_bwd_weight_task(r, t, &g, gi, k0, k1, m0, m1, s0, s1, dst,
+                             cpu_ws_slice(r, g.slice, cpu_thread_id()));
     }
     /* dw += partial chunks, in chunk order. */
     if (g.nb > 1) {

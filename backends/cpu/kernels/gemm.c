@@ -293,3 +293,114 @@ void lc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
               int64_t ldb, float beta, float *c, int64_t ldc) {
   sg_isa(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
+
+/* ------------------------------------------------------ lc_wgrad_step */
+
+/* One step of the weight gradient's product, with the product transposed
+ * so that the lowered input (rows contiguous over positions) is read in
+ * place and only dy is repacked:
+ *
+ *   ct[r][co] (+)= sum_{kk < kn} a[r * lda + kk] * d[co * ldd + kk]
+ *
+ * d (cout rows) is packed into panels of WS_NR output channels,
+ * pack[panel][kk][WS_NR] (zero past cout), kept in L1 for kn up to a few
+ * hundred; each register tile is WS_MR rows of a (broadcast) by one panel
+ * (WS_NV vectors). ct rows hold the panels' full width (ldct >= cout
+ * rounded up to LC_WGRAD_NR); the first step writes, later ones add, in
+ * step order. The register tile depends on the level (registers): 12 x 32
+ * with AVX-512's 32 registers, 6 x 16 with AVX2's 16, 2 x 16 generic (SSE2). */
+/* Array bounds: the tile in use is a constant of each clone (arrays sized
+ * by the parameters would be VLAs, kept in memory). */
+#define WS_MR_MAX 12
+#define WS_NV_MAX 2
+static inline LC_INLINE void wgrad_step_body(const float *a, int64_t lda,
+                                             int64_t rows, const float *d,
+                                             int64_t ldd, int64_t cout,
+                                             int64_t kn, int accumulate,
+                                             float *ct, int64_t ldct,
+                                             float *pack, const int WS_MR,
+                                             const int WS_NV) {
+  const int64_t nr = (int64_t)WS_NV * LC_VL;
+  const int64_t npanels = (cout + nr - 1) / nr;
+  /* Pack d^T, 16 channels x 16 positions at a time: 16 row loads, one
+   * register transpose, 16 stores into the panel. */
+  for (int64_t pn = 0; pn < npanels; pn++) {
+    float *dst = pack + pn * kn * nr;
+    for (int64_t j0 = 0; j0 < nr; j0 += LC_VL) {
+      const int64_t co0 = pn * nr + j0;
+      for (int64_t k0 = 0; k0 < kn; k0 += LC_VL) {
+        const int64_t kc = kn - k0 < LC_VL ? kn - k0 : LC_VL;
+        vf t[LC_VL];
+        LC_UNROLL
+        for (int i = 0; i < LC_VL; i++)
+          t[i] = co0 + i < cout ? vload_n(d + (co0 + i) * ldd + k0, kc) : vzero();
+        vtranspose16(t);
+        LC_UNROLL
+        for (int i = 0; i < LC_VL; i++)
+          if (i < kc) vstore(dst + (k0 + i) * nr + j0, t[i]);
+      }
+    }
+  }
+  for (int64_t pn = 0; pn < npanels; pn++) {
+    const float *bp = pack + pn * kn * nr;
+    for (int64_t r0 = 0; r0 < rows; r0 += WS_MR) {
+      const float *ar[WS_MR_MAX];
+      LC_UNROLL
+      for (int i = 0; i < WS_MR; i++)
+        ar[i] = a + (r0 + i < rows ? r0 + i : rows - 1) * lda;
+      vf acc[WS_MR_MAX][WS_NV_MAX];
+      LC_UNROLL
+      for (int i = 0; i < WS_MR; i++)
+        LC_UNROLL
+        for (int v = 0; v < WS_NV; v++) acc[i][v] = vzero();
+      const float *bk = bp;
+      for (int64_t kk = 0; kk < kn; kk++, bk += nr) {
+        vf b[WS_NV_MAX];
+        LC_UNROLL
+        for (int v = 0; v < WS_NV; v++) b[v] = vload(bk + v * LC_VL);
+        LC_UNROLL
+        for (int i = 0; i < WS_MR; i++) {
+          const vf ai = vsplat(ar[i][kk]);
+          LC_UNROLL
+          for (int v = 0; v < WS_NV; v++) acc[i][v] += ai * b[v];
+        }
+      }
+      LC_UNROLL
+      for (int i = 0; i < WS_MR; i++) {
+        if (r0 + i >= rows) continue;
+        float *c = ct + (r0 + i) * ldct + pn * nr;
+        LC_UNROLL
+        for (int v = 0; v < WS_NV; v++) {
+          vf s = acc[i][v];
+          if (accumulate) s += vload(c + v * LC_VL);
+          vstore(c + v * LC_VL, s);
+        }
+      }
+    }
+  }
+}
+
+#define WGRAD_STEP_PARAMS                                                \
+  (const float *a, int64_t lda, int64_t rows, const float *d, int64_t ldd, \
+   int64_t cout, int64_t kn, int accumulate, float *ct, int64_t ldct,     \
+   float *pack)
+#define WGRAD_STEP_ARGS a, lda, rows, d, ldd, cout, kn, accumulate, ct, ldct, pack
+
+#if CPU_X86
+CPU_TARGET_AVX512 void lc_wgrad_step_avx512 WGRAD_STEP_PARAMS {
+  wgrad_step_body(WGRAD_STEP_ARGS, 12, 2);
+}
+CPU_TARGET_AVX2 void lc_wgrad_step_avx2 WGRAD_STEP_PARAMS {
+  wgrad_step_body(WGRAD_STEP_ARGS, 6, 1);
+}
+#else
+void lc_wgrad_step_avx512 WGRAD_STEP_PARAMS {
+  wgrad_step_body(WGRAD_STEP_ARGS, 2, 1);
+}
+void lc_wgrad_step_avx2 WGRAD_STEP_PARAMS {
+  wgrad_step_body(WGRAD_STEP_ARGS, 2, 1);
+}
+#endif
+void lc_wgrad_step_generic WGRAD_STEP_PARAMS {
+  wgrad_step_body(WGRAD_STEP_ARGS, 2, 1);
+}

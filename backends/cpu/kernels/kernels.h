@@ -72,4 +72,13 @@ void lc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
               float alpha, const float *a, int64_t lda, const float *b,
               int64_t ldb, float beta, float *c, int64_t ldc);
 
+/* The weight gradient's GEMM step (lc_kern->wgrad_step, kernels/gemm.c):
+ * ct[r][co] (+)= sum_kk a[r][kk] d[co][kk]; ct rows of ldct >= cout rounded
+ * up to LC_WGRAD_NR floats (panel width at the widest level); pack holds
+ * lc_wgrad_pack_floats(cout, kn). */
+#define LC_WGRAD_NR 32
+#define lc_wgrad_ldct(cout) \
+  (((cout) + LC_WGRAD_NR - 1) / LC_WGRAD_NR * LC_WGRAD_NR)
+#define lc_wgrad_pack_floats(cout, kn) ((size_t)lc_wgrad_ldct(cout) * (size_t)(kn))
+
 #endif /* CONV_CPU_KERNELS_H */

@@ -91,6 +91,48 @@ static inline LC_INLINE float vsum_p(const vf *v) {
 }
 #define vsum(v) vsum_p((const vf[1]){(v)})
 
+/* Transposes the 16 x 16 floats in r[0..15] (row i becomes column i):
+ * four stages, each swapping the off-diagonal blocks of 8, 4, 2, then 1
+ * lanes between rows i and i + block (two lane shuffles per row pair). */
+static inline LC_INLINE void vtranspose16(vf *r) {
+  LC_UNROLL
+  for (int i = 0; i < 16; i++)
+    if (!(i & 8)) {
+      const vf a_ = r[i], b_ = r[i + 8];
+      r[i] = __builtin_shufflevector(
+            a_, b_, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+      r[i + 8] = __builtin_shufflevector(
+            a_, b_, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+    }
+  LC_UNROLL
+  for (int i = 0; i < 16; i++)
+    if (!(i & 4)) {
+      const vf a_ = r[i], b_ = r[i + 4];
+      r[i] = __builtin_shufflevector(
+            a_, b_, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+      r[i + 4] = __builtin_shufflevector(
+            a_, b_, 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+    }
+  LC_UNROLL
+  for (int i = 0; i < 16; i++)
+    if (!(i & 2)) {
+      const vf a_ = r[i], b_ = r[i + 2];
+      r[i] = __builtin_shufflevector(
+            a_, b_, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
+      r[i + 2] = __builtin_shufflevector(
+            a_, b_, 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
+    }
+  LC_UNROLL
+  for (int i = 0; i < 16; i++)
+    if (!(i & 1)) {
+      const vf a_ = r[i], b_ = r[i + 1];
+      r[i] = __builtin_shufflevector(
+            a_, b_, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+      r[i + 1] = __builtin_shufflevector(
+            a_, b_, 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
+    }
+}
+
 /* The level of the kernel table in use (cpu_isa.h): 2 = AVX-512 (F, BW,
  * VL, DQ), 1 = AVX2 + FMA, 0 = generic; capped by $CONV_CPU_ISA. */
 #define lc_isa_level() (lc_kern->level)
