@@ -20,6 +20,7 @@
 #include "conv_env.h"
 #include "cpu_internal.h"
 #include "cpu_isa.h"
+#include "kernels.h"
 
 #define TOL 1e-4
 
@@ -468,6 +469,88 @@ static void check_isa(void) {
   plug->plan_destroy(plan);
 }
 
+/* The GEMM kernels against a float64 loop: lc_sgemm (every transpose
+ * pair, alpha and beta, leading dimensions past the width, m not a
+ * multiple of the register tile, k past one copied block, partial panels)
+ * and every level's wgrad_step (first and accumulating steps, the
+ * product's padding columns untouched past cout). NaN-poisoned outputs. */
+static void check_gemm_kernels(void) {
+  for (int it = 0; it < 24; it++) {
+    const int ta = it & 1, tb = (it >> 1) & 1;
+    const int64_t m = irand(1, 70), n = irand(1, 75), k = irand(1, 600);
+    const int64_t lda = (ta ? m : k) + irand(0, 3), ldb = (tb ? k : n) + irand(0, 3);
+    const int64_t ldc = n + irand(0, 3);
+    const float alpha = it % 3 ? 1.0f : 0.5f, beta = it % 4 < 2 ? 0.0f : 1.0f;
+    float *a = malloc(sizeof(float) * (size_t)(lda * (ta ? k : m)));
+    float *b = malloc(sizeof(float) * (size_t)(ldb * (tb ? n : k)));
+    float *c = malloc(sizeof(float) * (size_t)(ldc * m));
+    double *ref = malloc(sizeof(double) * (size_t)(m * n));
+    float *got = malloc(sizeof(float) * (size_t)(m * n));
+    for (int64_t i = 0; i < lda * (ta ? k : m); i++) a[i] = frand();
+    for (int64_t i = 0; i < ldb * (tb ? n : k); i++) b[i] = frand();
+    for (int64_t i = 0; i < ldc * m; i++) c[i] = beta != 0.0f ? frand() : NAN;
+    for (int64_t i = 0; i < m; i++)
+      for (int64_t j = 0; j < n; j++) {
+        double acc = 0;
+        for (int64_t kk = 0; kk < k; kk++)
+          acc += (double)(ta ? a[kk * lda + i] : a[i * lda + kk]) *
+                 (double)(tb ? b[j * ldb + kk] : b[kk * ldb + j]);
+        ref[i * n + j] = alpha * acc + (beta != 0.0f ? beta * (double)c[i * ldc + j] : 0.0);
+      }
+    lc_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    for (int64_t i = 0; i < m; i++)
+      for (int64_t j = 0; j < n; j++) got[i * n + j] = c[i * ldc + j];
+    int nan_seen;
+    double e = rel_err(got, ref, (size_t)(m * n), &nan_seen);
+    checks++;
+    if (nan_seen || e > 1e-5) {
+      printf("FAIL lc_sgemm ta=%d tb=%d m=%lld n=%lld k=%lld: rel err %.3g%s\n", ta,
+             tb, (long long)m, (long long)n, (long long)k, e, nan_seen ? " (NaN)" : "");
+      failures++;
+    }
+    free(a), free(b), free(c), free(ref), free(got);
+  }
+  for (int l = 0; l < LC_ISA_LEVELS; l++) {
+    const lc_kernels *t = lc_kernels_for(l);
+    if (l > lc_kern->level) break; /* the processor may not run it */
+    for (int it = 0; it < 6; it++) {
+      const int64_t rows = irand(1, 40), cout = irand(1, 70), kn = irand(1, 300);
+      const int64_t lda = kn + irand(0, 5), ldd = kn + irand(0, 5);
+      const int64_t ldct = lc_wgrad_ldct(cout);
+      float *a = malloc(sizeof(float) * (size_t)(rows * lda));
+      float *d = malloc(sizeof(float) * (size_t)(cout * ldd));
+      float *ct = malloc(sizeof(float) * (size_t)(rows * ldct));
+      float *pack = malloc(sizeof(float) * lc_wgrad_pack_floats(cout, kn));
+      double *ref = malloc(sizeof(double) * (size_t)(rows * cout));
+      float *got = malloc(sizeof(float) * (size_t)(rows * cout));
+      for (int64_t i = 0; i < rows * lda; i++) a[i] = frand();
+      for (int64_t i = 0; i < cout * ldd; i++) d[i] = frand();
+      for (int64_t i = 0; i < rows * ldct; i++) ct[i] = NAN;
+      /* Two steps: the second adds the same product again. */
+      t->wgrad_step(a, lda, rows, d, ldd, cout, kn, 0, ct, ldct, pack);
+      t->wgrad_step(a, lda, rows, d, ldd, cout, kn, 1, ct, ldct, pack);
+      for (int64_t r = 0; r < rows; r++)
+        for (int64_t co = 0; co < cout; co++) {
+          double acc = 0;
+          for (int64_t kk = 0; kk < kn; kk++)
+            acc += (double)a[r * lda + kk] * (double)d[co * ldd + kk];
+          ref[r * cout + co] = 2.0 * acc;
+          got[r * cout + co] = ct[r * ldct + co];
+        }
+      int nan_seen;
+      double e = rel_err(got, ref, (size_t)(rows * cout), &nan_seen);
+      checks++;
+      if (nan_seen || e > 1e-5) {
+        printf("FAIL wgrad_step (%s) rows=%lld cout=%lld kn=%lld: rel err %.3g%s\n",
+               t->name, (long long)rows, (long long)cout, (long long)kn, e,
+               nan_seen ? " (NaN)" : "");
+        failures++;
+      }
+      free(a), free(d), free(ct), free(pack), free(ref), free(got);
+    }
+  }
+}
+
 int main(int argc, char **argv) {
   int cases = argc > 1 ? atoi(argv[1]) : 300;
   rng_state = argc > 2 ? strtoull(argv[2], NULL, 0) : 1;
@@ -483,6 +566,7 @@ int main(int argc, char **argv) {
   }
   check_api();
   check_isa();
+  check_gemm_kernels();
 
   /* Shapes that reach the tiling paths (several tiles, channel and output
    * chunks, pointwise), then random ones. */

@@ -105,12 +105,13 @@ void lc_gemm_panel(const float *ap, int64_t m, int64_t k, const float *b,
 
 /* ------------------------------------------------------------- lc_sgemm */
 
-#define SG_KB 256 /* k block of a transposed-B panel copy (32 KiB) */
-#ifndef SG_USE_DOT
-#  define SG_USE_DOT 0 /* the dot-product path measured no faster */
-#endif
+#define SG_KB 256 /* k block of a panel copy (32 KiB) */
+#define SG_MC 256 /* rows of A per block */
 
-/* C[i][j] (8 rows x 32 columns) = alpha * sum_kk A[i][kk] B[kk][j] +
+#define SG_MR 8 /* rows of lc_sgemm's register tile (16 accumulators; 12
+                  * rows measured no faster, and waste a third of a tile
+                  * on 64-channel layers) */
+/* C[i][j] (SG_MR rows x 32 columns) = alpha * sum_kk A[i][kk] B[kk][j] +
  * beta * C[i][j]. A element (i, kk) at a[i * ars + kk * acs]; B rows of
  * stride ldb (32 readable floats each); rows of A past m repeat row m - 1
  * (computed, not stored); columns past ncols are not stored. */
@@ -118,18 +119,18 @@ static inline LC_INLINE void sg_tile(const float *a, int64_t ars, int64_t acs,
                                      int64_t rows, int64_t k, const float *b,
                                      int64_t ldb, float alpha, float beta,
                                      float *c, int64_t ldc, int64_t ncols) {
-  const float *ar[GM_MR];
+  const float *ar[SG_MR];
   LC_UNROLL
-  for (int i = 0; i < GM_MR; i++) ar[i] = a + (i < rows ? i : rows - 1) * ars;
-  vf acc[GM_MR][2];
+  for (int i = 0; i < SG_MR; i++) ar[i] = a + (i < rows ? i : rows - 1) * ars;
+  vf acc[SG_MR][2];
   LC_UNROLL
-  for (int i = 0; i < GM_MR; i++) acc[i][0] = acc[i][1] = vzero();
+  for (int i = 0; i < SG_MR; i++) acc[i][0] = acc[i][1] = vzero();
   const float *bk = b;
   if (acs == 1) {
     for (int64_t kk = 0; kk < k; kk++, bk += ldb) {
       vf v0 = vload(bk), v1 = vload(bk + LC_VL);
       LC_UNROLL
-      for (int i = 0; i < GM_MR; i++) {
+      for (int i = 0; i < SG_MR; i++) {
         vf ai = vsplat(ar[i][kk]);
         acc[i][0] += ai * v0;
         acc[i][1] += ai * v1;
@@ -139,7 +140,7 @@ static inline LC_INLINE void sg_tile(const float *a, int64_t ars, int64_t acs,
     for (int64_t kk = 0; kk < k; kk++, bk += ldb) {
       vf v0 = vload(bk), v1 = vload(bk + LC_VL);
       LC_UNROLL
-      for (int i = 0; i < GM_MR; i++) {
+      for (int i = 0; i < SG_MR; i++) {
         vf ai = vsplat(ar[i][kk * acs]);
         acc[i][0] += ai * v0;
         acc[i][1] += ai * v1;
@@ -147,7 +148,7 @@ static inline LC_INLINE void sg_tile(const float *a, int64_t ars, int64_t acs,
     }
   }
   LC_UNROLL
-  for (int i = 0; i < GM_MR; i++) {
+  for (int i = 0; i < SG_MR; i++) {
     if (i >= rows) continue;
     float *ci = c + i * ldc;
     vf r0 = alpha * acc[i][0], r1 = alpha * acc[i][1];
@@ -167,115 +168,57 @@ static inline LC_INLINE void sg_tile(const float *a, int64_t ars, int64_t acs,
   }
 }
 
-/* C (rows x cols, <= 4 x 6) = alpha * A B^T + beta * C where A rows
- * (stride lda) and B rows (stride ldb) are both contiguous over k: dot
- * products, vectorised over k, summed across lanes at the end. Rows past
- * rows/cols repeat the last one (computed, not stored). */
-#define SG_DR 4
-#define SG_DC 6
-static inline LC_INLINE void sg_dot_tile(const float *a, int64_t lda,
-                                         int64_t rows, const float *b,
-                                         int64_t ldb, int64_t cols, int64_t k,
-                                         float alpha, float beta, float *c,
-                                         int64_t ldc) {
-  const float *ar[SG_DR], *br[SG_DC];
-  LC_UNROLL
-  for (int i = 0; i < SG_DR; i++) ar[i] = a + (i < rows ? i : rows - 1) * lda;
-  LC_UNROLL
-  for (int j = 0; j < SG_DC; j++) br[j] = b + (j < cols ? j : cols - 1) * ldb;
-  vf acc[SG_DR][SG_DC];
-  LC_UNROLL
-  for (int i = 0; i < SG_DR; i++)
-    LC_UNROLL
-    for (int j = 0; j < SG_DC; j++) acc[i][j] = vzero();
-  int64_t kk = 0;
-  for (; kk + LC_VL <= k; kk += LC_VL) {
-    vf av[SG_DR], bv[SG_DC];
-    LC_UNROLL
-    for (int i = 0; i < SG_DR; i++) av[i] = vload(ar[i] + kk);
-    LC_UNROLL
-    for (int j = 0; j < SG_DC; j++) bv[j] = vload(br[j] + kk);
-    LC_UNROLL
-    for (int i = 0; i < SG_DR; i++)
-      LC_UNROLL
-      for (int j = 0; j < SG_DC; j++) acc[i][j] += av[i] * bv[j];
-  }
-  if (kk < k) {
-    vf av[SG_DR], bv[SG_DC];
-    LC_UNROLL
-    for (int i = 0; i < SG_DR; i++) av[i] = vload_n(ar[i] + kk, k - kk);
-    LC_UNROLL
-    for (int j = 0; j < SG_DC; j++) bv[j] = vload_n(br[j] + kk, k - kk);
-    LC_UNROLL
-    for (int i = 0; i < SG_DR; i++)
-      LC_UNROLL
-      for (int j = 0; j < SG_DC; j++) acc[i][j] += av[i] * bv[j];
-  }
-  LC_UNROLL
-  for (int i = 0; i < SG_DR; i++)
-    LC_UNROLL
-    for (int j = 0; j < SG_DC; j++)
-      if (i < rows && j < cols) {
-        float v = alpha * vsum(acc[i][j]);
-        float *ci = c + i * ldc + j;
-        *ci = beta != 0.0f ? v + beta * *ci : v;
-      }
-}
-
-#define SG_DK 1024 /* k block of the dot-product path (rows stay in L1) */
-
-static inline LC_INLINE void sg_dot_body(int64_t m, int64_t n, int64_t k,
-                                         float alpha, const float *a,
-                                         int64_t lda, const float *b,
-                                         int64_t ldb, float beta, float *c,
-                                         int64_t ldc) {
-  for (int64_t k0 = 0; k0 < k; k0 += SG_DK) {
-    int64_t kb = k - k0 < SG_DK ? k - k0 : SG_DK;
-    float be = k0 == 0 ? beta : 1.0f;
-    for (int64_t j0 = 0; j0 < n; j0 += SG_DC)
-      for (int64_t i0 = 0; i0 < m; i0 += SG_DR)
-        sg_dot_tile(a + i0 * lda + k0, lda, m - i0 < SG_DR ? m - i0 : SG_DR,
-                    b + j0 * ldb + k0, ldb, n - j0 < SG_DC ? n - j0 : SG_DC,
-                    kb, alpha, be, c + i0 * ldc + j0, ldc);
-  }
-}
-
 static inline LC_INLINE void sg_body(int trans_a, int trans_b, int64_t m,
                                      int64_t n, int64_t k, float alpha,
                                      const float *a, int64_t lda,
                                      const float *b, int64_t ldb, float beta,
                                      float *c, int64_t ldc) {
   const int64_t ars = trans_a ? 1 : lda, acs = trans_a ? lda : 1;
-  if (SG_USE_DOT && !trans_a && trans_b && k >= 64) {
-    sg_dot_body(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    return;
-  }
   float panel[SG_KB * GM_NR];
-  for (int64_t j0 = 0; j0 < n; j0 += GM_NR) {
-    int64_t nc = n - j0 < GM_NR ? n - j0 : GM_NR;
-    if (!trans_b && nc == GM_NR) {
-      for (int64_t i0 = 0; i0 < m; i0 += GM_MR)
-        sg_tile(a + i0 * ars, ars, acs, m - i0 < GM_MR ? m - i0 : GM_MR, k,
-                b + j0, ldb, alpha, beta, c + i0 * ldc + j0, ldc, nc);
-      continue;
-    }
-    /* Copy k blocks of the panel (transposing if B is), zero-padded. */
+  /* Blocks of SG_MC rows of A by SG_KB of k (256 KiB: L2) are swept by
+   * every column panel, each panel's k block copied (transposed if B is)
+   * and zero-padded into L1 first, unless it is already a full panel of
+   * at most SG_KB rows that B holds in place. */
+  const int in_place = !trans_b && k <= SG_KB;
+  for (int64_t ib = 0; ib < m; ib += SG_MC) {
+    const int64_t mb = m - ib < SG_MC ? m - ib : SG_MC;
     for (int64_t k0 = 0; k0 < k; k0 += SG_KB) {
-      int64_t kb = k - k0 < SG_KB ? k - k0 : SG_KB;
-      for (int64_t kk = 0; kk < kb; kk++) {
-        float *d = panel + kk * GM_NR;
-        int64_t j = 0;
-        if (trans_b)
-          for (; j < nc; j++) d[j] = b[(j0 + j) * ldb + k0 + kk];
-        else
-          for (; j < nc; j++) d[j] = b[(k0 + kk) * ldb + j0 + j];
-        for (; j < GM_NR; j++) d[j] = 0.0f;
+      const int64_t kb = k - k0 < SG_KB ? k - k0 : SG_KB;
+      const float be = k0 == 0 ? beta : 1.0f;
+      for (int64_t j0 = 0; j0 < n; j0 += GM_NR) {
+        const int64_t nc = n - j0 < GM_NR ? n - j0 : GM_NR;
+        const float *bp = panel;
+        int64_t ldp = GM_NR;
+        if (in_place && nc == GM_NR) {
+          bp = b + j0;
+          ldp = ldb;
+        } else if (trans_b) {
+          for (int64_t jb = 0; jb < GM_NR; jb += LC_VL)
+            for (int64_t kk = 0; kk < kb; kk += LC_VL) {
+              const int64_t kc = kb - kk < LC_VL ? kb - kk : LC_VL;
+              vf t[LC_VL];
+              LC_UNROLL
+              for (int i = 0; i < LC_VL; i++)
+                t[i] = jb + i < nc
+                           ? vload_n(b + (j0 + jb + i) * ldb + k0 + kk, kc)
+                           : vzero();
+              vtranspose16(t);
+              LC_UNROLL
+              for (int i = 0; i < LC_VL; i++)
+                if (i < kc) vstore(panel + (kk + i) * GM_NR + jb, t[i]);
+            }
+        } else {
+          for (int64_t kk = 0; kk < kb; kk++) {
+            const float *src = b + (k0 + kk) * ldb + j0;
+            vstore(panel + kk * GM_NR, vload_n(src, nc));
+            vstore(panel + kk * GM_NR + LC_VL, vload_n(src + LC_VL, nc - LC_VL));
+          }
+        }
+        for (int64_t i0 = ib; i0 < ib + mb; i0 += SG_MR)
+          sg_tile(a + i0 * ars + k0 * acs, ars, acs,
+                  ib + mb - i0 < SG_MR ? ib + mb - i0 : SG_MR, kb, bp, ldp,
+                  alpha, be, c + i0 * ldc + j0, ldc, nc);
       }
-      float be = k0 == 0 ? beta : 1.0f;
-      for (int64_t i0 = 0; i0 < m; i0 += GM_MR)
-        sg_tile(a + i0 * ars + k0 * acs, ars, acs,
-                m - i0 < GM_MR ? m - i0 : GM_MR, kb, panel, GM_NR, alpha, be,
-                c + i0 * ldc + j0, ldc, nc);
     }
   }
 }

@@ -41,16 +41,18 @@ typedef float vfu __attribute__((vector_size(64), aligned(4), may_alias));
  * clones), even when it is always inlined. No vector crosses a call. */
 #define vload(p) (*(const vfu *)(p))
 #define vstore(p, v) ((void)(*(vfu *)(p) = (v)))
-/* A true broadcast: `(vf){0} + s` would cost a scalar add (0 + s cannot be
- * folded: it turns -0 into +0) and a register shuffle before every FMA,
- * where this is one broadcast load the FMA can take from memory. */
-#define vsplat(s)                                                    \
-  ({                                                                 \
-    const float vsp_s_ = (float)(s);                                 \
-    (vf){vsp_s_, vsp_s_, vsp_s_, vsp_s_, vsp_s_, vsp_s_, vsp_s_,     \
-         vsp_s_, vsp_s_, vsp_s_, vsp_s_, vsp_s_, vsp_s_, vsp_s_,     \
-         vsp_s_, vsp_s_};                                            \
-  })
+/* A broadcast. Not `(vf){0} + s`: 0 + s cannot be folded (it maps -0 to
+ * +0), so that compiles to a scalar add and a register broadcast before
+ * every FMA; s - 0 is s for every s, so this is one broadcast load the FMA
+ * can take from memory. */
+#define vsplat(s) ((float)(s) - (vf){0})
+/* GCC 12 splits such a broadcast into SSE / AVX2 halves for the lower
+ * clones and then warns that the halves of accumulator arrays set from it
+ * "may be used uninitialized" (a false report: every one is assigned
+ * before use, and the AVX-512 clone of the same code does not warn). */
+#if defined(__GNUC__) && !defined(__clang__)
+#  pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #define vzero() ((vf){0})
 
 /* Stores the first n (1..16) lanes of v. */
