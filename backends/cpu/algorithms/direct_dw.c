@@ -43,6 +43,38 @@ static lc_plane dw_plane(const conv_problem *p) {
 
 static int64_t dw_dy_margin(const conv_problem *p);
 
+/* The zero-padded fast path (dw_fwd_fused, kernels/depthwise.c) computes
+ * the forward of q: zero padding, dilation 1, a 3x3 or 5x5 kernel, stride
+ * 1 or 2 both ways, output rows of at least one vector. */
+static int dw_fused_ok(const conv_problem *q) {
+  return q->padding_mode == CONV_PAD_ZEROS && q->dil_h == 1 &&
+         q->dil_w == 1 && q->kh == q->kw && (q->kh == 3 || q->kh == 5) &&
+         q->stride_h == q->stride_w &&
+         (q->stride_h == 1 || q->stride_h == 2) && q->w_out >= LC_VL;
+}
+
+/* Backward data at stride 1 is the forward of dy with the kernel rotated
+ * 180 degrees and pads k - 1 - pad (each side): q, when the fast path
+ * serves it. */
+static int dw_bwd_as_fwd(const conv_problem *p, conv_problem *q) {
+  if (p->stride_h != 1 || p->stride_w != 1 || p->dil_h != 1 ||
+      p->dil_w != 1)
+    return 0;
+  *q = *p;
+  q->h = p->h_out;
+  q->w = p->w_out;
+  q->h_out = p->h;
+  q->w_out = p->w;
+  q->pad_t = p->kh - 1 - p->pad_t;
+  q->pad_b = p->kh - 1 - p->pad_b;
+  q->pad_l = p->kw - 1 - p->pad_l;
+  q->pad_r = p->kw - 1 - p->pad_r;
+  q->has_bias = 0;
+  q->activation = CONV_ACT_NONE;
+  if (q->pad_t < 0 || q->pad_b < 0 || q->pad_l < 0 || q->pad_r < 0) return 0;
+  return dw_fused_ok(q);
+}
+
 /* Row stride of a dy plane copy (bwd ops): a zero margin, then the row,
  * then zeros so that whole vectors can be read up to the plane width. */
 static int64_t dw_dy_stride(const conv_problem *p) {
@@ -61,6 +93,11 @@ static conv_problem dw_fwd_cols1(const conv_problem *p) {
 }
 
 static size_t dw_slice(const conv_problem *p, conv_op op) {
+  conv_problem q;
+  if (op == CONV_OP_FORWARD && dw_fused_ok(p))
+    return cpu_align_up(cpu_mul_size(lc_plane_floats(dw_plane(p)), sizeof(float)));
+  if (op == CONV_OP_BACKWARD_DATA && dw_bwd_as_fwd(p, &q))
+    return cpu_align_up(cpu_mul_size(lc_plane_floats(dw_plane(&q)), sizeof(float)));
   if (op == CONV_OP_FORWARD && p->stride_w == 2) {
     conv_problem q = dw_fwd_cols1(p);
     size_t f = cpu_add_size(lc_plane_floats(dw_plane(&q)),
@@ -116,8 +153,46 @@ static void dw_forward_s2(const cpu_run *r, const cpu_tensors *t) {
   }
 }
 
+/* The fast path over the planes of a (forward-shaped) problem q: plane
+ * `task` of x into plane `task` of y, with the taps of channel task % c
+ * and bias b (or none); when rev (the backward data), the taps reversed
+ * and dx's epilogue after (with the bias eb), else the activation. */
+static void dw_fused_planes(const cpu_run *r, const conv_problem *q,
+                            const float *x, const float *w, const float *b,
+                            const float *eb, float *y, int rev) {
+  const lc_plane g = dw_plane(q);
+  const size_t slice = dw_slice(r->p, r->op);
+  const int64_t tasks = q->n * q->c_in, taps = q->kh * q->kw;
+  const int64_t in_plane = q->h * q->w, out_plane = q->h_out * q->w_out;
+#pragma omp parallel num_threads(r->threads)
+  {
+    float *buf = cpu_ws_slice(r, slice, cpu_thread_id());
+    float wk[LC_DW_MAX_TAPS], wt[LC_DW_MAX_TAPS];
+    /* Borders stay zero from plane to plane: only interiors are copied. */
+    memset(buf, 0, lc_plane_floats(g) * sizeof(float));
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < tasks; task++) {
+      int64_t c = task % q->c_in;
+      dw_taps(q, w, c, wk);
+      if (rev)
+        for (int64_t k = 0; k < taps; k++) wt[k] = wk[taps - 1 - k];
+      lc_kern->dw_fwd_fused(q, x + task * in_plane, buf, g, rev ? wt : wk,
+                            b != NULL ? b[c] : 0.0f, y + task * out_plane);
+      if (rev)
+        cpu_dx_epilogue_tile(r, eb, c, y + task * out_plane, 1,
+                             0, out_plane, 1);
+      else
+        cpu_activate_tile(r->p, y + task * out_plane, 1, 0, out_plane, 1);
+    }
+  }
+}
+
 static void dw_forward(const cpu_run *r, const cpu_tensors *t) {
   const conv_problem *p = r->p;
+  if (dw_fused_ok(p)) {
+    dw_fused_planes(r, p, t->x, t->w, t->b, NULL, t->y, 0);
+    return;
+  }
   if (p->stride_w == 2) {
     dw_forward_s2(r, t);
     return;
@@ -163,6 +238,11 @@ static void dw_copy_dy(const conv_problem *p, const float *dy, int64_t ds,
 
 static void dw_backward_data(const cpu_run *r, const cpu_tensors *t) {
   const conv_problem *p = r->p;
+  conv_problem q;
+  if (dw_bwd_as_fwd(p, &q)) {
+    dw_fused_planes(r, &q, t->dy, t->w, NULL, t->b, t->dx, 1);
+    return;
+  }
   const lc_plane g = dw_plane(p);
   const size_t slice = dw_slice(p, r->op);
   const int64_t ds = dw_dy_stride(p), margin = dw_dy_margin(p);

@@ -229,3 +229,186 @@ LC_ISA_DISPATCH(dw_wgrad_plane,
                  const float *buf, lc_plane g, const int64_t *rofs,
                  const int64_t *q, const int64_t *cofs, float *out),
                 (p, dyb, ds, buf, g, rofs, q, cofs, out), dw_wgrad_plane_body)
+
+/* ------------------------------------------------ zero-padded fast path
+ *
+ * For zero padding, dilation 1, kernels 3x3 and 5x5 and strides 1 and 2
+ * (dw_fused_ok), a plane is computed with the padded buffer's borders left
+ * zero from one plane to the next: only the interior rows are copied, and
+ * they are copied as the output rows come to need them, so the loads of x
+ * from memory interleave with arithmetic. Output rows of at least 16
+ * floats are computed as whole vectors whose last one overlaps the one
+ * before it (the same values are stored twice), so no store is partial.
+ */
+
+/* d[0, n) = s[0, n): whole vectors, the last overlapping. */
+static inline LC_INLINE void dw_copy_over(float *d, const float *s,
+                                          int64_t n) {
+  if (n < LC_VL) {
+    for (int64_t k = 0; k < n; k++) d[k] = s[k];
+    return;
+  }
+  int64_t k = 0;
+  for (; k + LC_VL <= n; k += LC_VL) vstore(d + k, vload(s + k));
+  if (k < n) vstore(d + n - LC_VL, vload(s + n - LC_VL));
+}
+
+/* Even lanes of the 32 floats at s. */
+#if defined(__clang__)
+#  define dw_even32(s)                                                      \
+    __builtin_shufflevector(vload(s), vload((s) + LC_VL), 0, 2, 4, 6, 8, 10, \
+                            12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+#else
+typedef int32_t dw_vi __attribute__((vector_size(64)));
+#  define dw_even32(s)                                                      \
+    __builtin_shuffle(vload(s), vload((s) + LC_VL),                         \
+                      (dw_vi){0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, \
+                              26, 28, 30})
+#endif
+
+/* d[k] = s[2 k] for k < n, reading nothing at or past s[avail]. */
+static inline LC_INLINE void dw_copy_even(float *d, const float *s, int64_t n,
+                                          int64_t avail) {
+  int64_t k = 0;
+  if (n >= LC_VL && avail >= 2 * LC_VL) {
+    for (; k + LC_VL <= n && 2 * k + 2 * LC_VL <= avail; k += LC_VL)
+      vstore(d + k, dw_even32(s + 2 * k));
+    if (k < n) {
+      int64_t kl = n - LC_VL;
+      if (2 * kl + 2 * LC_VL > avail) kl = (avail - 2 * LC_VL) / 2;
+      if (kl > k - LC_VL) {
+        vstore(d + kl, dw_even32(s + 2 * kl));
+        k = kl + LC_VL;
+      }
+    }
+  }
+  for (; k < n; k++) d[k] = s[2 * k];
+}
+
+/* Copies the interior of padded rows [r0, r1) of the h x w plane x into
+ * buf (layout g); borders are not written. */
+static inline LC_INLINE void dw_fill_rows(const conv_problem *p,
+                                          const float *x, float *buf,
+                                          lc_plane g, int64_t r0,
+                                          int64_t r1) {
+  const int64_t pt = p->pad_t, pl = p->pad_l, h = p->h, w = p->w;
+  if (r0 < pt) r0 = pt;
+  if (r1 > pt + h) r1 = pt + h;
+  for (int64_t r = r0; r < r1; r++) {
+    const float *s = x + (r - pt) * w;
+    if (g.sw == 1) {
+      dw_copy_over(lc_plane_row(buf, g, 0, r) + pl, s, w);
+      continue;
+    }
+    for (int64_t q = 0; q < g.sw; q++) {
+      /* padded columns c = j sw + q with pl <= c < pl + w */
+      int64_t jlo = pl > q ? (pl - q + g.sw - 1) / g.sw : 0;
+      int64_t jhi = (pl + w - q + g.sw - 1) / g.sw;
+      if (jhi <= jlo) continue;
+      int64_t c0 = jlo * g.sw + q - pl; /* x column of jlo */
+      float *d = lc_plane_row(buf, g, q, r) + jlo;
+      if (g.sw == 2)
+        dw_copy_even(d, s + c0, jhi - jlo, w - c0);
+      else
+        for (int64_t j = 0; j < jhi - jlo; j++) d[j] = s[c0 + j * g.sw];
+    }
+  }
+}
+
+/* One block: R output rows from row b0 (the buffer at the block's first
+ * input row) at the V column starts ow[v], taps KH x KW, strides SH, SW.
+ * Input rows are loaded once per column shift and used by every output
+ * row they reach. nr rows are stored. */
+static inline LC_INLINE void dw_fwd_blk(const float *b0, int64_t wq,
+                                        int64_t ps, const float *wk,
+                                        float bias, float *y, int64_t wo,
+                                        const int64_t *ow, int64_t nr,
+                                        const int KH, const int KW,
+                                        const int SH, const int SW,
+                                        const int R, const int V) {
+  vf acc[4][4];
+  LC_UNROLL
+  for (int r = 0; r < R; r++)
+    LC_UNROLL
+    for (int v = 0; v < V; v++) acc[r][v] = vsplat(bias);
+  LC_UNROLL
+  for (int ir = 0; ir < (R - 1) * SH + KH; ir++) {
+    LC_UNROLL
+    for (int j = 0; j < KW; j++) {
+      const float *src = b0 + (j % SW) * ps + ir * wq + j / SW;
+      LC_UNROLL
+      for (int v = 0; v < V; v++) {
+        vf xv = vload(src + ow[v]);
+        LC_UNROLL
+        for (int r = 0; r < R; r++) {
+          const int i = ir - r * SH;
+          if (i >= 0 && i < KH) acc[r][v] += vsplat(wk[i * KW + j]) * xv;
+        }
+      }
+    }
+  }
+  LC_UNROLL
+  for (int r = 0; r < R; r++)
+    if (r < nr)
+      LC_UNROLL
+      for (int v = 0; v < V; v++) vstore(y + r * wo + ow[v], acc[r][v]);
+}
+
+#define DW_R 4
+
+static inline LC_INLINE void dw_fwd_fused_t(const conv_problem *p,
+                                            const float *x, float *buf,
+                                            lc_plane g, const float *wk,
+                                            float bias, float *y,
+                                            const int KH, const int KW,
+                                            const int SH, const int SW) {
+  const int64_t ho = p->h_out, wo = p->w_out, wq = g.wq;
+  const int64_t ps = g.rows * g.wq;
+  const int64_t nvec = (wo + LC_VL - 1) / LC_VL;
+  int64_t filled = 0;
+  for (int64_t oh = 0; oh < ho; oh += DW_R) {
+    const int64_t need = (oh + DW_R - 1) * SH + KH;
+    if (need > filled) {
+      dw_fill_rows(p, x, buf, g, filled, need);
+      filled = need;
+    }
+    const int64_t nr = ho - oh < DW_R ? ho - oh : DW_R;
+    const float *b0 = buf + oh * SH * wq;
+    float *yr = y + oh * wo;
+    int64_t k = 0, ow[4];
+    for (; k + 4 <= nvec; k += 4) {
+      for (int v = 0; v < 4; v++)
+        ow[v] = (k + v) * LC_VL < wo - LC_VL ? (k + v) * LC_VL : wo - LC_VL;
+      dw_fwd_blk(b0, wq, ps, wk, bias, yr, wo, ow, nr, KH, KW, SH, SW, DW_R, 4);
+    }
+    for (; k + 2 <= nvec; k += 2) {
+      for (int v = 0; v < 2; v++)
+        ow[v] = (k + v) * LC_VL < wo - LC_VL ? (k + v) * LC_VL : wo - LC_VL;
+      dw_fwd_blk(b0, wq, ps, wk, bias, yr, wo, ow, nr, KH, KW, SH, SW, DW_R, 2);
+    }
+    for (; k < nvec; k++) {
+      ow[0] = k * LC_VL < wo - LC_VL ? k * LC_VL : wo - LC_VL;
+      dw_fwd_blk(b0, wq, ps, wk, bias, yr, wo, ow, nr, KH, KW, SH, SW, DW_R, 1);
+    }
+  }
+}
+
+/* The shapes dw_fwd_fused serves (see dw_fused_ok in direct_dw.c). */
+static inline LC_INLINE void dw_fwd_fused_body(const conv_problem *p,
+                                               const float *x, float *buf,
+                                               lc_plane g, const float *wk,
+                                               float bias, float *y) {
+  if (p->kh == 3 && p->stride_h == 1)
+    dw_fwd_fused_t(p, x, buf, g, wk, bias, y, 3, 3, 1, 1);
+  else if (p->kh == 3)
+    dw_fwd_fused_t(p, x, buf, g, wk, bias, y, 3, 3, 2, 2);
+  else if (p->stride_h == 1)
+    dw_fwd_fused_t(p, x, buf, g, wk, bias, y, 5, 5, 1, 1);
+  else
+    dw_fwd_fused_t(p, x, buf, g, wk, bias, y, 5, 5, 2, 2);
+}
+
+LC_ISA_DISPATCH(dw_fwd_fused,
+                (const conv_problem *p, const float *x, float *buf,
+                 lc_plane g, const float *wk, float bias, float *y),
+                (p, x, buf, g, wk, bias, y), dw_fwd_fused_body)
