@@ -92,16 +92,60 @@ static conv_problem dw_fwd_cols1(const conv_problem *p) {
   return q;
 }
 
+/* The dy rows of the zero-padded weight gradient: whole vectors, rows up
+ * to a multiple of the kernel's row block (4). */
+static int64_t dw_wg_ds(const conv_problem *p) {
+  return lc_round_up(p->w_out, LC_VL);
+}
+
+static size_t dw_wg_dy_floats(const conv_problem *p) {
+  return cpu_mul_size((size_t)lc_round_up(p->h_out, 4), (size_t)dw_wg_ds(p));
+}
+
+/* Backward data at stride 2 by output phase (dw_bwd_s2): dy with MT rows
+ * above and 16 columns left (ml), rows of ds floats, zero around. */
+static int dw_bwd_s2_ok(const conv_problem *p) {
+  return p->stride_h == 2 && dw_fused_ok(p);
+}
+
+static int64_t dw_s2_mt(const conv_problem *p) { return (p->kh - 1) / 2; }
+
+static int64_t dw_s2_nvq(const conv_problem *p) {
+  return ((p->pad_l + p->w + 1) / 2 + LC_VL - 1) / LC_VL;
+}
+
+static int64_t dw_s2_ds(const conv_problem *p) {
+  int64_t n = dw_s2_nvq(p) * LC_VL;
+  return LC_VL + lc_round_up(n > p->w_out ? n : p->w_out, LC_VL);
+}
+
+static int64_t dw_s2_rows(const conv_problem *p) {
+  int64_t m = (p->pad_t + p->h + 1) / 2 + 2;
+  return dw_s2_mt(p) + (m > p->h_out ? m : p->h_out) + 1;
+}
+
+/* dyb, then two rows of tmp. */
+static size_t dw_s2_floats(const conv_problem *p) {
+  return cpu_add_size(cpu_mul_size((size_t)dw_s2_rows(p), (size_t)dw_s2_ds(p)),
+                      cpu_mul_size(4, (size_t)(dw_s2_nvq(p) * LC_VL)));
+}
+
 static size_t dw_slice(const conv_problem *p, conv_op op) {
+  if (op == CONV_OP_BACKWARD_DATA && dw_bwd_s2_ok(p))
+    return cpu_align_up(cpu_mul_size(dw_s2_floats(p), sizeof(float)));
   conv_problem q;
   if (op == CONV_OP_FORWARD && dw_fused_ok(p))
     return cpu_align_up(cpu_mul_size(lc_plane_floats(dw_plane(p)), sizeof(float)));
   if (op == CONV_OP_BACKWARD_DATA && dw_bwd_as_fwd(p, &q))
     return cpu_align_up(cpu_mul_size(lc_plane_floats(dw_plane(&q)), sizeof(float)));
+  if (op == CONV_OP_BACKWARD_WEIGHT && dw_fused_ok(p))
+    return cpu_align_up(cpu_mul_size(
+        cpu_add_size(lc_plane_floats(dw_plane(p)), dw_wg_dy_floats(p)),
+        sizeof(float)));
   if (op == CONV_OP_FORWARD && p->stride_w == 2) {
-    conv_problem q = dw_fwd_cols1(p);
-    size_t f = cpu_add_size(lc_plane_floats(dw_plane(&q)),
-                            cpu_mul_size((size_t)q.h_out, (size_t)q.w_out + LC_VL));
+    conv_problem q1 = dw_fwd_cols1(p);
+    size_t f = cpu_add_size(lc_plane_floats(dw_plane(&q1)),
+                            cpu_mul_size((size_t)q1.h_out, (size_t)q1.w_out + LC_VL));
     return cpu_align_up(cpu_mul_size(f, sizeof(float)));
   }
   size_t f = lc_plane_floats(dw_plane(p));
@@ -236,11 +280,41 @@ static void dw_copy_dy(const conv_problem *p, const float *dy, int64_t ds,
   }
 }
 
+/* The zero-padded stride-2 path: one task per (n, channel) plane. */
+static void dw_backward_data_s2(const cpu_run *r, const cpu_tensors *t) {
+  const conv_problem *p = r->p;
+  const size_t slice = dw_slice(p, r->op);
+  const int64_t ds = dw_s2_ds(p), mt = dw_s2_mt(p);
+  const int64_t tasks = p->n * p->c_in;
+  const int64_t in_plane = p->h * p->w, out_plane = p->h_out * p->w_out;
+#pragma omp parallel num_threads(r->threads)
+  {
+    float *dyb = cpu_ws_slice(r, slice, cpu_thread_id());
+    float *tmp = dyb + dw_s2_rows(p) * ds;
+    float wk[LC_DW_MAX_TAPS];
+    /* Margins stay zero: only dy's rows are copied. */
+    memset(dyb, 0, dw_s2_floats(p) * sizeof(float));
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < tasks; task++) {
+      int64_t c = task % p->c_in;
+      dw_taps(p, t->w, c, wk);
+      lc_kern->dw_bwd_s2(p, t->dy + task * out_plane, dyb, ds, mt, LC_VL, wk,
+                         tmp, t->dx + task * in_plane);
+      cpu_dx_epilogue_tile(r, t->b, c, t->dx + task * in_plane, 1, 0,
+                           in_plane, 1);
+    }
+  }
+}
+
 static void dw_backward_data(const cpu_run *r, const cpu_tensors *t) {
   const conv_problem *p = r->p;
   conv_problem q;
   if (dw_bwd_as_fwd(p, &q)) {
     dw_fused_planes(r, &q, t->dy, t->w, NULL, t->b, t->dx, 1);
+    return;
+  }
+  if (dw_bwd_s2_ok(p)) {
+    dw_backward_data_s2(r, t);
     return;
   }
   const lc_plane g = dw_plane(p);
@@ -268,8 +342,48 @@ static void dw_backward_data(const cpu_run *r, const cpu_tensors *t) {
 
 /* ----------------------------------------------------- backward weight */
 
+/* The zero-padded path: per channel, the images in order, each plane's
+ * per-tap sums (dw_wgrad_fused) added in float64. */
+static void dw_backward_weight_fused(const cpu_run *r, const cpu_tensors *t) {
+  const conv_problem *p = r->p;
+  const lc_plane g = dw_plane(p);
+  const size_t slice = dw_slice(p, r->op);
+  const int64_t ds = dw_wg_ds(p), taps = p->kh * p->kw;
+  const int64_t in_plane = p->h * p->w, out_plane = p->h_out * p->w_out;
+#pragma omp parallel num_threads(r->threads)
+  {
+    float *buf = cpu_ws_slice(r, slice, cpu_thread_id());
+    float *dyb = buf + lc_plane_floats(g);
+    /* Borders and tails stay zero: only interiors are copied. */
+    memset(buf, 0, (lc_plane_floats(g) + dw_wg_dy_floats(p)) * sizeof(float));
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t c = 0; c < p->c_in; c++) {
+      double sum[LC_DW_MAX_TAPS];
+      float part[LC_DW_MAX_TAPS];
+      for (int64_t k = 0; k < taps; k++) sum[k] = 0.0;
+      for (int64_t n = 0; n < p->n; n++) {
+        int64_t plane = n * p->c_in + c;
+        lc_kern->dw_wgrad_fused(p, t->x + plane * in_plane,
+                                t->dy + plane * out_plane, buf, g, dyb, ds,
+                                part);
+        for (int64_t k = 0; k < taps; k++) sum[k] += part[k];
+      }
+      float *dwc = t->dw + c * taps;
+      for (int64_t k = 0; k < taps; k++) {
+        int64_t i = k / p->kw, j = k % p->kw;
+        dwc[cpu_tap(i, p->kh, p->flip_kernel) * p->kw +
+            cpu_tap(j, p->kw, p->flip_kernel)] = (float)sum[k];
+      }
+    }
+  }
+}
+
 static void dw_backward_weight(const cpu_run *r, const cpu_tensors *t) {
   const conv_problem *p = r->p;
+  if (dw_fused_ok(p)) {
+    dw_backward_weight_fused(r, t);
+    return;
+  }
   const lc_plane g = dw_plane(p);
   const size_t slice = dw_slice(p, r->op);
   const int64_t ds = dw_dy_stride(p), margin = dw_dy_margin(p);

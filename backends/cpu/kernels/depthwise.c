@@ -412,3 +412,205 @@ LC_ISA_DISPATCH(dw_fwd_fused,
                 (const conv_problem *p, const float *x, float *buf,
                  lc_plane g, const float *wk, float bias, float *y),
                 (p, x, buf, g, wk, bias, y), dw_fwd_fused_body)
+
+/* Weight gradient of one plane on the zero-padded path: out[i KW + j] =
+ * sum over (oh, ow) of dy[oh][ow] * xpad[oh SH + i][ow SW + j]. x's
+ * interior rows are copied into buf (borders zero) and dy's rows into dyb
+ * (rows of ds floats, zero past w_out and past h_out) as the row blocks
+ * need them. Per tap one vector accumulator over the plane, summed in a
+ * fixed order at the end; each input row vector is loaded once per column
+ * shift and used by every output row of the block that it reaches. */
+static inline LC_INLINE void dw_wgrad_fused_t(const conv_problem *p,
+                                              const float *x,
+                                              const float *dy, float *buf,
+                                              lc_plane g, float *dyb,
+                                              int64_t ds, float *out,
+                                              const int KH, const int KW,
+                                              const int SH, const int SW) {
+  const int R = DW_R;
+  const int64_t ho = p->h_out, wo = p->w_out, wq = g.wq;
+  const int64_t ps = g.rows * g.wq;
+  vf acc[KH * KW];
+  LC_UNROLL
+  for (int k = 0; k < KH * KW; k++) acc[k] = vzero();
+  int64_t filled = 0;
+  for (int64_t oh = 0; oh < ho; oh += R) {
+    const int64_t need = (oh + R - 1) * SH + KH;
+    if (need > filled) {
+      dw_fill_rows(p, x, buf, g, filled, need);
+      filled = need;
+    }
+    const int64_t nr = ho - oh < R ? ho - oh : R;
+    for (int64_t r = 0; r < nr; r++)
+      dw_copy_over(dyb + (oh + r) * ds, dy + (oh + r) * wo, wo);
+    const float *b0 = buf + oh * SH * wq;
+    const float *d0 = dyb + oh * ds;
+    for (int64_t ow = 0; ow < wo; ow += LC_VL) {
+      vf d[DW_R];
+      LC_UNROLL
+      for (int r = 0; r < R; r++) d[r] = vload(d0 + r * ds + ow);
+      LC_UNROLL
+      for (int ir = 0; ir < (R - 1) * SH + KH; ir++) {
+        LC_UNROLL
+        for (int j = 0; j < KW; j++) {
+          vf xv = vload(b0 + (j % SW) * ps + ir * wq + j / SW + ow);
+          LC_UNROLL
+          for (int r = 0; r < R; r++) {
+            const int i = ir - r * SH;
+            if (i >= 0 && i < KH) acc[i * KW + j] += d[r] * xv;
+          }
+        }
+      }
+    }
+  }
+  LC_UNROLL
+  for (int k = 0; k < KH * KW; k++) out[k] = vsum(acc[k]);
+}
+
+static inline LC_INLINE void dw_wgrad_fused_body(const conv_problem *p,
+                                                 const float *x,
+                                                 const float *dy, float *buf,
+                                                 lc_plane g, float *dyb,
+                                                 int64_t ds, float *out) {
+  if (p->kh == 3 && p->stride_h == 1)
+    dw_wgrad_fused_t(p, x, dy, buf, g, dyb, ds, out, 3, 3, 1, 1);
+  else if (p->kh == 3)
+    dw_wgrad_fused_t(p, x, dy, buf, g, dyb, ds, out, 3, 3, 2, 2);
+  else if (p->stride_h == 1)
+    dw_wgrad_fused_t(p, x, dy, buf, g, dyb, ds, out, 5, 5, 1, 1);
+  else
+    dw_wgrad_fused_t(p, x, dy, buf, g, dyb, ds, out, 5, 5, 2, 2);
+}
+
+LC_ISA_DISPATCH(dw_wgrad_fused,
+                (const conv_problem *p, const float *x, const float *dy,
+                 float *buf, lc_plane g, float *dyb, int64_t ds, float *out),
+                (p, x, dy, buf, g, dyb, ds, out), dw_wgrad_fused_body)
+
+/* Backward data at stride 2 on the zero-padded path (direct_dw.c,
+ * dw_bwd_s2_ok), by output phase: a
+ * padded dx row r = 2 m + a takes the kernel rows a, a + 2, ... reading dy
+ * rows m, m - 1, ...; in it, the even columns 2 n take the kernel's even
+ * columns and the odd ones its odd columns, both reading dy columns n,
+ * n - 1, ... So each dx row is two stride-1 correlations of dy with
+ * sub-kernels, interleaved lane by lane: no scatter, no FMA on a zero.
+ * Two rows of one phase (r, r + 2) are computed together (they share dy
+ * rows). dy's rows are copied into dyb, whose mt rows above, ml columns
+ * left and whatever lies right and below stay zero (rows of ds floats);
+ * tmp receives padded columns [0, 32 nvq) of two rows. */
+
+/* Lanes 0-7 of a and b interleaved (a0 b0 a1 b1 ...), and lanes 8-15. */
+#if defined(__clang__)
+#  define dw_zip_lo(a, b)                                                  \
+    __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, \
+                            6, 22, 7, 23)
+#  define dw_zip_hi(a, b)                                                  \
+    __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, \
+                            29, 14, 30, 15, 31)
+#else
+#  define dw_zip_lo(a, b)                                                  \
+    __builtin_shuffle(a, b, (dw_vi){0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5,   \
+                                    21, 6, 22, 7, 23})
+#  define dw_zip_hi(a, b)                                                  \
+    __builtin_shuffle(a, b, (dw_vi){8, 24, 9, 25, 10, 26, 11, 27, 12, 28,   \
+                                    13, 29, 14, 30, 15, 31})
+#endif
+
+/* Rows r and r + 2 (phase A = r % 2) of the padded dx, V vectors of
+ * phase columns from n0: d0 is dyb at the row of m = r / 2 and column ml
+ * + n0. */
+static inline LC_INLINE void dw_bwd_s2_blk(const float *d0, int64_t ds,
+                                           const float *wk, float *t0,
+                                           float *t1, const int KH,
+                                           const int KW, const int A,
+                                           const int V) {
+  vf ea[2][4], ob[2][4];
+  LC_UNROLL
+  for (int u = 0; u < 2; u++)
+    LC_UNROLL
+    for (int v = 0; v < V; v++) ea[u][v] = ob[u][v] = vzero();
+  /* dy row m + 1 - k, k = 0 .. (KH - 1 - A) / 2 + 1: row r + 2 (u = 1)
+   * takes i' = k, row r (u = 0) i' = k - 1. */
+  LC_UNROLL
+  for (int k = 0; k <= (KH - 1 - A) / 2 + 1; k++) {
+    LC_UNROLL
+    for (int jj = 0; 2 * jj < KW; jj++) {
+      LC_UNROLL
+      for (int v = 0; v < V; v++) {
+        vf dv = vload(d0 + (1 - k) * ds - jj + v * LC_VL);
+        LC_UNROLL
+        for (int u = 0; u < 2; u++) {
+          const int ii = k - 1 + u; /* i' of row r + 2 u */
+          if (ii < 0 || A + 2 * ii >= KH) continue;
+          ea[u][v] += vsplat(wk[(A + 2 * ii) * KW + 2 * jj]) * dv;
+          if (2 * jj + 1 < KW)
+            ob[u][v] += vsplat(wk[(A + 2 * ii) * KW + 2 * jj + 1]) * dv;
+        }
+      }
+    }
+  }
+  LC_UNROLL
+  for (int v = 0; v < V; v++) {
+    vstore(t0 + 2 * v * LC_VL, dw_zip_lo(ea[0][v], ob[0][v]));
+    vstore(t0 + 2 * v * LC_VL + LC_VL, dw_zip_hi(ea[0][v], ob[0][v]));
+    vstore(t1 + 2 * v * LC_VL, dw_zip_lo(ea[1][v], ob[1][v]));
+    vstore(t1 + 2 * v * LC_VL + LC_VL, dw_zip_hi(ea[1][v], ob[1][v]));
+  }
+}
+
+static inline LC_INLINE void dw_bwd_s2_rows(const float *d0, int64_t ds,
+                                            const float *wk, float *t0,
+                                            float *t1, int64_t nvq,
+                                            const int KH, const int KW,
+                                            const int A) {
+  int64_t v = 0;
+  for (; v + 2 <= nvq; v += 2)
+    dw_bwd_s2_blk(d0 + v * LC_VL, ds, wk, t0 + 2 * v * LC_VL,
+                  t1 + 2 * v * LC_VL, KH, KW, A, 2);
+  for (; v < nvq; v++)
+    dw_bwd_s2_blk(d0 + v * LC_VL, ds, wk, t0 + 2 * v * LC_VL,
+                  t1 + 2 * v * LC_VL, KH, KW, A, 1);
+}
+
+static inline LC_INLINE void dw_bwd_s2_t(const conv_problem *p,
+                                         const float *dyb, int64_t ds,
+                                         int64_t mt, int64_t ml,
+                                         const float *wk, float *tmp,
+                                         float *dx, const int KH,
+                                         const int KW) {
+  const int64_t h = p->h, w = p->w, pt = p->pad_t, pl = p->pad_l;
+  const int64_t nvq = ((pl + w + 1) / 2 + LC_VL - 1) / LC_VL;
+  float *t1 = tmp + 2 * nvq * LC_VL;
+  /* Rows ih and ih + 2 for ih = 4 s, 4 s + 1. */
+  for (int64_t i4 = 0; i4 < h; i4 += 4) {
+    for (int64_t e = 0; e < 2 && i4 + e < h; e++) {
+      const int64_t ih = i4 + e, r = ih + pt;
+      const float *d0 = dyb + (r / 2 + mt) * ds + ml;
+      if (r % 2 == 0)
+        dw_bwd_s2_rows(d0, ds, wk, tmp, t1, nvq, KH, KW, 0);
+      else
+        dw_bwd_s2_rows(d0, ds, wk, tmp, t1, nvq, KH, KW, 1);
+      dw_copy_over(dx + ih * w, tmp + pl, w);
+      if (ih + 2 < h) dw_copy_over(dx + (ih + 2) * w, t1 + pl, w);
+    }
+  }
+}
+
+static inline LC_INLINE void dw_bwd_s2_body(const conv_problem *p,
+                                            const float *dy, float *dyb,
+                                            int64_t ds, int64_t mt,
+                                            int64_t ml, const float *wk,
+                                            float *tmp, float *dx) {
+  for (int64_t oh = 0; oh < p->h_out; oh++)
+    dw_copy_over(dyb + (oh + mt) * ds + ml, dy + oh * p->w_out, p->w_out);
+  if (p->kh == 3)
+    dw_bwd_s2_t(p, dyb, ds, mt, ml, wk, tmp, dx, 3, 3);
+  else
+    dw_bwd_s2_t(p, dyb, ds, mt, ml, wk, tmp, dx, 5, 5);
+}
+
+LC_ISA_DISPATCH(dw_bwd_s2,
+                (const conv_problem *p, const float *dy, float *dyb,
+                 int64_t ds, int64_t mt, int64_t ml, const float *wk,
+                 float *tmp, float *dx),
+                (p, dy, dyb, ds, mt, ml, wk, tmp, dx), dw_bwd_s2_body)
