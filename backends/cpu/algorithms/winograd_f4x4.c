@@ -89,7 +89,10 @@ static wino_prob wino_prob_for(const conv_problem *p, conv_op op) {
   if (w.rc < 1) w.rc = 1;
   if (w.rc > w.n * w.th) w.rc = w.n * w.th;
   w.t = w.rc * w.tw;
-  w.ts = lc_round_up(w.t, WG_NR);
+  /* Row pitch of V and M: the chunk's tiles rounded up to the GEMM's
+   * panel, with LC_VL floats of slack past the last tile at least (the
+   * input transform stores whole vectors). */
+  w.ts = lc_round_up(w.t + LC_VL, WG_NR);
   w.ncob = (w.c_out + WG_MR - 1) / WG_MR;
   w.fast = lc_isa_level() >= 2;
   /* staged rows: 16-tile blocks read 4 * 16 + 2 columns */
@@ -197,13 +200,16 @@ static void wino_run_prob(const cpu_run *r, const wino_prob *wall,
     for (int64_t row0 = 0; row0 < rows; row0 += w->rc) {
       int64_t nr = rows - row0 < w->rc ? rows - row0 : w->rc;
       int64_t nt = nr * w->tw;
-#pragma omp for schedule(dynamic, 4)
-      for (int64_t task = 0; task < w->c_in * nr; task++) {
-        int64_t ci = task / nr, rr = task % nr;
-        int64_t row = row0 + rr, n = row / w->th, tr = row % w->th;
-        lc_kern->wino_in(w, x + (size_t)(n * w->c_in + ci) * in_plane, tr, stage,
-                v + (size_t)ci * (size_t)w->ts, vt, (size_t)(rr * w->tw));
-      }
+      /* A channel's tile rows in order, in one task (wino_in's stores
+       * spill into the next row's slots). */
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t ci = 0; ci < w->c_in; ci++)
+        for (int64_t rr = 0; rr < nr; rr++) {
+          int64_t row = row0 + rr, n = row / w->th, tr = row % w->th;
+          lc_kern->wino_in(w, x + (size_t)(n * w->c_in + ci) * in_plane, tr,
+                           stage, v + (size_t)ci * (size_t)w->ts, vt,
+                           (size_t)(rr * w->tw));
+        }
       if (w->fast) {
         int64_t ntb = (nt + WG_NR - 1) / WG_NR;
 #pragma omp for schedule(dynamic, 1)

@@ -177,7 +177,11 @@ LC_ISA_DISPATCH(wino_gemm,
                 (up, v, m, k_dim, c_out, ncob, ts), wino_gemm_body)
 
 /* Input transform of one tile row (image n, tile row tr) of channel ci:
- * stages its 6 padded input rows, then writes V[e][ci][t0 + t]. */
+ * stages its 6 padded input rows, then writes V[e][ci][t0 + t] for the
+ * row's tiles t < tw in whole 16-tile vectors: the lanes past tw land in
+ * the slots of the next tile row (the caller transforms a channel's tile
+ * rows in order, in one task, so they are overwritten) or in the row's
+ * slack (the row pitch leaves LC_VL floats past the last tile). */
 static inline LC_INLINE void wino_in_body(const wino_prob *w, const float *xc,
                                           int64_t tr, float *stage, float *v,
                                           size_t estride, size_t t0) {
@@ -217,7 +221,6 @@ static inline LC_INLINE void wino_in_body(const wino_prob *w, const float *xc,
   }
   float *rk = stage + 6 * wq; /* 6 rows of 80 floats */
   for (int64_t tb = 0; tb < w->tw; tb += 16) {
-    int64_t cnt = w->tw - tb < 16 ? w->tw - tb : 16;
     /* vertical transform over 80 columns */
     for (int64_t c = 0; c < 80; c += LC_VL) {
       vf d[6], o[6];
@@ -235,8 +238,7 @@ static inline LC_INLINE void wino_in_body(const wino_prob *w, const float *xc,
       wino_bt(d, o);
       LC_UNROLL
       for (int l = 0; l < 6; l++)
-        vstore_n(v + (size_t)(k * 6 + l) * estride + t0 + (size_t)tb, o[l],
-                 cnt);
+        vstore(v + (size_t)(k * 6 + l) * estride + t0 + (size_t)tb, o[l]);
     }
   }
 }
