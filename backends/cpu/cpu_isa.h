@@ -60,7 +60,7 @@ struct lc_plane;
   /* kernels/im2col.c: lowering and its transpose */                              \
   X(im2col_lower, (const conv_problem *p, const cpu_maps *m,                  \
                    const float *restrict x, int64_t k0, int64_t k1,           \
-                   int64_t p0, int64_t p1, float *restrict cols))             \
+                   int64_t p0, int64_t p1, float *restrict cols, int64_t ld)) \
   X(im2col_col2im, (const conv_problem *p, const cpu_maps *m,                 \
                     const float *restrict cols, int64_t k0, int64_t k1,       \
                     int64_t p0, int64_t p1, float *restrict dx))              \

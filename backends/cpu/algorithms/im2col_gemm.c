@@ -43,6 +43,11 @@
 /* bwd_weight: positions per step at most, and floats of a task's
  * transposed product (rows x output channels) at most. */
 #define WG_TILE 256
+/* forward, batched: columns of a multiplication at most (images side by
+ * side), and floats of the shared column buffer at most. */
+#define BATCH_COLS 512
+#define BATCH_BUDGET ((int64_t)2 * 1024 * 1024)
+#define BATCH_LOWER_ROWS 256
 #define WG_CT_BUDGET ((int64_t)128 * 1024)
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -65,6 +70,13 @@ typedef struct geometry {
   int packed;
   size_t apf, tmpf, cols_bytes; /* bwd_weight: the same three parts */
   size_t partial;      /* bwd_weight: bytes of partial dw, after the slices */
+  /* forward on small images: "batched" lowers ib images side by side
+   * (ncols = ib * p columns) for ngrp image groups, nstep groups at a time
+   * into a shared buffer (partial: its bytes), then multiplies each
+   * group's columns by chunks of mc output channels into the thread's
+   * slice and copies the result out per image. */
+  int batched;
+  int64_t ib, ngrp, nstep, ncols;
 } geometry;
 
 static int64_t tile_for(int64_t rows, int64_t p) {
@@ -90,6 +102,22 @@ static void geometry_of(const conv_problem *p, conv_op op, geometry *g) {
   const int64_t images_groups = p->n * p->groups;
   switch (op) {
     case CONV_OP_FORWARD:
+      g->ib = min64(p->n, max64(1, BATCH_COLS / g->p));
+      g->batched = !g->pointwise && p->groups == 1 && g->ib >= 2 &&
+                   g->k * g->ib * g->p <= BATCH_BUDGET;
+      if (g->batched) {
+        g->ngrp = ceil_div(p->n, g->ib);
+        g->ib = ceil_div(p->n, g->ngrp);
+        g->ncols = g->ib * g->p;
+        g->nstep = max64(1, min64(g->ngrp, BATCH_BUDGET / (g->k * g->ncols)));
+        g->mc = g->cout_g;
+        while (g->nstep * ceil_div(g->cout_g, g->mc) < MIN_TASKS && g->mc >= 128)
+          g->mc = ceil_div(g->mc, 2);
+        g->nm = ceil_div(g->cout_g, g->mc);
+        g->slice = (size_t)(g->mc * g->ncols) * sizeof(float);
+        g->partial = (size_t)(g->nstep * g->k * g->ncols) * sizeof(float);
+        break;
+      }
       g->pt = tile_for(g->k + g->cout_g, g->p); /* columns and y tile */
       g->ntiles = ceil_div(g->p, g->pt);
       g->mc = g->cout_g;
@@ -212,11 +240,64 @@ static size_t im2col_workspace(const conv_problem *p, conv_op op, int threads) {
 
 /* ---------------------------------------------------------------- forward */
 
+/* The forward on small images (geometry.batched): a step lowers nstep
+ * groups of ib images into the shared buffer (tasks: a group's chunk of
+ * rows), then multiplies them (tasks: a group's chunk of output channels,
+ * into the thread's slice, copied out per image with the epilogue). */
+static void im2col_forward_batched(const cpu_run *r, const cpu_tensors *t,
+                                   const geometry *g) {
+  const conv_problem *p = r->p;
+  const cpu_maps *m = r->state;
+  float *shared = (float *)((char *)r->ws + cpu_align_up(g->slice) * (size_t)r->threads);
+  const int64_t nkc = ceil_div(g->k, BATCH_LOWER_ROWS);
+#pragma omp parallel num_threads(r->threads)
+  for (int64_t s0 = 0; s0 < g->ngrp; s0 += g->nstep) {
+    const int64_t ns = min64(g->nstep, g->ngrp - s0);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < ns * nkc; task++) {
+      const int64_t gs = task / nkc, k0 = task % nkc * BATCH_LOWER_ROWS;
+      const int64_t k1 = min64(k0 + BATCH_LOWER_ROWS, g->k);
+      const int64_t n0 = (s0 + gs) * g->ib, n1 = min64(n0 + g->ib, p->n);
+      float *cols = shared + (size_t)(gs * g->k) * (size_t)g->ncols;
+      for (int64_t n = n0; n < n1; n++)
+        lc_kern->im2col_lower(p, m, t->x + (size_t)(n * p->c_in) * (size_t)g->hw,
+                              k0, k1, 0, g->p,
+                              cols + (size_t)k0 * (size_t)g->ncols +
+                                  (size_t)((n - n0) * g->p),
+                              g->ncols);
+    }
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < ns * g->nm; task++) {
+      const int64_t gs = task / g->nm, m0 = task % g->nm * g->mc;
+      const int64_t m1 = min64(m0 + g->mc, g->cout_g);
+      const int64_t n0 = (s0 + gs) * g->ib, n1 = min64(n0 + g->ib, p->n);
+      const int64_t nc = (n1 - n0) * g->p;
+      const float *cols = shared + (size_t)(gs * g->k) * (size_t)g->ncols;
+      float *c = cpu_ws_slice(r, g->slice, cpu_thread_id());
+      cpu_sgemm(0, 0, m1 - m0, nc, g->k, 1.0f, t->w + (size_t)m0 * (size_t)g->k,
+                g->k, cols, g->ncols, 0.0f, c, nc);
+      for (int64_t n = n0; n < n1; n++)
+        for (int64_t co = m0; co < m1; co++) {
+          float *y = t->y + (size_t)(n * p->c_out + co) * (size_t)g->p;
+          memcpy(y, c + (size_t)(co - m0) * (size_t)nc + (size_t)((n - n0) * g->p),
+                 (size_t)g->p * sizeof(float));
+          if (t->b != NULL || p->activation != CONV_ACT_NONE)
+            cpu_activate(y, g->p, t->b != NULL ? t->b[co] : 0.0f,
+                         p->activation, p->activation_alpha);
+        }
+    }
+  }
+}
+
 static void im2col_forward(const cpu_run *r, const cpu_tensors *t) {
   const conv_problem *p = r->p;
   const cpu_maps *m = r->state;
   geometry g;
   geometry_of(p, CONV_OP_FORWARD, &g);
+  if (g.batched) {
+    im2col_forward_batched(r, t, &g);
+    return;
+  }
 #pragma omp parallel for num_threads(r->threads) schedule(dynamic, 1)
   for (int64_t task = 0; task < g.tasks; task++) {
     const int64_t tile = task % g.ntiles;
@@ -236,7 +317,7 @@ static void im2col_forward(const cpu_run *r, const cpu_tensors *t) {
       float *cols = cpu_ws_slice(r, g.slice, cpu_thread_id());
       for (int64_t k0 = 0; k0 < g.k; k0 += g.rows) {
         const int64_t k1 = min64(k0 + g.rows, g.k);
-        lc_kern->im2col_lower(p, m, x, k0, k1, p0, p1, cols);
+        lc_kern->im2col_lower(p, m, x, k0, k1, p0, p1, cols, p1 - p0);
         cpu_sgemm(0, 0, m1 - m0, p1 - p0, k1 - k0, 1.0f, w + k0, g.k, cols,
                   p1 - p0, k0 == 0 ? 0.0f : 1.0f, y, g.p);
       }
@@ -371,7 +452,7 @@ static void im2col_bwd_weight_task(const cpu_run *r, const cpu_tensors *t,
       bmat = x + (size_t)k0 * (size_t)g->hw + (size_t)p0;
       ldb = g->hw;
     } else {
-      lc_kern->im2col_lower(p, m, x, k0, k1, p0, p1, cols);
+      lc_kern->im2col_lower(p, m, x, k0, k1, p0, p1, cols, p1 - p0);
       bmat = cols;
       ldb = p1 - p0;
     }

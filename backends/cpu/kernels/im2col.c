@@ -15,17 +15,16 @@
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
-/* cols[k - k0][q - p0] for k in [k0, k1), q in [p0, p1) = the input value
- * that lowered row k meets at output position q (0 in a zero border).
- * x is the group's first channel of one image. */
+/* cols[(k - k0) * ld + q - p0] for k in [k0, k1), q in [p0, p1) = the
+ * input value that lowered row k meets at output position q (0 in a zero
+ * border); ld >= p1 - p0. x is the group's first channel of one image. */
 static inline LC_INLINE void lower_body(const conv_problem *p, const cpu_maps *m,
                   const float *restrict x, int64_t k0, int64_t k1, int64_t p0,
-                  int64_t p1, float *restrict cols) {
+                  int64_t p1, float *restrict cols, int64_t ld) {
   const int64_t kh = p->kh, kw = p->kw, khw = kh * kw;
   const int64_t h_out = p->h_out, w_out = p->w_out, wi = p->w;
   const int64_t sw = p->stride_w;
   const size_t hw = (size_t)p->h * (size_t)wi;
-  const int64_t ld = p1 - p0;
   for (int64_t k = k0; k < k1; k++) {
     const int64_t c = k / khw, a = (k / kw) % kh, b = k % kw;
     const float *xc = x + (size_t)c * hw;
@@ -62,8 +61,8 @@ static inline LC_INLINE void lower_body(const conv_problem *p, const cpu_maps *m
 LC_ISA_DISPATCH(im2col_lower,
                 (const conv_problem *p, const cpu_maps *m,
                   const float *restrict x, int64_t k0, int64_t k1, int64_t p0,
-                  int64_t p1, float *restrict cols),
-                (p, m, x, k0, k1, p0, p1, cols), lower_body)
+                  int64_t p1, float *restrict cols, int64_t ld),
+                (p, m, x, k0, k1, p0, p1, cols, ld), lower_body)
 
 /* The transpose of im2col_lower(): adds cols[k - k0][q - p0] into the input element
  * it came from (through the padding map, so borders of reflect / replicate /
