@@ -596,15 +596,15 @@ int main(int argc, char **argv) {
     random_problem(&p, max_size, irand(0, 9) == 0);
     check_problem(&p, i % 4 == 0);
   }
-  /* direct_dw's zero-padded paths (3x3 and 5x5 at strides 1 and 2, rows
-   * of 16 floats and more): even and odd widths, asymmetric pads up to
-   * k - 1 and past it, flip, no bias; after the random cases,
-   * so that those stay as they were. */
+  /* direct_dw's zero-padded paths (3x3 and 5x5 at strides 1 and 2):
+   * rows narrower than a vector, of one vector and wider, even and odd
+   * widths, asymmetric pads up to k - 1 and past it, flip, no bias; after
+   * the random cases, so that those stay as they were. */
   if (nfixed > 0) {
-    static const int64_t widths[] = {16, 17, 31, 40, 57, 70};
-    for (int i = 0; i < 24; i++) {
-      int64_t k = i % 2 ? 5 : 3, s = (i / 2) % 2 + 1;
-      int64_t w = widths[i % 6] * s;
+    static const int64_t widths[] = {16, 17, 31, 40, 57, 70, 5, 14};
+    for (int i = 0; i < 32; i++) {
+      int64_t k = (i / 8) % 2 ? 5 : 3, s = i / 16 + 1;
+      int64_t w = widths[i % 8] * s;
       conv_problem p = make(2, 3, 3, 3, irand(k, 2 * k + 3), w, k, s, 0,
                             CONV_PAD_ZEROS);
       p.pad_t = irand(0, k);

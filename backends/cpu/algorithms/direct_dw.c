@@ -45,12 +45,12 @@ static int64_t dw_dy_margin(const conv_problem *p);
 
 /* The zero-padded fast path (dw_fwd_fused, kernels/depthwise.c) computes
  * the forward of q: zero padding, dilation 1, a 3x3 or 5x5 kernel, stride
- * 1 or 2 both ways, output rows of at least one vector. */
+ * 1 or 2 both ways. */
 static int dw_fused_ok(const conv_problem *q) {
   return q->padding_mode == CONV_PAD_ZEROS && q->dil_h == 1 &&
          q->dil_w == 1 && q->kh == q->kw && (q->kh == 3 || q->kh == 5) &&
          q->stride_h == q->stride_w &&
-         (q->stride_h == 1 || q->stride_h == 2) && q->w_out >= LC_VL;
+         (q->stride_h == 1 || q->stride_h == 2);
 }
 
 /* Backward data at stride 1 is the forward of dy with the kernel rotated

@@ -238,7 +238,9 @@ LC_ISA_DISPATCH(dw_wgrad_plane,
  * they are copied as the output rows come to need them, so the loads of x
  * from memory interleave with arithmetic. Output rows of at least 16
  * floats are computed as whole vectors whose last one overlaps the one
- * before it (the same values are stored twice), so no store is partial.
+ * before it (the same values are stored twice), so no store is partial;
+ * narrower rows are one vector each, stored whole over the start of the
+ * next rows (stored after it), the plane's last rows partially.
  */
 
 /* d[0, n) = s[0, n): whole vectors, the last overlapping. */
@@ -318,12 +320,14 @@ static inline LC_INLINE void dw_fill_rows(const conv_problem *p,
 /* One block: R output rows from row b0 (the buffer at the block's first
  * input row) at the V column starts ow[v], taps KH x KW, strides SH, SW.
  * Input rows are loaded once per column shift and used by every output
- * row they reach. nr rows are stored. */
+ * row they reach. nr rows are stored, the first nfull as whole vectors;
+ * the others (narrow rows only, V = 1) as their wo floats. */
 static inline LC_INLINE void dw_fwd_blk(const float *b0, int64_t wq,
                                         int64_t ps, const float *wk,
                                         float bias, float *y, int64_t wo,
                                         const int64_t *ow, int64_t nr,
-                                        const int KH, const int KW,
+                                        int64_t nfull, const int KH,
+                                        const int KW,
                                         const int SH, const int SW,
                                         const int R, const int V) {
   vf acc[4][4];
@@ -348,10 +352,14 @@ static inline LC_INLINE void dw_fwd_blk(const float *b0, int64_t wq,
     }
   }
   LC_UNROLL
-  for (int r = 0; r < R; r++)
-    if (r < nr)
+  for (int r = 0; r < R; r++) {
+    if (r < nfull) {
       LC_UNROLL
       for (int v = 0; v < V; v++) vstore(y + r * wo + ow[v], acc[r][v]);
+    } else if (r < nr) {
+      vstore_n(y + r * wo, acc[r][0], wo);
+    }
+  }
 }
 
 #define DW_R 4
@@ -379,16 +387,27 @@ static inline LC_INLINE void dw_fwd_fused_t(const conv_problem *p,
     for (; k + 4 <= nvec; k += 4) {
       for (int v = 0; v < 4; v++)
         ow[v] = (k + v) * LC_VL < wo - LC_VL ? (k + v) * LC_VL : wo - LC_VL;
-      dw_fwd_blk(b0, wq, ps, wk, bias, yr, wo, ow, nr, KH, KW, SH, SW, DW_R, 4);
+      dw_fwd_blk(b0, wq, ps, wk, bias, yr, wo, ow, nr, nr, KH, KW, SH, SW, DW_R, 4);
     }
     for (; k + 2 <= nvec; k += 2) {
       for (int v = 0; v < 2; v++)
         ow[v] = (k + v) * LC_VL < wo - LC_VL ? (k + v) * LC_VL : wo - LC_VL;
-      dw_fwd_blk(b0, wq, ps, wk, bias, yr, wo, ow, nr, KH, KW, SH, SW, DW_R, 2);
+      dw_fwd_blk(b0, wq, ps, wk, bias, yr, wo, ow, nr, nr, KH, KW, SH, SW, DW_R, 2);
+    }
+    if (wo < LC_VL) {
+      /* A row's whole vector runs into the rows after it, which are
+       * stored after it; rows with fewer than 16 floats of the plane from
+       * their start are stored as their wo floats. */
+      int64_t nfull = ho - oh - (LC_VL + wo - 1) / wo + 1;
+      nfull = nfull < 0 ? 0 : nfull > nr ? nr : nfull;
+      ow[0] = 0;
+      dw_fwd_blk(b0, wq, ps, wk, bias, yr, wo, ow, nr, nfull, KH, KW, SH,
+                 SW, DW_R, 1);
+      continue;
     }
     for (; k < nvec; k++) {
       ow[0] = k * LC_VL < wo - LC_VL ? k * LC_VL : wo - LC_VL;
-      dw_fwd_blk(b0, wq, ps, wk, bias, yr, wo, ow, nr, KH, KW, SH, SW, DW_R, 1);
+      dw_fwd_blk(b0, wq, ps, wk, bias, yr, wo, ow, nr, nr, KH, KW, SH, SW, DW_R, 1);
     }
   }
 }
