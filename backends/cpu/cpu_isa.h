@@ -83,14 +83,16 @@ struct lc_plane;
   X(dw_wgrad_plane, (const conv_problem *p, const float *dyb, int64_t ds,     \
                      const float *buf, struct lc_plane g, const int64_t *rofs,       \
                      const int64_t *q, const int64_t *cofs, float *out))      \
-  X(dw_fwd_fused, (const conv_problem *p, const float *x, float *buf,         \
-                   struct lc_plane g, const float *wk, float bias, float *y)) \
-  X(dw_wgrad_fused, (const conv_problem *p, const float *x, const float *dy,  \
+  X(dw_fwd_fused, (const conv_problem *p, const float *x, const float *xnext, \
+                   float *buf, struct lc_plane g, const float *wk, float bias, \
+                   float *y))                                                 \
+  X(dw_wgrad_fused, (const conv_problem *p, const float *x,                   \
+                     const float *xnext, const float *dy, const float *dynext, \
                      float *buf, struct lc_plane g, float *dyb, int64_t ds,   \
                      float *out))                                             \
-  X(dw_bwd_s2, (const conv_problem *p, const float *dy, float *dyb,          \
-                int64_t ds, int64_t mt, int64_t ml, const float *wk,         \
-                float *tmp, float *dx))                                      \
+  X(dw_bwd_s2, (const conv_problem *p, const float *dy, const float *dynext, \
+                float *dyb, int64_t ds, int64_t mt, int64_t ml,              \
+                const float *wk, float *tmp, float *dx))                     \
   /* kernels/gemm.c: the packed-A panel GEMM and lc_sgemm */                  \
   X(gemm_panel_isa, (const float *ap, int64_t m, int64_t k, const float *b,   \
                      int64_t ldb, float *c, int64_t ldc, int64_t ncols,       \

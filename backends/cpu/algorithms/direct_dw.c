@@ -197,6 +197,17 @@ static void dw_forward_s2(const cpu_run *r, const cpu_tensors *t) {
   }
 }
 
+/* Planes per scheduling chunk on the zero-padded paths: about 32K floats
+ * of the larger plane, 2 to 32 planes, so that the plane a task prefetches
+ * (the next one) is mostly its own thread's next task and small planes do
+ * not pay a scheduling step each. The partition does not change results:
+ * each plane is computed alone. */
+static int dw_chunk(int64_t in_plane, int64_t out_plane) {
+  int64_t f = in_plane > out_plane ? in_plane : out_plane;
+  int64_t c = 32768 / (f > 0 ? f : 1);
+  return (int)(c < 2 ? 2 : c > 32 ? 32 : c);
+}
+
 /* The fast path over the planes of a (forward-shaped) problem q: plane
  * `task` of x into plane `task` of y, with the taps of channel task % c
  * and bias b (or none); when rev (the backward data), the taps reversed
@@ -208,19 +219,22 @@ static void dw_fused_planes(const cpu_run *r, const conv_problem *q,
   const size_t slice = dw_slice(r->p, r->op);
   const int64_t tasks = q->n * q->c_in, taps = q->kh * q->kw;
   const int64_t in_plane = q->h * q->w, out_plane = q->h_out * q->w_out;
+  const int chunk = dw_chunk(in_plane, out_plane);
 #pragma omp parallel num_threads(r->threads)
   {
     float *buf = cpu_ws_slice(r, slice, cpu_thread_id());
     float wk[LC_DW_MAX_TAPS], wt[LC_DW_MAX_TAPS];
     /* Borders stay zero from plane to plane: only interiors are copied. */
     memset(buf, 0, lc_plane_floats(g) * sizeof(float));
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(dynamic, chunk)
     for (int64_t task = 0; task < tasks; task++) {
       int64_t c = task % q->c_in;
       dw_taps(q, w, c, wk);
       if (rev)
         for (int64_t k = 0; k < taps; k++) wt[k] = wk[taps - 1 - k];
-      lc_kern->dw_fwd_fused(q, x + task * in_plane, buf, g, rev ? wt : wk,
+      lc_kern->dw_fwd_fused(q, x + task * in_plane,
+                            task + 1 < tasks ? x + (task + 1) * in_plane : NULL,
+                            buf, g, rev ? wt : wk,
                             b != NULL ? b[c] : 0.0f, y + task * out_plane);
       if (rev)
         cpu_dx_epilogue_tile(r, eb, c, y + task * out_plane, 1,
@@ -287,6 +301,7 @@ static void dw_backward_data_s2(const cpu_run *r, const cpu_tensors *t) {
   const int64_t ds = dw_s2_ds(p), mt = dw_s2_mt(p);
   const int64_t tasks = p->n * p->c_in;
   const int64_t in_plane = p->h * p->w, out_plane = p->h_out * p->w_out;
+  const int chunk = dw_chunk(in_plane, out_plane);
 #pragma omp parallel num_threads(r->threads)
   {
     float *dyb = cpu_ws_slice(r, slice, cpu_thread_id());
@@ -294,12 +309,14 @@ static void dw_backward_data_s2(const cpu_run *r, const cpu_tensors *t) {
     float wk[LC_DW_MAX_TAPS];
     /* Margins stay zero: only dy's rows are copied. */
     memset(dyb, 0, dw_s2_floats(p) * sizeof(float));
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(dynamic, chunk)
     for (int64_t task = 0; task < tasks; task++) {
       int64_t c = task % p->c_in;
       dw_taps(p, t->w, c, wk);
-      lc_kern->dw_bwd_s2(p, t->dy + task * out_plane, dyb, ds, mt, LC_VL, wk,
-                         tmp, t->dx + task * in_plane);
+      lc_kern->dw_bwd_s2(p, t->dy + task * out_plane,
+                         task + 1 < tasks ? t->dy + (task + 1) * out_plane
+                                          : NULL,
+                         dyb, ds, mt, LC_VL, wk, tmp, t->dx + task * in_plane);
       cpu_dx_epilogue_tile(r, t->b, c, t->dx + task * in_plane, 1, 0,
                            in_plane, 1);
     }
@@ -363,9 +380,15 @@ static void dw_backward_weight_fused(const cpu_run *r, const cpu_tensors *t) {
       for (int64_t k = 0; k < taps; k++) sum[k] = 0.0;
       for (int64_t n = 0; n < p->n; n++) {
         int64_t plane = n * p->c_in + c;
-        lc_kern->dw_wgrad_fused(p, t->x + plane * in_plane,
-                                t->dy + plane * out_plane, buf, g, dyb, ds,
-                                part);
+        /* the plane this thread most likely takes next */
+        int64_t next = n + 1 < p->n ? plane + p->c_in
+                       : c + 1 < p->c_in ? c + 1 : -1;
+        lc_kern->dw_wgrad_fused(
+            p, t->x + plane * in_plane,
+            next >= 0 ? t->x + next * in_plane : NULL,
+            t->dy + plane * out_plane,
+            next >= 0 ? t->dy + next * out_plane : NULL, buf, g, dyb, ds,
+            part);
         for (int64_t k = 0; k < taps; k++) sum[k] += part[k];
       }
       float *dwc = t->dw + c * taps;

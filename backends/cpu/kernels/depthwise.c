@@ -287,16 +287,41 @@ static inline LC_INLINE void dw_copy_even(float *d, const float *s, int64_t n,
   for (; k < n; k++) d[k] = s[2 * k];
 }
 
+/* Rows this far ahead of the one being copied are prefetched: DRAM's
+ * latency is several row blocks of arithmetic. */
+#define DW_PF_ROWS 8
+
+/* Prefetches row i of the h x w plane x, or row i - h of the plane next
+ * (NULL: none) when i >= h. Rows of fewer than 32 floats are left to the
+ * hardware (a prefetch per row would cost more than it saves). */
+static inline LC_INLINE void dw_prefetch_row(const float *x, const float *next,
+                                             int64_t i, int64_t h, int64_t w) {
+  const float *row;
+  if (w < 2 * LC_VL) return;
+  if (i < h)
+    row = x + i * w;
+  else if (next != NULL && i - h < h)
+    row = next + (i - h) * w;
+  else
+    return;
+  const char *a = (const char *)row;
+  for (int64_t b = 0; b < w * (int64_t)sizeof(float) + 63; b += 64)
+    __builtin_prefetch(a + b, 0, 3);
+}
+
 /* Copies the interior of padded rows [r0, r1) of the h x w plane x into
- * buf (layout g); borders are not written. */
+ * buf (layout g); borders are not written. Prefetches the rows DW_PF_ROWS
+ * output rows further on (in xnext past the plane's end). */
 static inline LC_INLINE void dw_fill_rows(const conv_problem *p,
-                                          const float *x, float *buf,
+                                          const float *x,
+                                          const float *xnext, float *buf,
                                           lc_plane g, int64_t r0,
                                           int64_t r1) {
   const int64_t pt = p->pad_t, pl = p->pad_l, h = p->h, w = p->w;
   if (r0 < pt) r0 = pt;
   if (r1 > pt + h) r1 = pt + h;
   for (int64_t r = r0; r < r1; r++) {
+    dw_prefetch_row(x, xnext, r - pt + DW_PF_ROWS * p->stride_h, h, w);
     const float *s = x + (r - pt) * w;
     if (g.sw == 1) {
       dw_copy_over(lc_plane_row(buf, g, 0, r) + pl, s, w);
@@ -365,7 +390,8 @@ static inline LC_INLINE void dw_fwd_blk(const float *b0, int64_t wq,
 #define DW_R 4
 
 static inline LC_INLINE void dw_fwd_fused_t(const conv_problem *p,
-                                            const float *x, float *buf,
+                                            const float *x,
+                                            const float *xnext, float *buf,
                                             lc_plane g, const float *wk,
                                             float bias, float *y,
                                             const int KH, const int KW,
@@ -377,7 +403,7 @@ static inline LC_INLINE void dw_fwd_fused_t(const conv_problem *p,
   for (int64_t oh = 0; oh < ho; oh += DW_R) {
     const int64_t need = (oh + DW_R - 1) * SH + KH;
     if (need > filled) {
-      dw_fill_rows(p, x, buf, g, filled, need);
+      dw_fill_rows(p, x, xnext, buf, g, filled, need);
       filled = need;
     }
     const int64_t nr = ho - oh < DW_R ? ho - oh : DW_R;
@@ -414,23 +440,25 @@ static inline LC_INLINE void dw_fwd_fused_t(const conv_problem *p,
 
 /* The shapes dw_fwd_fused serves (see dw_fused_ok in direct_dw.c). */
 static inline LC_INLINE void dw_fwd_fused_body(const conv_problem *p,
-                                               const float *x, float *buf,
+                                               const float *x,
+                                               const float *xnext, float *buf,
                                                lc_plane g, const float *wk,
                                                float bias, float *y) {
   if (p->kh == 3 && p->stride_h == 1)
-    dw_fwd_fused_t(p, x, buf, g, wk, bias, y, 3, 3, 1, 1);
+    dw_fwd_fused_t(p, x, xnext, buf, g, wk, bias, y, 3, 3, 1, 1);
   else if (p->kh == 3)
-    dw_fwd_fused_t(p, x, buf, g, wk, bias, y, 3, 3, 2, 2);
+    dw_fwd_fused_t(p, x, xnext, buf, g, wk, bias, y, 3, 3, 2, 2);
   else if (p->stride_h == 1)
-    dw_fwd_fused_t(p, x, buf, g, wk, bias, y, 5, 5, 1, 1);
+    dw_fwd_fused_t(p, x, xnext, buf, g, wk, bias, y, 5, 5, 1, 1);
   else
-    dw_fwd_fused_t(p, x, buf, g, wk, bias, y, 5, 5, 2, 2);
+    dw_fwd_fused_t(p, x, xnext, buf, g, wk, bias, y, 5, 5, 2, 2);
 }
 
 LC_ISA_DISPATCH(dw_fwd_fused,
-                (const conv_problem *p, const float *x, float *buf,
-                 lc_plane g, const float *wk, float bias, float *y),
-                (p, x, buf, g, wk, bias, y), dw_fwd_fused_body)
+                (const conv_problem *p, const float *x, const float *xnext,
+                 float *buf, lc_plane g, const float *wk, float bias,
+                 float *y),
+                (p, x, xnext, buf, g, wk, bias, y), dw_fwd_fused_body)
 
 /* Weight gradient of one plane on the zero-padded path: out[i KW + j] =
  * sum over (oh, ow) of dy[oh][ow] * xpad[oh SH + i][ow SW + j]. x's
@@ -441,7 +469,9 @@ LC_ISA_DISPATCH(dw_fwd_fused,
  * shift and used by every output row of the block that it reaches. */
 static inline LC_INLINE void dw_wgrad_fused_t(const conv_problem *p,
                                               const float *x,
-                                              const float *dy, float *buf,
+                                              const float *xnext,
+                                              const float *dy,
+                                              const float *dynext, float *buf,
                                               lc_plane g, float *dyb,
                                               int64_t ds, float *out,
                                               const int KH, const int KW,
@@ -456,12 +486,14 @@ static inline LC_INLINE void dw_wgrad_fused_t(const conv_problem *p,
   for (int64_t oh = 0; oh < ho; oh += R) {
     const int64_t need = (oh + R - 1) * SH + KH;
     if (need > filled) {
-      dw_fill_rows(p, x, buf, g, filled, need);
+      dw_fill_rows(p, x, xnext, buf, g, filled, need);
       filled = need;
     }
     const int64_t nr = ho - oh < R ? ho - oh : R;
-    for (int64_t r = 0; r < nr; r++)
+    for (int64_t r = 0; r < nr; r++) {
+      dw_prefetch_row(dy, dynext, oh + r + DW_PF_ROWS, ho, wo);
       dw_copy_over(dyb + (oh + r) * ds, dy + (oh + r) * wo, wo);
+    }
     const float *b0 = buf + oh * SH * wq;
     const float *d0 = dyb + oh * ds;
     for (int64_t ow = 0; ow < wo; ow += LC_VL) {
@@ -488,23 +520,28 @@ static inline LC_INLINE void dw_wgrad_fused_t(const conv_problem *p,
 
 static inline LC_INLINE void dw_wgrad_fused_body(const conv_problem *p,
                                                  const float *x,
-                                                 const float *dy, float *buf,
+                                                 const float *xnext,
+                                                 const float *dy,
+                                                 const float *dynext,
+                                                 float *buf,
                                                  lc_plane g, float *dyb,
                                                  int64_t ds, float *out) {
   if (p->kh == 3 && p->stride_h == 1)
-    dw_wgrad_fused_t(p, x, dy, buf, g, dyb, ds, out, 3, 3, 1, 1);
+    dw_wgrad_fused_t(p, x, xnext, dy, dynext, buf, g, dyb, ds, out, 3, 3, 1, 1);
   else if (p->kh == 3)
-    dw_wgrad_fused_t(p, x, dy, buf, g, dyb, ds, out, 3, 3, 2, 2);
+    dw_wgrad_fused_t(p, x, xnext, dy, dynext, buf, g, dyb, ds, out, 3, 3, 2, 2);
   else if (p->stride_h == 1)
-    dw_wgrad_fused_t(p, x, dy, buf, g, dyb, ds, out, 5, 5, 1, 1);
+    dw_wgrad_fused_t(p, x, xnext, dy, dynext, buf, g, dyb, ds, out, 5, 5, 1, 1);
   else
-    dw_wgrad_fused_t(p, x, dy, buf, g, dyb, ds, out, 5, 5, 2, 2);
+    dw_wgrad_fused_t(p, x, xnext, dy, dynext, buf, g, dyb, ds, out, 5, 5, 2, 2);
 }
 
 LC_ISA_DISPATCH(dw_wgrad_fused,
-                (const conv_problem *p, const float *x, const float *dy,
-                 float *buf, lc_plane g, float *dyb, int64_t ds, float *out),
-                (p, x, dy, buf, g, dyb, ds, out), dw_wgrad_fused_body)
+                (const conv_problem *p, const float *x, const float *xnext,
+                 const float *dy, const float *dynext, float *buf,
+                 lc_plane g, float *dyb, int64_t ds, float *out),
+                (p, x, xnext, dy, dynext, buf, g, dyb, ds, out),
+                dw_wgrad_fused_body)
 
 /* Backward data at stride 2 on the zero-padded path (direct_dw.c,
  * dw_bwd_s2_ok), by output phase: a
@@ -514,7 +551,8 @@ LC_ISA_DISPATCH(dw_wgrad_fused,
  * n - 1, ... So each dx row is two stride-1 correlations of dy with
  * sub-kernels, interleaved lane by lane: no scatter, no FMA on a zero.
  * Two rows of one phase (r, r + 2) are computed together (they share dy
- * rows). dy's rows are copied into dyb, whose mt rows above, ml columns
+ * rows). dy's rows are copied into dyb (the plane dynext, when not
+ * NULL, prefetched meanwhile), whose mt rows above, ml columns
  * left and whatever lies right and below stay zero (rows of ds floats);
  * tmp receives padded columns [0, 32 nvq) of two rows. */
 
@@ -592,6 +630,7 @@ static inline LC_INLINE void dw_bwd_s2_rows(const float *d0, int64_t ds,
 }
 
 static inline LC_INLINE void dw_bwd_s2_t(const conv_problem *p,
+                                         const float *dynext,
                                          const float *dyb, int64_t ds,
                                          int64_t mt, int64_t ml,
                                          const float *wk, float *tmp,
@@ -602,6 +641,10 @@ static inline LC_INLINE void dw_bwd_s2_t(const conv_problem *p,
   float *t1 = tmp + 2 * nvq * LC_VL;
   /* Rows ih and ih + 2 for ih = 4 s, 4 s + 1. */
   for (int64_t i4 = 0; i4 < h; i4 += 4) {
+    /* the next plane's dy, two rows per four dx rows */
+    if (dynext != NULL)
+      for (int64_t k = i4 / 2; k < i4 / 2 + 2 && k < p->h_out; k++)
+        dw_prefetch_row(dynext, NULL, k, p->h_out, p->w_out);
     for (int64_t e = 0; e < 2 && i4 + e < h; e++) {
       const int64_t ih = i4 + e, r = ih + pt;
       const float *d0 = dyb + (r / 2 + mt) * ds + ml;
@@ -616,20 +659,22 @@ static inline LC_INLINE void dw_bwd_s2_t(const conv_problem *p,
 }
 
 static inline LC_INLINE void dw_bwd_s2_body(const conv_problem *p,
-                                            const float *dy, float *dyb,
+                                            const float *dy,
+                                            const float *dynext, float *dyb,
                                             int64_t ds, int64_t mt,
                                             int64_t ml, const float *wk,
                                             float *tmp, float *dx) {
   for (int64_t oh = 0; oh < p->h_out; oh++)
     dw_copy_over(dyb + (oh + mt) * ds + ml, dy + oh * p->w_out, p->w_out);
   if (p->kh == 3)
-    dw_bwd_s2_t(p, dyb, ds, mt, ml, wk, tmp, dx, 3, 3);
+    dw_bwd_s2_t(p, dynext, dyb, ds, mt, ml, wk, tmp, dx, 3, 3);
   else
-    dw_bwd_s2_t(p, dyb, ds, mt, ml, wk, tmp, dx, 5, 5);
+    dw_bwd_s2_t(p, dynext, dyb, ds, mt, ml, wk, tmp, dx, 5, 5);
 }
 
 LC_ISA_DISPATCH(dw_bwd_s2,
-                (const conv_problem *p, const float *dy, float *dyb,
-                 int64_t ds, int64_t mt, int64_t ml, const float *wk,
-                 float *tmp, float *dx),
-                (p, dy, dyb, ds, mt, ml, wk, tmp, dx), dw_bwd_s2_body)
+                (const conv_problem *p, const float *dy, const float *dynext,
+                 float *dyb, int64_t ds, int64_t mt, int64_t ml,
+                 const float *wk, float *tmp, float *dx),
+                (p, dy, dynext, dyb, ds, mt, ml, wk, tmp, dx),
+                dw_bwd_s2_body)
