@@ -63,7 +63,7 @@ struct lc_plane;
                    int64_t p0, int64_t p1, float *restrict cols, int64_t ld)) \
   X(im2col_col2im, (const conv_problem *p, const cpu_maps *m,                 \
                     const float *restrict cols, int64_t k0, int64_t k1,       \
-                    int64_t p0, int64_t p1, float *restrict dx))              \
+                    int64_t p0, int64_t p1, float *restrict dx, int64_t ld))  \
   /* kernels/direct_vec.c */                                                  \
   X(vec_fwd_task, (const vec_geom *v, const float *xb, const float *wpk,      \
                    const int64_t *tofs, const float *bias, float *out,        \

@@ -588,6 +588,9 @@ int main(int argc, char **argv) {
        * of 10 columns after a full one; then two tiles of positions. */
       make(3, 64, 48, 16, 13, 11, 3, 2, 1, CONV_PAD_REFLECT),
       make(2, 448, 8, 1, 36, 36, 3, 1, 1, CONV_PAD_ZEROS),
+      /* Small images batched side by side (forward and packed backward
+       * data): 3 images of 14x14 in groups of 2, the last one short. */
+      make(3, 448, 4, 1, 14, 14, 3, 1, 1, CONV_PAD_REPLICATE),
   };
   int nfixed = argc > 4 && atoi(argv[4]) == 0 ? 0 : (int)(sizeof fixed / sizeof fixed[0]);
   for (int i = 0; i < nfixed; i++) check_problem(&fixed[i], 1);

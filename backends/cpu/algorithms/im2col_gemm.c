@@ -149,6 +149,21 @@ static void geometry_of(const conv_problem *p, conv_op op, geometry *g) {
       g->nrows = ceil_div(g->cin_g, g->rows);
       g->pt = tile_for(g->rows * g->khw, g->p);
       g->ntiles = ceil_div(g->p, g->pt);
+      /* Small images with the packed GEMM: dy of ib images gathered side
+       * by side (the forward's batching, geometry.batched), so a product
+       * has up to BATCH_COLS columns instead of one image's few. */
+      g->ib = min64(p->n, max64(1, BATCH_COLS / g->p));
+      g->batched = g->packed && p->groups == 1 && g->ib >= 2 &&
+                   g->cout_g * g->ib * g->p <= BATCH_BUDGET;
+      if (g->batched) {
+        g->ngrp = ceil_div(p->n, g->ib);
+        g->ib = ceil_div(p->n, g->ngrp);
+        g->ncols = g->ib * g->p;
+        g->nstep = max64(1, min64(g->ngrp, BATCH_BUDGET / (g->cout_g * g->ncols)));
+        g->pt = g->ncols;
+        g->ntiles = 1;
+        g->partial = (size_t)(g->nstep * g->cout_g * g->ncols) * sizeof(float);
+      }
       g->tasks = (g->packed ? p->groups : images_groups) * g->nrows;
       if (g->pointwise) {
         /* No col2im: tiles of positions are independent tasks too. */
@@ -359,11 +374,64 @@ static void im2col_bwd_data_packed(const cpu_run *r, const cpu_tensors *t,
       for (int64_t j = 0; j < pw; j += 32)
         lc_gemm_panel(ap, rows, g->cout_g, dy + p0 + j, g->p, cols + j, pw,
                       min64(32, pw - j), NULL, tmp);
-      lc_kern->im2col_col2im(p, m, cols, k0, k1, p0, p1, dx);
+      lc_kern->im2col_col2im(p, m, cols, k0, k1, p0, p1, dx, p1 - p0);
     }
     for (int64_t c = c0; c < c1; c++)
       cpu_dx_epilogue_tile(r, t->b, gi * g->cin_g + c,
                            dx + (size_t)c * (size_t)g->hw, 1, 0, g->hw, 1);
+  }
+}
+
+/* Backward data on small images (geometry.batched, groups == 1): a step
+ * gathers dy of nstep groups of ib images side by side into the shared
+ * buffer, then each task (a group's chunk of input channels) packs its
+ * slice of W^T, multiplies all the group's columns at once and adds them
+ * back into each image's dx planes. */
+static void im2col_bwd_data_batched(const cpu_run *r, const cpu_tensors *t,
+                                    const geometry *g) {
+  const conv_problem *p = r->p;
+  const cpu_maps *m = r->state;
+  float *shared = (float *)((char *)r->ws + cpu_align_up(g->slice) * (size_t)r->threads);
+  const size_t gsz = (size_t)(g->cout_g * g->ncols);
+#pragma omp parallel num_threads(r->threads)
+  for (int64_t s0 = 0; s0 < g->ngrp; s0 += g->nstep) {
+    const int64_t ns = min64(g->nstep, g->ngrp - s0);
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < ns * g->ib; task++) {
+      const int64_t gs = task / g->ib, i = task % g->ib;
+      const int64_t n = (s0 + gs) * g->ib + i;
+      if (n >= p->n) continue;
+      for (int64_t co = 0; co < g->cout_g; co++)
+        memcpy(shared + (size_t)gs * gsz + (size_t)(co * g->ncols + i * g->p),
+               t->dy + (size_t)(n * p->c_out + co) * (size_t)g->p,
+               (size_t)g->p * sizeof(float));
+    }
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < ns * g->nrows; task++) {
+      const int64_t gs = task / g->nrows, ri = task % g->nrows;
+      const int64_t c0 = ri * g->rows, c1 = min64(c0 + g->rows, g->cin_g);
+      const int64_t k0 = c0 * g->khw, k1 = c1 * g->khw, rows = k1 - k0;
+      const int64_t n0 = (s0 + gs) * g->ib, n1 = min64(n0 + g->ib, p->n);
+      const int64_t nc = (n1 - n0) * g->p;
+      float *cols = cpu_ws_slice(r, g->slice, cpu_thread_id());
+      float *ap = (float *)((char *)cols + g->cols_bytes);
+      float *tmp = ap + cpu_align_up(g->apf * sizeof(float)) / sizeof(float);
+      lc_gemm_pack_a(t->w + k0, 1, g->k, rows, g->cout_g, ap);
+      const float *dyg = shared + (size_t)gs * gsz;
+      for (int64_t j = 0; j < nc; j += 32)
+        lc_gemm_panel(ap, rows, g->cout_g, dyg + j, g->ncols, cols + j,
+                      g->ncols, min64(32, nc - j), NULL, tmp);
+      for (int64_t n = n0; n < n1; n++) {
+        float *dx = t->dx + (size_t)(n * p->c_in) * (size_t)g->hw;
+        memset(dx + (size_t)c0 * (size_t)g->hw, 0,
+               (size_t)(c1 - c0) * (size_t)g->hw * sizeof(float));
+        lc_kern->im2col_col2im(p, m, cols + (n - n0) * g->p, k0, k1, 0, g->p,
+                               dx, g->ncols);
+        for (int64_t c = c0; c < c1; c++)
+          cpu_dx_epilogue_tile(r, t->b, c, dx + (size_t)c * (size_t)g->hw, 1,
+                               0, g->hw, 1);
+      }
+    }
   }
 }
 
@@ -372,6 +440,10 @@ static void im2col_backward_data(const cpu_run *r, const cpu_tensors *t) {
   const cpu_maps *m = r->state;
   geometry g;
   geometry_of(p, CONV_OP_BACKWARD_DATA, &g);
+  if (g.batched) {
+    im2col_bwd_data_batched(r, t, &g);
+    return;
+  }
   const int64_t tiles_per_task = g.pointwise ? 1 : g.ntiles;
   const int64_t task_tiles = g.pointwise ? g.ntiles : 1;
 #pragma omp parallel for num_threads(r->threads) schedule(dynamic, 1)
@@ -409,7 +481,7 @@ static void im2col_backward_data(const cpu_run *r, const cpu_tensors *t) {
       const int64_t p0 = tile * g.pt, p1 = min64(p0 + g.pt, g.p);
       cpu_sgemm(1, 0, k1 - k0, p1 - p0, g.cout_g, 1.0f, w + k0, g.k, dy + p0,
                 g.p, 0.0f, cols, p1 - p0);
-      lc_kern->im2col_col2im(p, m, cols, k0, k1, p0, p1, dx);
+      lc_kern->im2col_col2im(p, m, cols, k0, k1, p0, p1, dx, p1 - p0);
     }
     /* The task's channels are complete: the epilogue while they are warm. */
     for (int64_t c = c0; c < c1; c++)

@@ -64,18 +64,17 @@ LC_ISA_DISPATCH(im2col_lower,
                   int64_t p1, float *restrict cols, int64_t ld),
                 (p, m, x, k0, k1, p0, p1, cols, ld), lower_body)
 
-/* The transpose of im2col_lower(): adds cols[k - k0][q - p0] into the input element
+/* The transpose of im2col_lower(): adds cols[(k - k0) * ld + q - p0] into the input element
  * it came from (through the padding map, so borders of reflect / replicate /
  * circular / symmetric padding add into their source). Rows and positions in
  * order: a fixed summation order. dx is the group's first channel. */
 static inline LC_INLINE void col2im_body(const conv_problem *p, const cpu_maps *m,
                    const float *restrict cols, int64_t k0, int64_t k1,
-                   int64_t p0, int64_t p1, float *restrict dx) {
+                   int64_t p0, int64_t p1, float *restrict dx, int64_t ld) {
   const int64_t kh = p->kh, kw = p->kw, khw = kh * kw;
   const int64_t h_out = p->h_out, w_out = p->w_out, wi = p->w;
   const int64_t sw = p->stride_w;
   const size_t hw = (size_t)p->h * (size_t)wi;
-  const int64_t ld = p1 - p0;
   for (int64_t k = k0; k < k1; k++) {
     const int64_t c = k / khw, a = (k / kw) % kh, b = k % kw;
     float *xc = dx + (size_t)c * hw;
@@ -114,5 +113,5 @@ static inline LC_INLINE void col2im_body(const conv_problem *p, const cpu_maps *
 LC_ISA_DISPATCH(im2col_col2im,
                 (const conv_problem *p, const cpu_maps *m,
                    const float *restrict cols, int64_t k0, int64_t k1,
-                   int64_t p0, int64_t p1, float *restrict dx),
-                (p, m, cols, k0, k1, p0, p1, dx), col2im_body)
+                   int64_t p0, int64_t p1, float *restrict dx, int64_t ld),
+                (p, m, cols, k0, k1, p0, p1, dx, ld), col2im_body)
