@@ -65,21 +65,28 @@ static vec_geom vec_geom_for(const conv_problem *p) {
   v.cog = p->c_out / p->groups;
   v.cb = vec_pick_cb(v.cog);
   v.nblk = (v.cog + v.cb - 1) / v.cb;
+  /* The last block: the fewest of 1, 2, 4, 8 channels that hold the rest. */
+  int64_t rest = v.cog - (v.nblk - 1) * v.cb;
+  v.cbl = 1;
+  while (v.cbl < rest) v.cbl *= 2;
   v.taps = p->kh * p->kw;
   return v;
 }
 
 /* Packs the weights of group grp (w: c_out x cig x kh x kw, taps in kernel
- * offset order, flip applied) as wpk[blk][ci][t][cb], zero-padded. With
+ * offset order, flip applied) as wpk[blk][ci][t][cb], zero-padded; the
+ * last block has cbl channels (its blocks' start stays blk * cig * taps * cb). With
  * transpose set, w is read as the weight of the backward-data problem:
  * w[ci_fwd = out channel][co_fwd = in channel], rotated 180 degrees. */
 static void vec_pack(const vec_geom *v, const float *w, int64_t grp,
                      int transpose, const conv_problem *orig, float *wpk) {
   const int64_t kh = v->p->kh, kw = v->p->kw, taps = v->taps;
-  for (int64_t b = 0; b < v->nblk; b++)
+  for (int64_t b = 0; b < v->nblk; b++) {
+    const int64_t cb = b == v->nblk - 1 ? v->cbl : v->cb;
+    float *wb = wpk + b * v->cig * taps * v->cb;
     for (int64_t ci = 0; ci < v->cig; ci++)
       for (int64_t t = 0; t < taps; t++)
-        for (int64_t c = 0; c < v->cb; c++) {
+        for (int64_t c = 0; c < cb; c++) {
           int64_t co = b * v->cb + c;
           float val = 0.0f;
           if (co < v->cog) {
@@ -96,8 +103,9 @@ static void vec_pack(const vec_geom *v, const float *w, int64_t grp,
               val = w[(((grp * v->cig + ci) * v->cog + co) * kh + a) * kw + e];
             }
           }
-          wpk[((b * v->cig + ci) * taps + t) * v->cb + c] = val;
+          wb[(ci * taps + t) * cb + c] = val;
         }
+  }
 }
 
 static void vec_tap_offsets(const vec_geom *v, int64_t *tofs) {

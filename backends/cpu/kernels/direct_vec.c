@@ -22,14 +22,20 @@ static int vec_pick_v(int64_t w_out) {
   return w3 <= w2 ? 3 : 2;
 }
 
-/* One block: out[c][oh][ow..] for CB channels, V vectors, one row. */
+/* One block: out[c][oh][ow..] for CB channels (the first nc of them
+ * stored; the packed weights of the others are zero), V vectors, one row.
+ * bsp holds each channel's bias broadcast to a whole vector: the
+ * accumulators start as plain vector loads. (With a broadcast expression
+ * there, GCC 12 built every accumulator lane by lane, 16 masked moves per
+ * vector and row block, in the AVX-512 clone.) */
 static inline LC_INLINE void vec_fwd_rows(const vec_geom *v, const float *xb,
                                           size_t xplane, const float *wpk,
                                           const int64_t *tofs,
-                                          const float *bias, float *out,
+                                          const float *bsp, float *out,
                                           size_t oplane, int64_t ostride,
                                           int64_t oh_count, int64_t ow_count,
-                                          const int CB, const int V) {
+                                          int64_t nc, const int CB,
+                                          const int V) {
   const int64_t taps = v->taps, cig = v->cig;
   const int64_t rs = v->p->stride_h * v->g.wq;
   for (int64_t oh = 0; oh < oh_count; oh++) {
@@ -38,7 +44,7 @@ static inline LC_INLINE void vec_fwd_rows(const vec_geom *v, const float *xb,
       LC_UNROLL
       for (int c = 0; c < CB; c++)
         LC_UNROLL
-        for (int u = 0; u < V; u++) acc[c][u] = vsplat(bias[c]);
+        for (int u = 0; u < V; u++) acc[c][u] = vload(bsp + c * LC_VL);
       const float *wp = wpk;
       for (int64_t ci = 0; ci < cig; ci++) {
         const float *base = xb + ci * xplane + oh * rs + ow;
@@ -57,6 +63,7 @@ static inline LC_INLINE void vec_fwd_rows(const vec_geom *v, const float *xb,
       }
       LC_UNROLL
       for (int c = 0; c < CB; c++) {
+        if (c >= nc) break;
         float *o = out + c * oplane + oh * ostride + ow;
         LC_UNROLL
         for (int u = 0; u < V; u++)
@@ -66,6 +73,16 @@ static inline LC_INLINE void vec_fwd_rows(const vec_geom *v, const float *xb,
     }
   }
 }
+
+/* vec_fwd_rows for one (CB, V), compiled as a function of its own per ISA
+ * level: inlined all into one task function, the register allocator kept
+ * some accumulators of the 8 x 2 block in memory inside the tap loop (GCC
+ * 12, AVX-512 clone). */
+typedef void vec_rows_fn(const vec_geom *v, const float *xb, size_t xplane,
+                         const float *wpk, const int64_t *tofs,
+                         const float *bsp, float *out, size_t oplane,
+                         int64_t ostride, int64_t oh_count, int64_t ow_count,
+                         int64_t nc);
 
 /* acc[c][k] += sum over rows [oh0, oh1) of dy[c] * x at tap k, for CB
  * output channels (dy planes at dys[c], rows of ds floats) and NT taps
@@ -161,7 +178,10 @@ static inline LC_INLINE void vec_wg_image_cn(const vec_geom *v,
 }
 
 /* All blocks of one task. Output channel c of block b goes to
- * out + (b * CB + c) * oplane; channels past cog are not stored. */
+ * out + (b * CB + c) * oplane; channels past cog are not stored. The last
+ * block runs as a block of cbl channels (its extra weights are zero; it was
+ * one channel at a time, 1 FMA per vector load). rows is
+ * the ISA level's table of vec_fwd_rows instances, [CB 8, 4, 2, 1][V - 1]. */
 static inline LC_INLINE void vec_fwd_task_body(const vec_geom *v,
                                                const float *xb,
                                                const float *wpk,
@@ -169,57 +189,59 @@ static inline LC_INLINE void vec_fwd_task_body(const vec_geom *v,
                                                const float *bias, float *out,
                                                size_t oplane, int64_t ostride,
                                                int64_t oh_count,
-                                               int64_t ow_count) {
-  const int64_t nvec = (ow_count + LC_VL - 1) / LC_VL;
+                                               int64_t ow_count,
+                                               vec_rows_fn *const rows[4][3]) {
   const int V = vec_pick_v(ow_count);
   const size_t xplane = lc_plane_floats(v->g);
   for (int64_t b = 0; b < v->nblk; b++) {
+    const int64_t cb = b == v->nblk - 1 ? v->cbl : v->cb;
+    vec_rows_fn *const fn =
+          rows[cb == 8 ? 0 : cb == 4 ? 1 : cb == 2 ? 2 : 3][V - 1];
     const float *wb = wpk + b * v->cig * v->taps * v->cb;
-    float bb[8];
-    float tmp_unused;
-    (void)tmp_unused;
-    int64_t nc = v->cog - b * v->cb < v->cb ? v->cog - b * v->cb : v->cb;
-    for (int64_t c = 0; c < 8; c++) bb[c] = c < nc && bias ? bias[b * v->cb + c] : 0.0f;
-    float *ob = out + b * v->cb * oplane;
-    if (nc == v->cb) {
-#define VEC_CASE(CB_, V_)                                                     \
-  if (v->cb == CB_ && V == V_) {                                              \
-    vec_fwd_rows(v, xb, xplane, wb, tofs, bb, ob, oplane, ostride, oh_count, \
-                 ow_count, CB_, V_);                                          \
-    continue;                                                                 \
-  }
-      VEC_CASE(8, 3) VEC_CASE(8, 2) VEC_CASE(8, 1)
-      VEC_CASE(4, 3) VEC_CASE(4, 2) VEC_CASE(4, 1)
-      VEC_CASE(2, 3) VEC_CASE(2, 2) VEC_CASE(2, 1)
-      VEC_CASE(1, 3) VEC_CASE(1, 2) VEC_CASE(1, 1)
-#undef VEC_CASE
-    }
-    /* A partial last block: one channel at a time. */
-    for (int64_t c = 0; c < nc; c++) {
-      float wtmp[LC_VEC_MAX_CPG * LC_VEC_MAX_TAPS];
-      for (int64_t k = 0; k < v->cig * v->taps; k++) wtmp[k] = wb[k * v->cb + c];
-      if (V == 3)
-        vec_fwd_rows(v, xb, xplane, wtmp, tofs, bb + c, ob + c * oplane, oplane,
-                     ostride, oh_count, ow_count, 1, 3);
-      else if (V == 2)
-        vec_fwd_rows(v, xb, xplane, wtmp, tofs, bb + c, ob + c * oplane, oplane,
-                     ostride, oh_count, ow_count, 1, 2);
-      else
-        vec_fwd_rows(v, xb, xplane, wtmp, tofs, bb + c, ob + c * oplane, oplane,
-                     ostride, oh_count, ow_count, 1, 1);
-    }
-    (void)nvec;
+    float bsp[8 * LC_VL];
+    int64_t nc = v->cog - b * v->cb < cb ? v->cog - b * v->cb : cb;
+    for (int64_t c = 0; c < cb; c++)
+      vstore(bsp + c * LC_VL,
+             vsplat(c < nc && bias ? bias[b * v->cb + c] : 0.0f));
+    fn(v, xb, xplane, wb, tofs, bsp, out + b * v->cb * oplane, oplane,
+       ostride, oh_count, ow_count, nc);
   }
 }
 
-LC_ISA_DISPATCH(vec_fwd_task,
-                (const vec_geom *v, const float *xb, const float *wpk,
-                 const int64_t *tofs, const float *bias, float *out,
-                 size_t oplane, int64_t ostride, int64_t oh_count,
-                 int64_t ow_count),
-                (v, xb, wpk, tofs, bias, out, oplane, ostride, oh_count,
-                 ow_count),
-                vec_fwd_task_body)
+#define VEC_ROWS_FN(attr, sfx, CB_, V_)                                       \
+  static attr __attribute__((noinline)) void vec_rows_##sfx##_##CB_##_##V_(   \
+        const vec_geom *v, const float *xb, size_t xplane, const float *wpk,  \
+        const int64_t *tofs, const float *bsp, float *out, size_t oplane,     \
+        int64_t ostride, int64_t oh_count, int64_t ow_count, int64_t nc) {    \
+    vec_fwd_rows(v, xb, xplane, wpk, tofs, bsp, out, oplane, ostride,        \
+                 oh_count, ow_count, nc, CB_, V_);                            \
+  }
+#define VEC_ROWS_CB(attr, sfx, CB_)                                           \
+  VEC_ROWS_FN(attr, sfx, CB_, 1)                                              \
+  VEC_ROWS_FN(attr, sfx, CB_, 2) VEC_ROWS_FN(attr, sfx, CB_, 3)
+#define VEC_ROWS_ROW(sfx, CB_)                                                \
+  { vec_rows_##sfx##_##CB_##_1, vec_rows_##sfx##_##CB_##_2,                   \
+    vec_rows_##sfx##_##CB_##_3 }
+/* lc_vec_fwd_task_SFX (cpu_isa.h's table) and its row functions. */
+#define VEC_FWD_ISA(attr, sfx)                                                \
+  VEC_ROWS_CB(attr, sfx, 8)                                                   \
+  VEC_ROWS_CB(attr, sfx, 4)                                                   \
+  VEC_ROWS_CB(attr, sfx, 2)                                                   \
+  VEC_ROWS_CB(attr, sfx, 1)                                                   \
+  static vec_rows_fn *const vec_rows_##sfx[4][3] = {                          \
+        VEC_ROWS_ROW(sfx, 8), VEC_ROWS_ROW(sfx, 4), VEC_ROWS_ROW(sfx, 2),     \
+        VEC_ROWS_ROW(sfx, 1)};                                                \
+  attr void lc_vec_fwd_task_##sfx(                                            \
+        const vec_geom *v, const float *xb, const float *wpk,                 \
+        const int64_t *tofs, const float *bias, float *out, size_t oplane,    \
+        int64_t ostride, int64_t oh_count, int64_t ow_count) {                \
+    vec_fwd_task_body(v, xb, wpk, tofs, bias, out, oplane, ostride,          \
+                      oh_count, ow_count, vec_rows_##sfx);                    \
+  }
+
+VEC_FWD_ISA(CPU_TARGET_AVX512, avx512)
+VEC_FWD_ISA(CPU_TARGET_AVX2, avx2)
+VEC_FWD_ISA(, generic)
 
 static inline LC_INLINE void vec_wg_image_body(const vec_geom *v,
                                                const float *xb,

@@ -30,6 +30,7 @@ typedef struct vec_geom {
   lc_plane g;            /* input plane buffer layout */
   int64_t cig, cog;      /* channels per group */
   int64_t cb, nblk;      /* output channels per block, blocks */
+  int64_t cbl;           /* channels of the last block (1, 2, 4 or 8) */
   int64_t taps;
 } vec_geom;
 
