@@ -471,9 +471,10 @@ static void check_isa(void) {
 
 /* The GEMM kernels against a float64 loop: lc_sgemm (every transpose
  * pair, alpha and beta, leading dimensions past the width, m not a
- * multiple of the register tile, k past one copied block, partial panels)
- * and every level's wgrad_step (first and accumulating steps, the
- * product's padding columns untouched past cout). NaN-poisoned outputs. */
+ * multiple of the register tile, k past one copied block, partial panels),
+ * the packed panel GEMM (lc_gemm_pack_a, lc_gemm_panel), and every
+ * level's wgrad_step (first and accumulating steps, the product's padding
+ * columns untouched past cout). NaN-poisoned outputs. */
 static void check_gemm_kernels(void) {
   for (int it = 0; it < 24; it++) {
     const int ta = it & 1, tb = (it >> 1) & 1;
@@ -509,6 +510,49 @@ static void check_gemm_kernels(void) {
       failures++;
     }
     free(a), free(b), free(c), free(ref), free(got);
+  }
+  /* lc_gemm_pack_a + lc_gemm_panel: A read transposed or not, m across
+   * the 12 / 8 / 4-row blocks, k past the copied-panel threshold, B rows
+   * strided (ldb > 32) or packed, partial panels, with and without bias. */
+  for (int it = 0; it < 16; it++) {
+    const int64_t m = irand(1, 80), k = irand(1, 420), ncols = it < 12 ? 32 : irand(1, 31);
+    const int trans = it & 1;
+    const int64_t ldb = it % 4 == 2 ? 32 : 32 + irand(0, 70);
+    const int64_t ldc = ncols + irand(0, 9);
+    float *a = malloc(sizeof(float) * (size_t)(m * k));
+    float *ap = malloc(sizeof(float) * lc_gemm_packed_a_floats(m, k));
+    float *tmp = malloc(sizeof(float) * (size_t)((m + k) * 32));
+    float *b = malloc(sizeof(float) * (size_t)(k * ldb));
+    float *bias = malloc(sizeof(float) * (size_t)m);
+    float *c = malloc(sizeof(float) * (size_t)(m * ldc));
+    double *ref = malloc(sizeof(double) * (size_t)(m * ncols));
+    float *got = malloc(sizeof(float) * (size_t)(m * ncols));
+    const int with_bias = it % 3 != 0;
+    for (int64_t i = 0; i < m * k; i++) a[i] = frand();
+    for (int64_t i = 0; i < k * ldb; i++) b[i] = frand();
+    for (int64_t i = 0; i < m; i++) bias[i] = frand();
+    for (int64_t i = 0; i < m * ldc; i++) c[i] = NAN;
+    /* trans: element (i, kk) at a[kk * m + i] (W^T read in place). */
+    lc_gemm_pack_a(a, trans ? 1 : k, trans ? m : 1, m, k, ap);
+    lc_gemm_panel(ap, m, k, b, ldb, c, ldc, ncols, with_bias ? bias : NULL, tmp);
+    for (int64_t i = 0; i < m; i++)
+      for (int64_t j = 0; j < ncols; j++) {
+        double acc = with_bias ? bias[i] : 0.0;
+        for (int64_t kk = 0; kk < k; kk++)
+          acc += (double)(trans ? a[kk * m + i] : a[i * k + kk]) * (double)b[kk * ldb + j];
+        ref[i * ncols + j] = acc;
+        got[i * ncols + j] = c[i * ldc + j];
+      }
+    int nan_seen;
+    double e = rel_err(got, ref, (size_t)(m * ncols), &nan_seen);
+    checks++;
+    if (nan_seen || e > 1e-5) {
+      printf("FAIL lc_gemm_panel m=%lld k=%lld ncols=%lld ldb=%lld: rel err %.3g%s\n",
+             (long long)m, (long long)k, (long long)ncols, (long long)ldb, e,
+             nan_seen ? " (NaN)" : "");
+      failures++;
+    }
+    free(a), free(ap), free(tmp), free(b), free(bias), free(c), free(ref), free(got);
   }
   for (int l = 0; l < LC_ISA_LEVELS; l++) {
     const lc_kernels *t = lc_kernels_for(l);
