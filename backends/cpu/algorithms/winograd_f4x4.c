@@ -125,20 +125,22 @@ static size_t wino_workspace(const conv_problem *p, conv_op op, int threads) {
 
 /* ------------------------------------------------------------------ run */
 
-/* The 3x3 taps (kernel-offset order) of pair (co, ci) of the computed
- * problem: flip applied; for backward-data transposed and rotated. */
-static void wino_taps(const conv_problem *p, conv_op op, const float *wt,
-                      int64_t co, int64_t ci, float g[9]) {
+/* Where the 3x3 taps (kernel-offset order) of a pair (co, ci) of the
+ * computed problem lie: tap k of the pair is wt[wino_pair(...) + off[k]]
+ * (flip applied; for backward-data transposed and rotated). */
+static void wino_tap_offsets(const conv_problem *p, conv_op op, int64_t off[9]) {
   const int flip = p->flip_kernel;
   for (int64_t i = 0; i < 3; i++)
-    for (int64_t j = 0; j < 3; j++) {
-      if (op == CONV_OP_FORWARD)
-        g[i * 3 + j] = wt[((co * p->c_in + ci) * 3 + cpu_tap(i, 3, flip)) * 3 +
-                          cpu_tap(j, 3, flip)];
-      else
-        g[i * 3 + j] = wt[((ci * p->c_in + co) * 3 + cpu_tap(2 - i, 3, flip)) * 3 +
-                          cpu_tap(2 - j, 3, flip)];
-    }
+    for (int64_t j = 0; j < 3; j++)
+      off[i * 3 + j] = op == CONV_OP_FORWARD
+                           ? cpu_tap(i, 3, flip) * 3 + cpu_tap(j, 3, flip)
+                           : cpu_tap(2 - i, 3, flip) * 3 + cpu_tap(2 - j, 3, flip);
+}
+
+static size_t wino_pair(const conv_problem *p, conv_op op, int64_t co,
+                        int64_t ci) {
+  return op == CONV_OP_FORWARD ? (size_t)(co * p->c_in + ci) * 9
+                               : (size_t)(ci * p->c_in + co) * 9;
 }
 
 static void wino_run_prob(const cpu_run *r, const wino_prob *wall,
@@ -153,6 +155,8 @@ static void wino_run_prob(const cpu_run *r, const wino_prob *wall,
   const size_t mt = (size_t)w0->c_out * (size_t)w0->ts; /* M stride per e */
   const size_t ut = (size_t)(w0->ncob * WG_MR) * (size_t)w0->c_in;
   const int64_t ncib = (w0->c_in + LC_VL - 1) / LC_VL;
+  int64_t off[9];
+  wino_tap_offsets(r->p, r->op, off);
 #pragma omp parallel num_threads(r->threads)
   {
     float *stage = stage_base + stage_floats * (size_t)cpu_thread_id();
@@ -166,12 +170,9 @@ static void wino_run_prob(const cpu_run *r, const wino_prob *wall,
         float gt[9 * LC_VL];
         for (int64_t l = 0; l < LC_VL; l++) {
           int64_t co = cb * WG_MR + l % WG_MR, ci = ci0 + l / WG_MR;
-          float g[9];
-          if (co < w0->c_out && ci < w0->c_in)
-            wino_taps(r->p, r->op, wt, co, ci, g);
-          else
-            for (int k = 0; k < 9; k++) g[k] = 0.0f;
-          for (int k = 0; k < 9; k++) gt[k * LC_VL + l] = g[k];
+          const int in = co < w0->c_out && ci < w0->c_in;
+          const float *g = in ? wt + wino_pair(r->p, r->op, co, ci) : NULL;
+          for (int k = 0; k < 9; k++) gt[k * LC_VL + l] = in ? g[off[k]] : 0.0f;
         }
         lc_kern->wino_weight(w0, gt, cb * WG_MR, ci0, ci0 + 1 < w0->c_in ? 16 : 8, u);
       }
@@ -182,12 +183,8 @@ static void wino_run_prob(const cpu_run *r, const wino_prob *wall,
         int64_t cnt = w0->c_in - ci0 < LC_VL ? w0->c_in - ci0 : LC_VL;
         float gt[9 * LC_VL];
         for (int64_t l = 0; l < LC_VL; l++) {
-          float g[9];
-          if (l < cnt)
-            wino_taps(r->p, r->op, wt, co, ci0 + l, g);
-          else
-            for (int k = 0; k < 9; k++) g[k] = 0.0f;
-          for (int k = 0; k < 9; k++) gt[k * LC_VL + l] = g[k];
+          const float *g = l < cnt ? wt + wino_pair(r->p, r->op, co, ci0 + l) : NULL;
+          for (int k = 0; k < 9; k++) gt[k * LC_VL + l] = l < cnt ? g[off[k]] : 0.0f;
         }
         lc_kern->wino_weight(w0, gt, co, ci0, cnt, u);
       }
