@@ -42,12 +42,38 @@ static int im2col_gemm_score(const conv_problem *p, conv_op op) {
   return cin_g == 1 ? 10 : 100;
 }
 
+/* The few-channel regime of direct_vec_score: at most 4 channels per group
+ * on the GEMM's inner side (c_out/groups for backward data, whose input is
+ * dy) and at most 32 on the other, or at most 8 on both. */
+static int few_channels(const conv_problem *p, conv_op op) {
+  int64_t cig = p->c_in / p->groups, cog = p->c_out / p->groups;
+  if (op == CONV_OP_BACKWARD_DATA) {
+    int64_t t = cig;
+    cig = cog;
+    cog = t;
+  }
+  return (cig <= 4 && (cog <= 32 || op == CONV_OP_BACKWARD_WEIGHT)) ||
+         (cig <= 8 && cog <= 8);
+}
+
 static int direct_score(const conv_problem *p, conv_op op) {
-  (void)op;
   const int64_t cin_g = p->c_in / p->groups, cout_g = p->c_out / p->groups;
   /* Depthwise (with or without a channel multiplier) and tiny groups: the
    * GEMMs would be a few rows deep. */
   if (cin_g == 1 || (cin_g <= 2 && cout_g <= 4)) return 200;
+  /* Below AVX-512 (no direct_vec there): few channels (<= 8 in, <= 32
+   * out per group) on large planes, forward and backward data at stride 1,
+   * where im2col's column buffer of one image (c_in/groups x taps x output
+   * plane floats) is over 4M floats and streams through memory. Measured on beyond.suite's big_few_ch (3 ->
+   * 16 channels, 512 x 512, 27 x 262144 columns), one thread, CPU time, 3
+   * runs: AVX2 forward 21-24 GF/s against im2col_gemm's 11-16, backward
+   * data 18-25 against 10-16; generic 13-19 / 12-19 and 11-18 / 10-17.
+   * Smaller columns (seed001_5x5: 75 x 16384) measured even or slower. */
+  if (lc_kern->level < LC_ISA_AVX512 && op != CONV_OP_BACKWARD_WEIGHT &&
+      p->stride_h == 1 && p->stride_w == 1 && cin_g <= 8 && cout_g <= 32 &&
+      (double)cin_g * (double)(p->kh * p->kw) * (double)p->h_out *
+            (double)p->w_out > 4194304.0)
+    return 150;
   return 20;
 }
 
@@ -58,18 +84,15 @@ static int direct_dw_score(const conv_problem *p, conv_op op) {
 }
 
 /* Wins where channels per group are few: c_in/groups <= 4 (first layers,
- * ResNeXt's 4-channel groups), or small on both sides. */
+ * ResNeXt's 4-channel groups), or small on both sides; at the AVX-512
+ * level only. Its 16-float vectors split into AVX2 / SSE halves that GCC
+ * keeps in memory: one thread, CPU time, CONV_CPU_ISA=avx2, forward and
+ * backward data ran at 0.8-2.4 GF/s on seed001_5x5, seed003_3x3,
+ * resnext_g32_28 and big_few_ch where im2col_gemm (OpenBLAS) and direct ran
+ * at 5-25, the weight gradient at 5-10 against 8-16 (generic alike). */
 static int direct_vec_score(const conv_problem *p, conv_op op) {
-  int64_t cig = p->c_in / p->groups, cog = p->c_out / p->groups;
-  if (op == CONV_OP_BACKWARD_DATA) {
-    /* dy has c_out channels: the inner depth is c_out/groups. */
-    int64_t t = cig;
-    cig = cog;
-    cog = t;
-  }
-  if (cig <= 4 && (cog <= 32 || op == CONV_OP_BACKWARD_WEIGHT)) return 250;
-  if (cig <= 8 && cog <= 8) return 250;
-  return 50;
+  if (lc_kern->level < LC_ISA_AVX512) return 5;
+  return few_channels(p, op) ? 250 : 50;
 }
 
 static int winograd_f4x4_score(const conv_problem *p, conv_op op) {
