@@ -92,7 +92,22 @@ static int direct_dw_score(const conv_problem *p, conv_op op) {
  * at 5-25, the weight gradient at 5-10 against 8-16 (generic alike). */
 static int direct_vec_score(const conv_problem *p, conv_op op) {
   if (lc_kern->level < LC_ISA_AVX512) return 5;
-  return few_channels(p, op) ? 250 : 50;
+  if (few_channels(p, op)) return 250;
+  /* 8 to 32 channels per group on both sides: im2col_gemm's products
+   * are then at most 32 rows deep per group, too few for its panels, and
+   * its columns are copied once per group and image. One thread, CPU time,
+   * 3 alternating rounds (Xeon AVX-512), direct_vec against im2col_gemm:
+   * grouped_5x5 (8 groups of 16) forward 60 / 35 GF/s, backward data
+   * 83 / 34, weight gradient 47 / 40; k9x9 (32 channels, 9x9) forward
+   * 129 / 75, backward data 80 / 70, but its weight gradient 58 / 79,
+   * hence <= 16 there. At 64 channels (replicate_3x3, style_reflect)
+   * direct_vec ran at 0.4-0.9 of the GEMM paths in every pass; with 2-3
+   * channels on the side it computes (seed003_3x3's and big_few_ch's
+   * backward data: blocks of 2 or 4 channels) at 0.5-0.7. */
+  const int64_t cig = p->c_in / p->groups, cog = p->c_out / p->groups;
+  const int64_t lim = op == CONV_OP_BACKWARD_WEIGHT ? 16 : 32;
+  if (cig >= 8 && cog >= 8 && cig <= lim && cog <= lim) return 250;
+  return 50;
 }
 
 static int winograd_f4x4_score(const conv_problem *p, conv_op op) {
@@ -104,6 +119,16 @@ static int winograd_f4x4_score(const conv_problem *p, conv_op op) {
   int64_t d = p->dil_h;
   int64_t tiles = p->n * d * d * (((ho + d - 1) / d + 3) / 4) *
                   (((wo + d - 1) / d + 3) / 4);
+  /* The 4x4 tiles of each of the d x d sub-grids cover at least the plane;
+   * where they cover over 1.7 times its area, the transforms and products
+   * of the padding cost more than the saving. aspp_d4 (33x33, dilation 4:
+   * 9x9 sub-grids in 12x12 of tiles, 2.1 times the area) ran forward at
+   * 57 GF/s against im2col_gemm's 119 and backward data 55 / 79 (one
+   * thread, CPU time, Xeon AVX-512); deeplab_d2_28 (1.31 times) and
+   * r50_3x3_14 (1.31) stay faster with Winograd. */
+  double cover = (double)(d * 4 * (((ho + d - 1) / d + 3) / 4)) *
+                 (double)(d * 4 * (((wo + d - 1) / d + 3) / 4));
+  if (cover > 1.7 * (double)ho * (double)wo) return 10;
   if (p->c_in >= 32 && p->c_out >= 32 && 2 * tiles >= c_out) return 320;
   return 10;
 }
