@@ -635,6 +635,9 @@ int main(int argc, char **argv) {
       /* Small images batched side by side (forward and packed backward
        * data): 3 images of 14x14 in groups of 2, the last one short. */
       make(3, 448, 4, 1, 14, 14, 3, 1, 1, CONV_PAD_REPLICATE),
+      /* Winograd's GEMM copies V panels of 193..512 rows (c_in forward,
+       * c_out backward data). */
+      make(1, 200, 210, 1, 10, 9, 3, 1, 1, CONV_PAD_ZEROS),
   };
   int nfixed = argc > 4 && atoi(argv[4]) == 0 ? 0 : (int)(sizeof fixed / sizeof fixed[0]);
   for (int i = 0; i < nfixed; i++) check_problem(&fixed[i], 1);
