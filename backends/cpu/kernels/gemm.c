@@ -56,11 +56,14 @@ static inline LC_INLINE void gemm_panel_tile(const float *a, int64_t r0,
                                              float *c, int64_t ldc,
                                              const float *bias, const int MR) {
   vf acc[GM_MR][2];
+  /* 0 + b (a scalar add, then one register broadcast), not vsplat: GCC 12
+   * builds vsplat of a value chosen per row lane by lane (masked moves). A
+   * bias of -0 starts the sum at +0, which changes no sum's value. */
   LC_UNROLL
   for (int i = 0; i < MR; i++) {
     int64_t row = r0 + i;
     float b0 = bias != NULL && row < m ? bias[row] : 0.0f;
-    acc[i][0] = acc[i][1] = vsplat(b0);
+    acc[i][0] = acc[i][1] = (vf){0} + b0;
   }
   const float *bk = b;
   for (int64_t kk = 0; kk < k; kk++, bk += ldb) {
