@@ -254,8 +254,12 @@ static inline LC_INLINE void sg_body(int trans_a, int trans_b, int64_t m,
             vstore(panel + kk * GM_NR + LC_VL, vload_n(src + LC_VL, nc - LC_VL));
           }
         }
-        for (int64_t i0 = ib; i0 < ib + mb; i0 += SG_MR) {
-          const int64_t rows = ib + mb - i0 < SG_MR ? ib + mb - i0 : SG_MR;
+        /* A transposed (its rows contiguous): 8-row tiles, whose 32-byte
+         * runs of A never straddle a cache line (12 rows' 48 bytes do in
+         * every other tile). */
+        const int64_t mr = trans_a ? 8 : SG_MR;
+        for (int64_t i0 = ib; i0 < ib + mb; i0 += mr) {
+          const int64_t rows = ib + mb - i0 < mr ? ib + mb - i0 : mr;
           const float *ai = a + i0 * ars + k0 * acs;
           float *ci = c + i0 * ldc + j0;
           if (rows <= 4)
