@@ -118,7 +118,10 @@ struct lc_plane;
   X(wino_in, (const wino_prob *w, const float *xc, int64_t tr, float *stage,  \
               float *v, size_t estride, size_t t0))                           \
   X(wino_out, (const wino_prob *w, const float *m, size_t estride, size_t t0, \
-               float bias, float *yc, int64_t tr, float *stage))
+               float bias, float *yc, int64_t tr, float *stage))             \
+  X(wino_dy, (const wino_prob *w, const float *dyc, int64_t tr, float *stage, \
+              float *dd, size_t estride, size_t t0))                          \
+  X(wino_wout, (const float *src, size_t estride, int64_t cnt, float *gt))
 
 /* The clones, defined by LC_ISA_DISPATCH in the kernels' files. */
 #define LC_KERNEL_DECLARE(name, params) \

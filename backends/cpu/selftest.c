@@ -638,7 +638,20 @@ int main(int argc, char **argv) {
       /* Winograd's GEMM copies V panels of 193..512 rows (c_in forward,
        * c_out backward data). */
       make(1, 200, 210, 1, 10, 9, 3, 1, 1, CONV_PAD_ZEROS),
+      /* Winograd's weight gradient: two chunks of tile rows, c_in split
+       * into GEMM row blocks (over 240), a reflected border; then
+       * dilation 2 (four phases) with asymmetric zero pads, flipped. */
+      make(2, 250, 20, 1, 40, 38, 3, 1, 1, CONV_PAD_REFLECT),
+      make(2, 33, 35, 1, 41, 45, 3, 1, 2, CONV_PAD_ZEROS),
   };
+  {
+    conv_problem *q = &fixed[sizeof fixed / sizeof fixed[0] - 1];
+    q->dil_h = q->dil_w = 2;
+    q->pad_b = 3;
+    q->pad_l = 1;
+    q->flip_kernel = 1;
+    finish(q);
+  }
   int nfixed = argc > 4 && atoi(argv[4]) == 0 ? 0 : (int)(sizeof fixed / sizeof fixed[0]);
   for (int i = 0; i < nfixed; i++) check_problem(&fixed[i], 1);
   for (int i = 0; i < cases; i++) {

@@ -27,10 +27,12 @@
 
 #define WG_T_TARGET 192 /* tiles per chunk, roughly */
 
+static int64_t ceil_div64(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
 static int wino_applies(const conv_problem *p, conv_op op, char *why,
                         size_t why_len) {
-  if (op != CONV_OP_FORWARD && op != CONV_OP_BACKWARD_DATA) {
-    snprintf(why, why_len, "only forward and backward-data");
+  if (op == CONV_OP_BACKWARD_BIAS) {
+    snprintf(why, why_len, "not the bias gradient");
     return 0;
   }
   if (p->kh != 3 || p->kw != 3 || p->stride_h != 1 || p->stride_w != 1 ||
@@ -113,7 +115,36 @@ static wino_ws wino_ws_for(const wino_prob *w) {
   return s;
 }
 
+/* The weight gradient's workspace: M (36 products of c_in x c_out, summed
+ * over every chunk of tiles), V and D (the chunk's transformed input and
+ * dy), and per thread the staging rows and the GEMM's packed operand. */
+typedef struct wino_wg_ws {
+  int own;         /* AVX-512 level: lc_kern->wgrad_step; below: cpu_sgemm */
+  int64_t ldm;     /* own: M[e][ci][co], rows of ldm; else M[e][co][ci] */
+  size_t m, v, d, stage, pack; /* floats */
+} wino_wg_ws;
+
+static wino_wg_ws wino_wg_ws_for(const wino_prob *w) {
+  wino_wg_ws s;
+  s.own = lc_isa_level() >= LC_ISA_AVX512;
+  s.ldm = s.own ? lc_wgrad_ldct(w->c_out) : w->c_in;
+  s.m = cpu_mul_size(36, cpu_mul_size((size_t)(s.own ? w->c_in : w->c_out),
+                                      (size_t)s.ldm));
+  s.v = cpu_mul_size(36, cpu_mul_size((size_t)w->c_in, (size_t)w->ts));
+  s.d = cpu_mul_size(36, cpu_mul_size((size_t)w->c_out, (size_t)w->ts));
+  s.stage = (size_t)(6 * w->wq + 8 * LC_VL * 6);
+  s.pack = s.own ? lc_wgrad_pack_floats(w->c_out, w->ts) : 0;
+  return s;
+}
+
 static size_t wino_workspace(const conv_problem *p, conv_op op, int threads) {
+  if (op == CONV_OP_BACKWARD_WEIGHT) {
+    wino_prob w = wino_prob_for(p, CONV_OP_FORWARD);
+    wino_wg_ws s = wino_wg_ws_for(&w);
+    size_t f = cpu_add_size(cpu_add_size(s.m, s.v), s.d);
+    f = cpu_add_size(f, cpu_mul_size(cpu_add_size(s.stage, s.pack), (size_t)threads));
+    return cpu_mul_size(cpu_add_size(f, 64), sizeof(float));
+  }
   wino_prob w = wino_prob_for(p, op);
   wino_ws s = wino_ws_for(&w);
   size_t f = cpu_add_size(cpu_add_size(s.u, s.v), s.m);
@@ -253,9 +284,113 @@ static void wino_run_prob(const cpu_run *r, const wino_prob *wall,
   }
 }
 
+/* The weight gradient: the forward's tiles (per dilation phase), for each
+ * chunk of tile rows V = B^T x B (wino_in, as forward) and D = A dy A^T
+ * (wino_dy), then M[e] += D[e] V[e]^T over the chunk's tiles; at the end
+ * dw = G^T M G per channel pair. Each element of M belongs to one GEMM
+ * task per chunk and takes the chunks in order: deterministic for any
+ * thread count. */
+static void wino_wgrad_run(const cpu_run *r, const wino_prob *wall,
+                           const float *x, const float *dy, float *dw,
+                           const wino_wg_ws *s, float *mt, float *v, float *dd,
+                           float *tbase) {
+  const wino_prob *w0 = wall;
+  const size_t in_plane = (size_t)(w0->h * w0->w);
+  const size_t out_plane = (size_t)(w0->h_out * w0->w_out);
+  const int64_t rows = w0->n * w0->th;
+  const int64_t c_in = w0->c_in, c_out = w0->c_out;
+  const size_t vt = (size_t)c_in * (size_t)w0->ts;
+  const size_t dt = (size_t)c_out * (size_t)w0->ts;
+  const size_t es = (size_t)(s->own ? c_in : c_out) * (size_t)s->ldm;
+  /* GEMM tasks: the 36 elements, each split into row blocks of c_in (at
+   * most 240 rows: the in-place operand, rows x chunk tiles, stays in L2
+   * while every panel of D sweeps it), more where 36 tasks would leave
+   * threads idle. The split changes no sum. */
+  int64_t nrb = ceil_div64(4 * (int64_t)r->threads, 36);
+  if (nrb < ceil_div64(c_in, 240)) nrb = ceil_div64(c_in, 240);
+  int64_t rb = lc_round_up(ceil_div64(c_in, nrb), 12);
+  nrb = ceil_div64(c_in, rb);
+  int64_t off[9];
+  wino_tap_offsets(r->p, CONV_OP_FORWARD, off);
+#pragma omp parallel num_threads(r->threads)
+  {
+    float *stage = tbase + (s->stage + s->pack) * (size_t)cpu_thread_id();
+    float *pack = stage + s->stage;
+    int first = 1;
+    for (int64_t ph = 0; ph < wall->d * wall->d; ph++) {
+      wino_prob wph = *wall;
+      wph.pa = ph / wall->d;
+      wph.pb = ph % wall->d;
+      const wino_prob *w = &wph;
+      for (int64_t row0 = 0; row0 < rows; row0 += w->rc) {
+        const int64_t nr = rows - row0 < w->rc ? rows - row0 : w->rc;
+        const int64_t nt = nr * w->tw;
+        /* A channel's tile rows in order, in one task (the transforms'
+         * stores spill into the next row's slots). */
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t c = 0; c < c_in + c_out; c++)
+          for (int64_t rr = 0; rr < nr; rr++) {
+            const int64_t row = row0 + rr, n = row / w->th, tr = row % w->th;
+            if (c < c_in)
+              lc_kern->wino_in(w, x + (size_t)(n * c_in + c) * in_plane, tr,
+                               stage, v + (size_t)c * (size_t)w->ts, vt,
+                               (size_t)(rr * w->tw));
+            else
+              lc_kern->wino_dy(w, dy + (size_t)(n * c_out + c - c_in) * out_plane,
+                               tr, stage, dd + (size_t)(c - c_in) * (size_t)w->ts,
+                               dt, (size_t)(rr * w->tw));
+          }
+        if (s->own) {
+#pragma omp for schedule(dynamic, 1)
+          for (int64_t task = 0; task < 36 * nrb; task++) {
+            const int64_t e = task / nrb, r0 = (task % nrb) * rb;
+            const int64_t nrows = c_in - r0 < rb ? c_in - r0 : rb;
+            lc_kern->wgrad_step(v + (size_t)e * vt + (size_t)r0 * (size_t)w->ts,
+                                w->ts, nrows, dd + (size_t)e * dt, w->ts, c_out,
+                                nt, !first,
+                                mt + (size_t)e * es + (size_t)r0 * (size_t)s->ldm,
+                                s->ldm, pack);
+          }
+        } else {
+#pragma omp for schedule(dynamic, 1)
+          for (int64_t e = 0; e < 36; e++)
+            cpu_sgemm(0, 1, c_out, c_in, nt, 1.0f, dd + (size_t)e * dt, w->ts,
+                      v + (size_t)e * vt, w->ts, first ? 0.0f : 1.0f,
+                      mt + (size_t)e * es, c_in);
+        }
+        first = 0;
+      }
+    }
+    /* dw = G^T M G, 16 pairs at a time along M's rows. */
+    const int64_t lanes = s->own ? c_out : c_in, other = s->own ? c_in : c_out;
+    const int64_t nlb = ceil_div64(lanes, LC_VL);
+    float gt[9 * LC_VL];
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < other * nlb; task++) {
+      const int64_t o = task / nlb, l0 = (task % nlb) * LC_VL;
+      const int64_t cnt = lanes - l0 < LC_VL ? lanes - l0 : LC_VL;
+      lc_kern->wino_wout(mt + (size_t)o * (size_t)s->ldm + (size_t)l0, es, cnt, gt);
+      for (int64_t l = 0; l < cnt; l++) {
+        const int64_t co = s->own ? l0 + l : o, ci = s->own ? o : l0 + l;
+        float *g = dw + (size_t)(co * c_in + ci) * 9;
+        for (int k = 0; k < 9; k++) g[off[k]] = gt[k * LC_VL + l];
+      }
+    }
+  }
+}
+
 static conv_status wino_run(const cpu_run *r, const cpu_tensors *t,
                             conv_err *err) {
   const conv_problem *p = r->p;
+  if (r->op == CONV_OP_BACKWARD_WEIGHT) {
+    const wino_prob w = wino_prob_for(p, CONV_OP_FORWARD);
+    const wino_wg_ws s = wino_wg_ws_for(&w);
+    float *mt = (float *)r->ws;
+    float *v = mt + s.m;
+    float *dd = v + s.v;
+    wino_wgrad_run(r, &w, t->x, t->dy, t->dw, &s, mt, v, dd, dd + s.d);
+    return CONV_SUCCESS;
+  }
   if (r->op != CONV_OP_FORWARD && r->op != CONV_OP_BACKWARD_DATA)
     return conv_err_set(err, CONV_ERROR_UNSUPPORTED,
                         "winograd_f4x4: op %d is not served", (int)r->op);

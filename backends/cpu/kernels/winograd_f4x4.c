@@ -209,10 +209,13 @@ static inline LC_INLINE void wino_in_body(const wino_prob *w, const float *xc,
     if (sr < 0) continue;
     const float *s = xc + sr * w->w;
     if (w->d > 1) {
-      /* staged column c is padded column pb + d * c */
-      for (int64_t c = 0; c < wq; c++) {
+      /* staged column c is padded column pb + d * c; the tiles read
+       * columns below 4 * tw + 2 (the rest stay zero) */
+      const int64_t ncol = 4 * w->tw + 2 < wq ? 4 * w->tw + 2 : wq;
+      for (int64_t c = 0; c < ncol; c++) {
         int64_t pc = w->pb + w->d * c;
-        int64_t sc = pc < w->wp ? conv_pad_source(pc - w->pad_l, w->w, w->mode) : -1;
+        if (pc >= w->wp) break;
+        int64_t sc = conv_pad_source(pc - w->pad_l, w->w, w->mode);
         d[c] = sc < 0 ? 0.0f : s[sc];
       }
       continue;
@@ -312,3 +315,111 @@ LC_ISA_DISPATCH(wino_out,
                 (const wino_prob *w, const float *m, size_t estride, size_t t0,
                  float bias, float *yc, int64_t tr, float *stage),
                 (w, m, estride, t0, bias, yc, tr, stage), wino_out_body)
+
+/* ------------------------------------------------- weight gradient */
+
+/* A (6 x 4, the output transform's transpose) applied to four vectors:
+ * the 6-point image of a 4-point dy column or row. */
+static inline LC_INLINE void wino_a(const vf y[4], vf o[6]) {
+  vf p = y[0] + y[2], q = y[1] + y[3];
+  vf r = y[0] + 4.0f * y[2], s = 2.0f * y[1] + 8.0f * y[3];
+  o[0] = y[0];
+  o[1] = p + q;
+  o[2] = p - q;
+  o[3] = r + s;
+  o[4] = r - s;
+  o[5] = y[3];
+}
+
+/* G^T (3 x 6, the weight transform's transpose) applied to six vectors. */
+static inline LC_INLINE void wino_gt(const vf m[6], vf o[3]) {
+  vf a = m[1] + m[2], b = m[1] - m[2], c = m[3] + m[4], d = m[3] - m[4];
+  o[0] = 0.25f * m[0] - (1.0f / 6) * a + (1.0f / 24) * c;
+  o[1] = (-1.0f / 6) * b + (1.0f / 12) * d;
+  o[2] = (-1.0f / 6) * a + (1.0f / 6) * c + m[5];
+}
+
+/* The dy transform A dy A^T of one tile row (image n, tile row tr) of
+ * output channel co: stages the tile row's 4 dy rows of this phase (zero
+ * past the plane), then writes D[e][co][t0 + t] for the row's tiles in
+ * whole 16-tile vectors, spilling past tw exactly as wino_in does. */
+static inline LC_INLINE void wino_dy_body(const wino_prob *w, const float *dyc,
+                                          int64_t tr, float *stage, float *dd,
+                                          size_t estride, size_t t0) {
+  const int64_t wq = w->wq;
+  for (int64_t r = 0; r < 4; r++) {
+    float *d = stage + r * wq;
+    for (int64_t j = 0; j < wq; j += LC_VL) vstore(d + j, vzero());
+    const int64_t oh = w->pa + w->d * (tr * 4 + r);
+    if (oh >= w->h_out) continue;
+    const float *s = dyc + oh * w->w_out;
+    if (w->d > 1) {
+      for (int64_t c = 0; c < wq; c++) {
+        int64_t ow = w->pb + w->d * c;
+        if (ow >= w->w_out) break;
+        d[c] = s[ow];
+      }
+      continue;
+    }
+    int64_t n = w->w_out < wq ? w->w_out : wq, j = 0;
+    for (; j + LC_VL <= n; j += LC_VL) vstore(d + j, vload(s + j));
+    for (; j < n; j++) d[j] = s[j];
+  }
+  float *rk = stage + 6 * wq; /* 6 rows of 64 floats (and 2 of slack) */
+  for (int64_t tb = 0; tb < w->tw; tb += 16) {
+    for (int64_t c = 0; c < 64; c += LC_VL) {
+      vf y[4], o[6];
+      LC_UNROLL
+      for (int r = 0; r < 4; r++) y[r] = vload(stage + r * wq + tb * 4 + c);
+      wino_a(y, o);
+      LC_UNROLL
+      for (int k = 0; k < 6; k++) vstore(rk + k * 64 + c, o[k]);
+    }
+    LC_UNROLL
+    for (int k = 0; k < 6; k++) {
+      vf y[4], o[6];
+      LC_UNROLL
+      for (int j = 0; j < 4; j++) gather4(&y[j], rk + k * 64 + j);
+      wino_a(y, o);
+      LC_UNROLL
+      for (int l = 0; l < 6; l++)
+        vstore(dd + (size_t)(k * 6 + l) * estride + t0 + (size_t)tb, o[l]);
+    }
+  }
+}
+
+LC_ISA_DISPATCH(wino_dy,
+                (const wino_prob *w, const float *dyc, int64_t tr, float *stage,
+                 float *dd, size_t estride, size_t t0),
+                (w, dyc, tr, stage, dd, estride, t0), wino_dy_body)
+
+/* The weight gradient's output transform G^T M G of up to 16 channel
+ * pairs at once: lane l's 6x6 M is src[e * estride + l] (e = 6 * row +
+ * column, lanes < cnt read); tap k of lane l goes to gt[k * 16 + l]. */
+static inline LC_INLINE void wino_wout_body(const float *src, size_t estride,
+                                            int64_t cnt, float *gt) {
+  vf t[3][6];
+  LC_UNROLL
+  for (int l = 0; l < 6; l++) {
+    vf col[6], o[3];
+    LC_UNROLL
+    for (int k = 0; k < 6; k++) {
+      const float *s = src + (size_t)(k * 6 + l) * estride;
+      col[k] = vload_n(s, cnt);
+    }
+    wino_gt(col, o);
+    LC_UNROLL
+    for (int i = 0; i < 3; i++) t[i][l] = o[i];
+  }
+  LC_UNROLL
+  for (int i = 0; i < 3; i++) {
+    vf o[3];
+    wino_gt(t[i], o);
+    LC_UNROLL
+    for (int j = 0; j < 3; j++) vstore(gt + (i * 3 + j) * LC_VL, o[j]);
+  }
+}
+
+LC_ISA_DISPATCH(wino_wout,
+                (const float *src, size_t estride, int64_t cnt, float *gt),
+                (src, estride, cnt, gt), wino_wout_body)
