@@ -643,9 +643,21 @@ int main(int argc, char **argv) {
        * dilation 2 (four phases) with asymmetric zero pads, flipped. */
       make(2, 250, 20, 1, 40, 38, 3, 1, 1, CONV_PAD_REFLECT),
       make(2, 33, 35, 1, 41, 45, 3, 1, 2, CONV_PAD_ZEROS),
+      /* im2col_gemm's backward data by phases (AVX-512 level, stride > 1,
+       * >= 32 input channels, >= 256 positions a phase): stride 2 with
+       * odd extents and channel chunks; stride 3 with a 4x5 kernel,
+       * asymmetric pads, flipped (below). */
+      make(1, 40, 24, 1, 35, 33, 3, 2, 1, CONV_PAD_ZEROS),
+      make(1, 36, 10, 1, 50, 52, 4, 3, 1, CONV_PAD_ZEROS),
   };
   {
     conv_problem *q = &fixed[sizeof fixed / sizeof fixed[0] - 1];
+    q->kw = 5;
+    q->pad_t = 2;
+    q->pad_r = 3;
+    q->flip_kernel = 1;
+    finish(q);
+    q = &fixed[sizeof fixed / sizeof fixed[0] - 3];
     q->dil_h = q->dil_w = 2;
     q->pad_b = 3;
     q->pad_l = 1;

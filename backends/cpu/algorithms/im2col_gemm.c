@@ -82,7 +82,49 @@ typedef struct geometry {
    * into AVX2 or SSE halves measured 10 GF/s a core there, a third of
    * OpenBLAS). */
   int own_gemm;
+  /* bwd_data by phases (phase_applies): the packed weights' floats, the
+   * per-thread lowered dy (kmax x tcols) and product (mc x tcols), rows
+   * of a phase per tile, channel chunks. */
+  int phased;
+  int64_t kmax, ta, tcols, nch;
+  size_t wpf;
 } geometry;
+
+/* Strided backward data with zero padding, no dilation, one group, at
+ * the AVX-512 level: by phases (im2col_bwd_data_phases) where every phase
+ * has taps (kernel >= stride), the products are deep enough (c_in >= 32
+ * rows) and each phase has >= 256 positions (its product's columns; the
+ * col2im path batches small images instead). Two threads, CPU time, two
+ * alternating rounds (Xeon AVX-512), ms, phases / col2im: r50_3x3s2_56
+ * 17.7-17.9 / 22.4-23.8, 64 ch 3x3 at 112x112 12.0-14.0 / 15.4-22.6, 32
+ * -> 48 5x5 at 64x64 4.1-6.1 / 6.4-6.9; but 512 ch at 14x14 (49 positions
+ * a phase) 27.5-28.2 / 16.7-17.5, 3 -> 64 7x7 (r50_conv1_7x7: 3 rows)
+ * 62 / 15, 256 -> 512 1x1 (three phases without taps) 23.6 / 17.2-23.9,
+ * and at the AVX2 level (BLAS) r50_3x3s2_56 32.0 / 30.9. */
+static int phase_applies(const conv_problem *p) {
+  return (p->stride_h > 1 || p->stride_w > 1) && p->dil_h == 1 &&
+         p->dil_w == 1 && p->groups == 1 &&
+         p->padding_mode == CONV_PAD_ZEROS && p->c_in >= 32 &&
+         p->kh >= p->stride_h && p->kw >= p->stride_w &&
+         (p->h / p->stride_h) * (p->w / p->stride_w) >= 256 &&
+         lc_isa_level() >= LC_ISA_AVX512;
+}
+
+/* One axis of a phase: input index i = s * a + r (a < ext) takes the taps
+ * k = k0 + s * j (j < nj) with output index a + q - j. */
+typedef struct phase_axis {
+  int64_t k0, nj, q, ext;
+} phase_axis;
+
+static phase_axis phase_axis_of(int64_t r, int64_t s, int64_t pad, int64_t k,
+                                int64_t in) {
+  phase_axis x;
+  x.k0 = (r + pad) % s;
+  x.nj = x.k0 < k ? (k - 1 - x.k0) / s + 1 : 0;
+  x.q = (r + pad - x.k0) / s;
+  x.ext = in > r ? (in - 1 - r) / s + 1 : 0;
+  return x;
+}
 
 static int64_t tile_for(int64_t rows, int64_t p) {
   int64_t pt = COL_BUDGET / max64(rows, 1);
@@ -143,6 +185,34 @@ static void geometry_of(const conv_problem *p, conv_op op, geometry *g) {
       g->slice = g->pointwise ? 0 : (size_t)(g->rows * g->pt) * sizeof(float);
       break;
     case CONV_OP_BACKWARD_DATA:
+      if (!g->pointwise && phase_applies(p)) {
+        g->phased = 1;
+        g->kmax = 0;
+        int64_t awmax = 1;
+        for (int64_t rh = 0; rh < p->stride_h; rh++)
+          for (int64_t rw = 0; rw < p->stride_w; rw++) {
+            phase_axis ah = phase_axis_of(rh, p->stride_h, p->pad_t, p->kh, p->h);
+            phase_axis aw = phase_axis_of(rw, p->stride_w, p->pad_l, p->kw, p->w);
+            g->kmax = max64(g->kmax, p->c_out * ah.nj * aw.nj);
+            awmax = max64(awmax, aw.ext);
+          }
+        g->kmax = max64(g->kmax, 1);
+        /* Rows of a phase per tile: the lowered dy within COL_BUDGET. */
+        g->ta = max64(1, COL_BUDGET / (g->kmax * awmax));
+        g->tcols = g->ta * awmax;
+        /* Tasks: (image, phase, chunk of input channels), at least
+         * MIN_TASKS where chunks of >= 16 channels allow. */
+        const int64_t base = p->n * p->stride_h * p->stride_w;
+        g->nch = min64(ceil_div(MIN_TASKS, base), max64(1, p->c_in / 16));
+        g->mc = ceil_div(p->c_in, g->nch);
+        g->nch = ceil_div(p->c_in, g->mc);
+        g->tasks = base * g->nch;
+        g->wpf = (size_t)(p->c_in * p->c_out * p->kh * p->kw);
+        g->slice = cpu_mul_size((size_t)(g->kmax + g->mc) * (size_t)g->tcols,
+                                sizeof(float));
+        g->partial = cpu_align_up(cpu_mul_size(g->wpf, sizeof(float)));
+        break;
+      }
       /* Chunks of input channels: each task owns its dx planes. */
       g->rows = min64(g->cin_g, max64(1, 256 / g->khw));
       /* With the packed GEMM (AVX-512) where there are enough chunks, a
@@ -445,11 +515,124 @@ static void im2col_bwd_data_batched(const cpu_run *r, const cpu_tensors *t,
   }
 }
 
+/* Backward data by phases (phase_applies): dx splits into stride_h x
+ * stride_w phases (rows s * a + rh, columns s * b + rw), each a stride-1
+ * correlation of dy with the taps of that phase (phase_axis). Per task
+ * (image, phase, chunk of input channels) and tile of phase rows: dy is
+ * lowered for the phase's taps (rows (co, j, l), a column per phase
+ * position), multiplied by the phase's slice of W^T (packed once per
+ * call: wp[ci][(co, j, l)]) and stored through the phase's stride. No
+ * col2im and no zero fill: each dx element is written once, by one
+ * product; a phase without taps is written zero. */
+static void im2col_bwd_data_phases(const cpu_run *r, const cpu_tensors *t,
+                                   const geometry *g) {
+  const conv_problem *p = r->p;
+  const int64_t sh = p->stride_h, sw = p->stride_w, nph = sh * sw;
+  const int64_t ho = p->h_out, wo = p->w_out;
+  float *wp = (float *)((char *)r->ws + cpu_align_up(g->slice) * (size_t)r->threads);
+#pragma omp parallel num_threads(r->threads)
+  {
+    /* The packed weights of every phase, phase after phase. */
+#pragma omp for schedule(static)
+    for (int64_t ci = 0; ci < p->c_in; ci++) {
+      size_t off = 0;
+      for (int64_t ph = 0; ph < nph; ph++) {
+        phase_axis ah = phase_axis_of(ph / sw, sh, p->pad_t, p->kh, p->h);
+        phase_axis aw = phase_axis_of(ph % sw, sw, p->pad_l, p->kw, p->w);
+        const int64_t kd = p->c_out * ah.nj * aw.nj;
+        float *dst = wp + off + (size_t)(ci * kd);
+        for (int64_t co = 0; co < p->c_out; co++)
+          for (int64_t j = 0; j < ah.nj; j++)
+            for (int64_t l = 0; l < aw.nj; l++) {
+              const int64_t a = cpu_tap(ah.k0 + sh * j, p->kh, p->flip_kernel);
+              const int64_t b = cpu_tap(aw.k0 + sw * l, p->kw, p->flip_kernel);
+              dst[(co * ah.nj + j) * aw.nj + l] =
+                  t->w[((size_t)(co * p->c_in + ci) * (size_t)p->kh + (size_t)a) *
+                           (size_t)p->kw + (size_t)b];
+            }
+        off += (size_t)(p->c_in * kd);
+      }
+    }
+    float *bl = cpu_ws_slice(r, g->slice, cpu_thread_id());
+    float *ct = bl + (size_t)(g->kmax * g->tcols);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < g->tasks; task++) {
+      const int64_t chunk = task % g->nch, ph = (task / g->nch) % nph;
+      const int64_t n = task / (g->nch * nph);
+      const int64_t c0 = chunk * g->mc, c1 = min64(c0 + g->mc, p->c_in);
+      const int64_t rh = ph / sw, rw = ph % sw;
+      phase_axis ah = phase_axis_of(rh, sh, p->pad_t, p->kh, p->h);
+      phase_axis aw = phase_axis_of(rw, sw, p->pad_l, p->kw, p->w);
+      const int64_t kd = p->c_out * ah.nj * aw.nj;
+      size_t off = 0;
+      for (int64_t q = 0; q < ph; q++) {
+        phase_axis qh = phase_axis_of(q / sw, sh, p->pad_t, p->kh, p->h);
+        phase_axis qw = phase_axis_of(q % sw, sw, p->pad_l, p->kw, p->w);
+        off += (size_t)(p->c_in * p->c_out * qh.nj * qw.nj);
+      }
+      const float *dy = t->dy + (size_t)(n * p->c_out) * (size_t)(ho * wo);
+      float *dx = t->dx + (size_t)(n * p->c_in) * (size_t)(p->h * p->w);
+      for (int64_t a0 = 0; a0 < ah.ext; a0 += g->ta) {
+        const int64_t a1 = min64(a0 + g->ta, ah.ext);
+        const int64_t np = (a1 - a0) * aw.ext;
+        if (np == 0) break;
+        if (kd > 0) {
+          /* bl[(co, j, l)][(a - a0) * aw.ext + b] = dy[co][a + q - j][b + q - l] */
+          for (int64_t co = 0; co < p->c_out; co++)
+            for (int64_t j = 0; j < ah.nj; j++)
+              for (int64_t l = 0; l < aw.nj; l++) {
+                float *row = bl + (size_t)(((co * ah.nj + j) * aw.nj + l) * np);
+                const int64_t sh0 = aw.q - l; /* ow = b + sh0 */
+                const int64_t b0 = max64(0, -sh0), b1 = min64(aw.ext, wo - sh0);
+                for (int64_t a = a0; a < a1; a++) {
+                  float *d = row + (a - a0) * aw.ext;
+                  const int64_t oh = a + ah.q - j;
+                  if (oh < 0 || oh >= ho || b1 <= b0) {
+                    memset(d, 0, (size_t)aw.ext * sizeof(float));
+                    continue;
+                  }
+                  const float *src = dy + (size_t)(co * ho + oh) * (size_t)wo;
+                  if (b0 > 0) memset(d, 0, (size_t)b0 * sizeof(float));
+                  memcpy(d + b0, src + b0 + sh0, (size_t)(b1 - b0) * sizeof(float));
+                  if (b1 < aw.ext)
+                    memset(d + b1, 0, (size_t)(aw.ext - b1) * sizeof(float));
+                }
+              }
+          cpu_sgemm(0, 0, c1 - c0, np, kd, 1.0f, wp + off + (size_t)(c0 * kd), kd,
+                    bl, np, 0.0f, ct, np);
+        } else {
+          memset(ct, 0, (size_t)((c1 - c0) * np) * sizeof(float));
+        }
+        for (int64_t c = c0; c < c1; c++) {
+          const float *src = ct + (size_t)((c - c0) * np);
+          float *plane = dx + (size_t)c * (size_t)(p->h * p->w);
+          for (int64_t a = a0; a < a1; a++) {
+            float *d = plane + (size_t)((sh * a + rh) * p->w + rw);
+            const float *sr = src + (a - a0) * aw.ext;
+            for (int64_t b = 0; b < aw.ext; b++) d[b * sw] = sr[b];
+          }
+        }
+      }
+    }
+    if (r->dx_epilogue) {
+#pragma omp for schedule(static)
+      for (int64_t q = 0; q < p->n * p->c_in; q++)
+        cpu_dx_epilogue_tile(r, t->b, q % p->c_in,
+                             t->dx + (size_t)q * (size_t)(p->h * p->w), 1, 0,
+                             p->h * p->w, 1);
+    }
+  }
+}
+
 static void im2col_backward_data(const cpu_run *r, const cpu_tensors *t) {
   const conv_problem *p = r->p;
   const cpu_maps *m = r->state;
   geometry g;
   geometry_of(p, CONV_OP_BACKWARD_DATA, &g);
+  if (g.phased) {
+    im2col_bwd_data_phases(r, t, &g);
+    return;
+  }
   if (g.batched) {
     im2col_bwd_data_batched(r, t, &g);
     return;
