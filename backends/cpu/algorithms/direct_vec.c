@@ -274,7 +274,7 @@ static void vec_backward_data(const cpu_run *r, const cpu_tensors *t) {
 static void vec_wg_pick(const vec_geom *v, int *cb, int *nt) {
   if (v->cog >= 6) {
     *cb = 8;
-    *nt = 3;
+    *nt = 2;
   } else {
     *cb = 4;
     *nt = 5;

@@ -94,7 +94,8 @@ static inline LC_INLINE void vec_wg_block(const conv_problem *p, lc_plane g,
                                           const float *const *dys, int64_t ds,
                                           const int64_t *tofs, float *va,
                                           int64_t oh0, int64_t oh1,
-                                          const int CB, const int NT) {
+                                          const int CB, const int NT,
+                                          const int PIN) {
   const int64_t rs = p->stride_h * g.wq;
   vf acc[LC_VEC_WG_MAX][LC_VEC_WG_MAX];
   LC_UNROLL
@@ -106,13 +107,14 @@ static inline LC_INLINE void vec_wg_block(const conv_problem *p, lc_plane g,
     for (int64_t ow = 0; ow < p->w_out; ow += LC_VL) {
       vf d[LC_VEC_WG_MAX], xv[LC_VEC_WG_MAX];
       LC_UNROLL
-      for (int c = 0; c < CB; c++) d[c] = vload(dys[c] + oh * ds + ow);
-      LC_UNROLL
       for (int k = 0; k < NT; k++) xv[k] = vload(xr + tofs[k] + ow);
       LC_UNROLL
-      for (int c = 0; c < CB; c++)
+      for (int c = 0; c < CB; c++) {
+        d[c] = vload(dys[c] + oh * ds + ow);
+        vpin(d[c], PIN);
         LC_UNROLL
         for (int k = 0; k < NT; k++) acc[c][k] += d[c] * xv[k];
+      }
     }
   }
   LC_UNROLL
@@ -129,7 +131,7 @@ static inline LC_INLINE void vec_wg_image_cn(const vec_geom *v,
                                              const float *dyb, int64_t ds,
                                              const int64_t *tofs, float *part,
                                              float *va, const int CB,
-                                             const int NT) {
+                                             const int NT, const int PIN) {
   const conv_problem *p = v->p;
   const size_t xplane = lc_plane_floats(v->g);
   const size_t dplane = (size_t)(p->h_out * ds);
@@ -156,7 +158,7 @@ static inline LC_INLINE void vec_wg_image_cn(const vec_geom *v,
           int64_t to[LC_VEC_WG_MAX];
           for (int k = 0; k < NT; k++) to[k] = tofs[k0 + (k < nk ? k : nk - 1)];
           vec_wg_block(p, v->g, xb + ci * xplane, dys, ds, to, vb, oh0, oh1,
-                       CB, NT);
+                       CB, NT, PIN);
         }
       }
     }
@@ -247,14 +249,24 @@ static inline LC_INLINE void vec_wg_image_body(const vec_geom *v,
                                                const float *xb,
                                                const float *dyb, int64_t ds,
                                                const int64_t *tofs,
-                                               float *part, float *va) {
+                                               float *part, float *va,
+                                               const int PIN) {
   if (v->cog >= 6)
-    vec_wg_image_cn(v, xb, dyb, ds, tofs, part, va, 8, 3);
+    vec_wg_image_cn(v, xb, dyb, ds, tofs, part, va, 8, 2, PIN);
   else
-    vec_wg_image_cn(v, xb, dyb, ds, tofs, part, va, 4, 5);
+    vec_wg_image_cn(v, xb, dyb, ds, tofs, part, va, 4, 5, PIN);
 }
 
-LC_ISA_DISPATCH(vec_wg_image,
-                (const vec_geom *v, const float *xb, const float *dyb,
-                 int64_t ds, const int64_t *tofs, float *part, float *va),
-                (v, xb, dyb, ds, tofs, part, va), vec_wg_image_body)
+/* Clones by hand: only the AVX-512 one pins the dy vectors (vpin). */
+#define VEC_WG_PARAMS                                                      \
+  (const vec_geom *v, const float *xb, const float *dyb, int64_t ds,       \
+   const int64_t *tofs, float *part, float *va)
+CPU_TARGET_AVX512 void lc_vec_wg_image_avx512 VEC_WG_PARAMS {
+  vec_wg_image_body(v, xb, dyb, ds, tofs, part, va, 1);
+}
+CPU_TARGET_AVX2 void lc_vec_wg_image_avx2 VEC_WG_PARAMS {
+  vec_wg_image_body(v, xb, dyb, ds, tofs, part, va, 0);
+}
+void lc_vec_wg_image_generic VEC_WG_PARAMS {
+  vec_wg_image_body(v, xb, dyb, ds, tofs, part, va, 0);
+}

@@ -135,6 +135,21 @@ static inline LC_INLINE void vtranspose16(vf *r) {
     }
 }
 
+/* vpin(v, on): where on is the constant 1 (an AVX-512 clone), ties the
+ * vector v to a register at this point. GCC otherwise may fold a vector
+ * loaded once and used by several FMAs back into each FMA as a memory
+ * operand: a load per use, which made the weight-gradient block of
+ * direct_vec load-bound. No-op where on is 0 (below AVX-512 a 64-byte
+ * vector is not one register) or off x86. */
+#if CPU_X86
+#  define vpin(v, on)                      \
+    do {                                   \
+      if (on) __asm__("" : "+v"(v));       \
+    } while (0)
+#else
+#  define vpin(v, on) ((void)0)
+#endif
+
 /* The level of the kernel table in use (cpu_isa.h): 2 = AVX-512 (F, BW,
  * VL, DQ), 1 = AVX2 + FMA, 0 = generic; capped by $CONV_CPU_ISA. */
 #define lc_isa_level() (lc_kern->level)
