@@ -45,6 +45,22 @@ static inline LC_INLINE void lower_body(const conv_problem *p, const cpu_maps *m
         for (int64_t j = ow; j < e1; j++) d[j] = col[j] >= 0 ? xr[col[j]] : 0.0f;
         if (sw == 1) {
           if (e2 > s2) memcpy(d + s2, xr + s2 + off, (size_t)(e2 - s2) * sizeof *d);
+        } else if (sw == 2 && e2 - s2 >= LC_VL &&
+                   r * wi + 2 * e2 + off <= (int64_t)hw) {
+          /* Stride 2: the even lanes of 32 floats give 16 outputs. Runs
+           * of 16 from s2, the last one ending at e2 (overlapping the one
+           * before: the same values again). Reads go from xr[2 s2 + off]
+           * (>= 0) to xr[2 e2 + off - 1], which the condition keeps inside
+           * the channel plane (it is one past the row where e2 = hi). */
+          for (int64_t j = s2;; j += LC_VL) {
+            if (j + LC_VL > e2) j = e2 - LC_VL;
+            const vf lo_ = vload(xr + 2 * j + off);
+            const vf hi_ = vload(xr + 2 * j + off + LC_VL);
+            vstore(d + j, __builtin_shufflevector(lo_, hi_, 0, 2, 4, 6, 8, 10, 12,
+                                                  14, 16, 18, 20, 22, 24, 26,
+                                                  28, 30));
+            if (j + LC_VL >= e2) break;
+          }
         } else {
           for (int64_t j = s2; j < e2; j++) d[j] = xr[j * sw + off];
         }
