@@ -146,7 +146,9 @@ typedef struct cpu_algo {
  *                  straight on the NCHW planes (fwd, bwd_data).
  *   im2col_gemm    lowering + GEMM; any problem.
  *   winograd_f4x4  3x3 stride 1: F(4x4, 3x3) tiles, batched GEMMs per
- *                  transformed element (fwd, bwd_data).
+ *                  transformed element (fwd, bwd_data; bwd_weight too).
+ *   winograd_f2x2  3x3 stride 1 zero padding: F(2x2, 3x3) tiles, for small
+ *                  deep planes (fwd, bwd_data).
  *   reference      float64 loop nest; never chosen unless forced.
  *   reduce         bwd_bias only: the bias gradient. */
 extern const cpu_algo cpu_algo_direct;
@@ -155,6 +157,7 @@ extern const cpu_algo cpu_algo_direct_vec;
 extern const cpu_algo cpu_algo_gemm_1x1;
 extern const cpu_algo cpu_algo_im2col_gemm;
 extern const cpu_algo cpu_algo_winograd_f4x4;
+extern const cpu_algo cpu_algo_winograd_f2x2;
 extern const cpu_algo cpu_algo_reference;
 extern const cpu_algo cpu_algo_reduce;
 

@@ -121,7 +121,10 @@ struct lc_plane;
                float bias, float *yc, int64_t tr, float *stage))             \
   X(wino_dy, (const wino_prob *w, const float *dyc, int64_t tr, float *stage, \
               float *dd, size_t estride, size_t t0))                          \
-  X(wino_wout, (const float *src, size_t estride, int64_t cnt, float *gt))
+  X(wino_wout, (const float *src, size_t estride, int64_t cnt, float *gt))   \
+  /* kernels/winograd_f2x2.c */                                             \
+  X(wf2_weight, (const float *const *rows, const float *w, int64_t wfloats,  \
+                 const int64_t *off, int64_t cnt, float *u, size_t ue))
 
 /* The clones, defined by LC_ISA_DISPATCH in the kernels' files. */
 #define LC_KERNEL_DECLARE(name, params) \

@@ -19,11 +19,11 @@
 static const cpu_algo *const fwd_algos[] = {
     &cpu_algo_im2col_gemm, &cpu_algo_direct, &cpu_algo_direct_dw,
     &cpu_algo_direct_vec, &cpu_algo_winograd_f4x4, &cpu_algo_gemm_1x1,
-    &cpu_algo_reference, NULL};
+    &cpu_algo_winograd_f2x2, &cpu_algo_reference, NULL};
 static const cpu_algo *const bwd_data_algos[] = {
     &cpu_algo_im2col_gemm, &cpu_algo_direct, &cpu_algo_direct_dw,
     &cpu_algo_direct_vec, &cpu_algo_winograd_f4x4, &cpu_algo_gemm_1x1,
-    &cpu_algo_reference, NULL};
+    &cpu_algo_winograd_f2x2, &cpu_algo_reference, NULL};
 static const cpu_algo *const bwd_weight_algos[] = {
     &cpu_algo_im2col_gemm, &cpu_algo_direct, &cpu_algo_direct_dw,
     &cpu_algo_direct_vec, &cpu_algo_winograd_f4x4, &cpu_algo_reference, NULL};
@@ -153,6 +153,24 @@ static int winograd_f4x4_score(const conv_problem *p, conv_op op) {
   return 10;
 }
 
+static int winograd_f2x2_score(const conv_problem *p, conv_op op) {
+  /* Forward on deep planes too small for winograd_f4x4's tiles (its score
+   * above wins where it applies): at least 128 channels a side and 64 2x2
+   * tiles in the batch to reuse U (16 c_in c_out floats) in GEMMs of that
+   * many columns. Two threads, wall, best of 4 alternating rounds (Xeon
+   * AVX-512, a loaded host), winograd_f2x2 / im2col_gemm, ms: 512 -> 512
+   * at 7x7 n = 8 (128 tiles) 11.4 / 12.9, 384 at 10x10 n = 4 (100) 5.4 /
+   * 6.4, 256 at 14x14 n = 2 (98) 2.7 / 3.1, but 512 at 7x7 n = 2 (32
+   * tiles) 3.8 / 3.6. Backward data is not chosen: its weight transform
+   * reads 16 rows c_in x 9 floats apart per block, and r50_3x3_7 ran
+   * 13.8 / 11.3 (the 10x10 and 14x14 layers 6.1 / 8.0 and 2.9 / 3.8).
+   * Measured at the AVX-512 level only. */
+  if (op != CONV_OP_FORWARD || lc_kern->level < LC_ISA_AVX512) return 10;
+  const int64_t tiles = p->n * ((p->h_out + 1) / 2) * ((p->w_out + 1) / 2);
+  if (p->c_in >= 128 && p->c_out >= 128 && tiles >= 64) return 310;
+  return 10;
+}
+
 static int gemm_1x1_score(const conv_problem *p, conv_op op) {
   (void)p;
   (void)op;
@@ -177,6 +195,7 @@ static const struct {
     {&cpu_algo_direct_vec, direct_vec_score},
     {&cpu_algo_winograd_f4x4, winograd_f4x4_score},
     {&cpu_algo_gemm_1x1, gemm_1x1_score},
+    {&cpu_algo_winograd_f2x2, winograd_f2x2_score},
     {&cpu_algo_reference, reference_score},
 };
 

@@ -693,6 +693,23 @@ int main(int argc, char **argv) {
       nfixed++;
     }
   }
+  /* winograd_f2x2: three images of 37x37 (odd: edge tiles store one
+   * row or column) in chunks of two; asymmetric pads from 0 to 2 with the
+   * kernel flipped (backward data then pads 2 - pad: 0 to 2 again). */
+  if (nfixed > 0) {
+    conv_problem q = make(3, 64, 64, 1, 37, 37, 3, 1, 1, CONV_PAD_ZEROS);
+    check_problem(&q, 1);
+    nfixed++;
+    q = make(2, 20, 24, 1, 9, 12, 3, 1, 0, CONV_PAD_ZEROS);
+    q.pad_t = 2;
+    q.pad_l = 1;
+    q.pad_r = 2;
+    q.flip_kernel = 1;
+    if (finish(&q)) {
+      check_problem(&q, 1);
+      nfixed++;
+    }
+  }
   for (int op = 0; op < CPU_NUM_OPS; op++) {
     printf("%-10s", cpu_op_name((conv_op)op));
     int ai = 0;
