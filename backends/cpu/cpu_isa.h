@@ -124,7 +124,11 @@ struct lc_plane;
   X(wino_wout, (const float *src, size_t estride, int64_t cnt, float *gt))   \
   /* kernels/winograd_f2x2.c */                                             \
   X(wf2_weight, (const float *const *rows, const float *w, int64_t wfloats,  \
-                 const int64_t *off, int64_t cnt, float *u, size_t ue))
+                 const int64_t *off, int64_t cnt, float *u, size_t ue))      \
+  X(wf2_in_row, (const float *d, int64_t wq, int64_t tw, float *v,           \
+                 size_t ve))                                                 \
+  X(wf2_out_row, (const float *m, size_t me, int64_t tw, float bias,         \
+                  float *y0, float *y1, int64_t w_out))
 
 /* The clones, defined by LC_ISA_DISPATCH in the kernels' files. */
 #define LC_KERNEL_DECLARE(name, params) \

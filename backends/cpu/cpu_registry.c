@@ -159,12 +159,12 @@ static int winograd_f2x2_score(const conv_problem *p, conv_op op) {
    * tiles in the batch to reuse U (16 c_in c_out floats) in GEMMs of that
    * many columns. Two threads, wall, best of 4 alternating rounds (Xeon
    * AVX-512, a loaded host), winograd_f2x2 / im2col_gemm, ms: 512 -> 512
-   * at 7x7 n = 8 (128 tiles) 11.4 / 12.9, 384 at 10x10 n = 4 (100) 5.4 /
-   * 6.4, 256 at 14x14 n = 2 (98) 2.7 / 3.1, but 512 at 7x7 n = 2 (32
-   * tiles) 3.8 / 3.6. Backward data is not chosen: its weight transform
-   * reads 16 rows c_in x 9 floats apart per block, and r50_3x3_7 ran
-   * 13.8 / 11.3 (the 10x10 and 14x14 layers 6.1 / 8.0 and 2.9 / 3.8).
-   * Measured at the AVX-512 level only. */
+   * at 7x7 n = 8 (128 tiles) 8.8-9.0 / 9.9-10.6, 384 at 10x10 n = 4 (100)
+   * 5.0 / 4.9-5.1, 256 at 14x14 n = 2 (98) 2.1-2.3 / 2.2-2.9; 512 at 7x7
+   * n = 2 (32 tiles) 3.0 / 2.7-3.4. Backward data is not chosen: it won
+   * on the 10x10 and 14x14 layers (5.3 / 6.4, 2.3 / 2.7) but lost on
+   * r50_3x3_7 (9.9-10.7 / 8.9) and at 32 tiles (3.7-4.2 / 3.4). Measured
+   * at the AVX-512 level only. */
   if (op != CONV_OP_FORWARD || lc_kern->level < LC_ISA_AVX512) return 10;
   const int64_t tiles = p->n * ((p->h_out + 1) / 2) * ((p->w_out + 1) / 2);
   if (p->c_in >= 128 && p->c_out >= 128 && tiles >= 64) return 310;

@@ -5,6 +5,7 @@
  * multiplications per channel pair instead of 36.
  *
  *   U[e][co][ci] = (G g G^T)[e]         weights, 16 x c_out x c_in
+ *                                       (backward data: U[e][ci][co])
  *   V[e][ci][t]  = (B^T d B)[e]         input tiles, 4x4 with stride 2
  *   M[e]         = U[e] V[e]            16 GEMMs (cpu_sgemm) per chunk
  *   y tile       = A^T M[.][co][t] A + bias
@@ -41,7 +42,9 @@
 typedef struct wf2_prob {
   int64_t n, c_in, c_out, h, w, h_out, w_out, pad_t, pad_l;
   int64_t th, tw;   /* tiles per plane: rows, columns */
-  int64_t hp, wp;   /* the staged padded plane: 2 th + 2, 2 tw + 2 */
+  int64_t hp, wq;   /* the staged plane: 2 th + 2 rows of wq floats (its
+                     * 2 tw + 2 columns and what wf2_in_row's 16-tile
+                     * steps read past them) */
   int64_t ipc, nch; /* images per chunk, chunks */
   int64_t tc;       /* tiles of a full chunk (ipc th tw) */
 } wf2_prob;
@@ -107,10 +110,10 @@ static wf2_prob wf2_prob_for(const conv_problem *p, conv_op op) {
   }
   f.th = (f.h_out + 1) / 2;
   f.tw = (f.w_out + 1) / 2;
-  /* Tile (ty, tx) reads padded rows 2 ty .. 2 ty + 3: the staged plane
-   * holds 2 th + 2 rows (and columns), input row r at r + pad_t. */
+  /* Tile (ty, tx) reads padded rows 2 ty .. 2 ty + 3 and columns 2 tx ..
+   * 2 tx + 3; the input fits (h_out = h + pad_t + pad_b - 2, pads >= 0). */
   f.hp = 2 * f.th + 2;
-  f.wp = 2 * f.tw + 2;
+  f.wq = 2 * lc_round_up(f.tw, 16) + 2;
   const int64_t per_image = 16 * (f.c_in + f.c_out) * f.th * f.tw;
   f.ipc = per_image > 0 ? WF2_CHUNK / per_image : 1;
   if (f.ipc < 1) f.ipc = 1;
@@ -131,7 +134,7 @@ static size_t wf2_m(const wf2_prob *f) {
   return cpu_mul_size(16, cpu_mul_size((size_t)f->c_out, (size_t)f->tc));
 }
 static size_t wf2_stage(const wf2_prob *f) {
-  return cpu_mul_size((size_t)f->hp, (size_t)f->wp);
+  return cpu_mul_size((size_t)f->hp, (size_t)f->wq);
 }
 
 static size_t wf2_workspace(const conv_problem *p, conv_op op, int threads) {
@@ -146,62 +149,29 @@ static size_t wf2_workspace(const conv_problem *p, conv_op op, int threads) {
 /* ------------------------------------------------------------ transforms */
 
 /* V for one channel plane of one image: the plane staged with its zero
- * border (buf: hp x wp), then per tile B^T d B with B^T = [1 0 -1 0;
- * 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; element e of tile t at v[e * ve + t]. */
+ * border (buf: hp rows of wq floats, input row r at row r + pad_t, column
+ * pad_l), then B^T d B per row of tiles (wf2_in_row); element e of tile t
+ * at v[e * ve + t]. */
 static void wf2_input(const wf2_prob *f, const float *xc, float *buf,
                       float *v, size_t ve) {
-  memset(buf, 0, (size_t)(f->hp * f->wp) * sizeof(float));
+  memset(buf, 0, (size_t)(f->hp * f->wq) * sizeof(float));
   for (int64_t r = 0; r < f->h; r++)
-    if (r + f->pad_t < f->hp)
-      memcpy(buf + (r + f->pad_t) * f->wp + f->pad_l, xc + r * f->w,
-             (size_t)wf2_min(f->w, f->wp - f->pad_l) * sizeof(float));
-  for (int64_t ty = 0; ty < f->th; ty++) {
-    const float *d0 = buf + 2 * ty * f->wp, *d1 = d0 + f->wp,
-                *d2 = d1 + f->wp, *d3 = d2 + f->wp;
-    float *vt = v + ty * f->tw;
-    for (int64_t tx = 0; tx < f->tw; tx++) {
-      const int64_t c = 2 * tx;
-      float t[4][4];
-      for (int j = 0; j < 4; j++) {
-        t[0][j] = d0[c + j] - d2[c + j];
-        t[1][j] = d1[c + j] + d2[c + j];
-        t[2][j] = d2[c + j] - d1[c + j];
-        t[3][j] = d1[c + j] - d3[c + j];
-      }
-      for (int i = 0; i < 4; i++) {
-        vt[(size_t)(i * 4 + 0) * ve + tx] = t[i][0] - t[i][2];
-        vt[(size_t)(i * 4 + 1) * ve + tx] = t[i][1] + t[i][2];
-        vt[(size_t)(i * 4 + 2) * ve + tx] = t[i][2] - t[i][1];
-        vt[(size_t)(i * 4 + 3) * ve + tx] = t[i][1] - t[i][3];
-      }
-    }
-  }
+    memcpy(buf + (r + f->pad_t) * f->wq + f->pad_l, xc + r * f->w,
+           (size_t)f->w * sizeof(float));
+  for (int64_t ty = 0; ty < f->th; ty++)
+    lc_kern->wf2_in_row(buf + 2 * ty * f->wq, f->wq, f->tw, v + ty * f->tw,
+                        ve);
 }
 
-/* One output plane from M (element e of tile t at m[e * me + t]): A^T m A
- * with A^T = [1 1 1 0; 0 1 -1 -1], plus bias; tiles past the plane's edge
- * store only their inside. */
+/* One output plane from M (element e of tile t at m[e * me + t]), a row
+ * of tiles at a time (wf2_out_row: A^T m A + bias). */
 static void wf2_output(const wf2_prob *f, const float *m, size_t me,
                        float bias, float *yc) {
   for (int64_t ty = 0; ty < f->th; ty++) {
-    const float *mt = m + ty * f->tw;
     const int64_t oh = 2 * ty;
-    const int two_rows = oh + 1 < f->h_out;
-    for (int64_t tx = 0; tx < f->tw; tx++) {
-      float a[4][4], q[2][4];
-      for (int e = 0; e < 16; e++) a[e / 4][e % 4] = mt[(size_t)e * me + tx];
-      for (int j = 0; j < 4; j++) {
-        q[0][j] = a[0][j] + a[1][j] + a[2][j];
-        q[1][j] = a[1][j] - a[2][j] - a[3][j];
-      }
-      const int64_t ow = 2 * tx;
-      const int two_cols = ow + 1 < f->w_out;
-      for (int i = 0; i < 1 + two_rows; i++) {
-        float *yr = yc + (oh + i) * f->w_out + ow;
-        yr[0] = bias + (q[i][0] + q[i][1] + q[i][2]);
-        if (two_cols) yr[1] = bias + (q[i][1] - q[i][2] - q[i][3]);
-      }
-    }
+    lc_kern->wf2_out_row(m + ty * f->tw, me, f->tw, bias, yc + oh * f->w_out,
+                         oh + 1 < f->h_out ? yc + (oh + 1) * f->w_out : NULL,
+                         f->w_out);
   }
 }
 
@@ -236,7 +206,14 @@ static conv_status wf2_run(const cpu_run *r, const cpu_tensors *t,
                                  cpu_tap(j, 3, p->flip_kernel)
                            : cpu_tap(2 - i, 3, p->flip_kernel) * 3 +
                                  cpu_tap(2 - j, 3, p->flip_kernel);
-  const int64_t ncb = (f.c_in + 15) / 16;
+  /* U in blocks of 16 pairs whose 9 taps lie one after another in w: the
+   * forward's U[e][co][ci] by blocks of 16 input channels (w[co][ci0 ..]),
+   * backward data's transposed, U[e][ci][co] (c_in x c_out of the
+   * computed problem) by blocks of 16 of its output channels (w[ci][co0
+   * ..]: the forward weight's input channels), multiplied transposed. */
+  const int64_t lanes_dim = fwd ? f.c_in : f.c_out;  /* across a block */
+  const int64_t other_dim = fwd ? f.c_out : f.c_in;
+  const int64_t nlb = (lanes_dim + 15) / 16;
   const int64_t wfloats = p->c_out * p->c_in * 9;
   /* GEMM row blocks: at least 128 rows each, up to 4 per product. */
   int64_t nmb = f.c_out / 128;
@@ -246,23 +223,15 @@ static conv_status wf2_run(const cpu_run *r, const cpu_tensors *t,
 #pragma omp parallel num_threads(r->threads)
   {
     float *stage = stage0 + stage_f * (size_t)cpu_thread_id();
-    /* Weights in blocks of 16 input channels of the computed problem. The
-     * forward reads w[co][ci0 .. ci0 + 15] (144 floats in a row) per
-     * block; backward data w[ci][co] for 16 rows ci, so a task takes one
-     * block of rows and walks co: 16 sequential streams. */
 #pragma omp for schedule(static)
-    for (int64_t task = 0; task < f.c_out * ncb; task++) {
-      const int64_t co = fwd ? task / ncb : task % f.c_out;
-      const int64_t ci0 = (fwd ? task % ncb : task / f.c_out) * 16;
-      const int64_t cnt = wf2_min(16, f.c_in - ci0);
+    for (int64_t task = 0; task < other_dim * nlb; task++) {
+      const int64_t o = task / nlb, l0 = task % nlb * 16;
+      const int64_t cnt = wf2_min(16, lanes_dim - l0);
       const float *rows[16];
-      for (int64_t l = 0; l < 16; l++) {
-        const int64_t ci = ci0 + (l < cnt ? l : cnt - 1);
-        rows[l] = fwd ? t->w + (size_t)(co * p->c_in + ci) * 9
-                      : t->w + (size_t)(ci * p->c_in + co) * 9;
-      }
+      for (int64_t l = 0; l < 16; l++)
+        rows[l] = t->w + (size_t)(o * p->c_in + l0 + (l < cnt ? l : cnt - 1)) * 9;
       lc_kern->wf2_weight(rows, t->w, wfloats, off, cnt,
-                          u + (size_t)co * (size_t)f.c_in + (size_t)ci0, ue);
+                          u + (size_t)o * (size_t)lanes_dim + (size_t)l0, ue);
     }
     for (int64_t ch = 0; ch < f.nch; ch++) {
       const int64_t n0 = ch * f.ipc, ni = wf2_min(f.ipc, f.n - n0);
@@ -278,10 +247,16 @@ static conv_status wf2_run(const cpu_run *r, const cpu_tensors *t,
       for (int64_t task = 0; task < 16 * nmb; task++) {
         const int64_t e = task / nmb, r0 = task % nmb * mb;
         const int64_t rows = wf2_min(mb, f.c_out - r0);
-        cpu_sgemm(0, 0, rows, nt, f.c_in, 1.0f,
-                  u + (size_t)e * ue + (size_t)(r0 * f.c_in), f.c_in,
-                  v + (size_t)e * ve, nt, 0.0f,
-                  m + (size_t)e * me + (size_t)(r0 * nt), nt);
+        if (fwd)
+          cpu_sgemm(0, 0, rows, nt, f.c_in, 1.0f,
+                    u + (size_t)e * ue + (size_t)(r0 * f.c_in), f.c_in,
+                    v + (size_t)e * ve, nt, 0.0f,
+                    m + (size_t)e * me + (size_t)(r0 * nt), nt);
+        else
+          cpu_sgemm(1, 0, rows, nt, f.c_in, 1.0f,
+                    u + (size_t)e * ue + (size_t)r0, f.c_out,
+                    v + (size_t)e * ve, nt, 0.0f,
+                    m + (size_t)e * me + (size_t)(r0 * nt), nt);
       }
 #pragma omp for schedule(dynamic, 4)
       for (int64_t task = 0; task < ni * f.c_out; task++) {

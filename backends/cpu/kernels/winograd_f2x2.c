@@ -57,3 +57,109 @@ LC_ISA_DISPATCH(wf2_weight,
                 (const float *const *rows, const float *w, int64_t wfloats,
                  const int64_t *off, int64_t cnt, float *u, size_t ue),
                 (rows, w, wfloats, off, cnt, u, ue), wf2_weight_body)
+
+/* Even (p = 0) or odd (p = 1) lanes of the 32 floats at a, a + 16. */
+#define wf2_half(a, b, p)                                                    \
+  ((p) ? __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, \
+                                 23, 25, 27, 29, 31)                         \
+       : __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, \
+                                 22, 24, 26, 28, 30))
+
+/* V of one row of tiles: d holds the 4 staged rows of the tiles (pitch wq
+ * floats, readable to 2 tw + 34 columns), tile tx's 4x4 input at columns
+ * 2 tx .. 2 tx + 3. B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; element
+ * e of tile tx lands at v[e * ve + tx]. 16 tiles a step. */
+static inline LC_INLINE void wf2_in_row_body(const float *d, int64_t wq,
+                                             int64_t tw, float *v, size_t ve) {
+  for (int64_t tx = 0; tx < tw; tx += 16) {
+    const int64_t cnt = tw - tx < 16 ? tw - tx : 16;
+    vf c[4][4]; /* c[r][j]: row r, column 2 tx + j of each tile */
+    LC_UNROLL
+    for (int r = 0; r < 4; r++) {
+      const float *dr = d + r * wq + 2 * tx;
+      const vf a0 = vload(dr), a1 = vload(dr + 16);
+      const vf b0 = vload(dr + 2), b1 = vload(dr + 18);
+      c[r][0] = wf2_half(a0, a1, 0);
+      c[r][1] = wf2_half(a0, a1, 1);
+      c[r][2] = wf2_half(b0, b1, 0);
+      c[r][3] = wf2_half(b0, b1, 1);
+    }
+    vf t[4][4];
+    LC_UNROLL
+    for (int j = 0; j < 4; j++) {
+      t[0][j] = c[0][j] - c[2][j];
+      t[1][j] = c[1][j] + c[2][j];
+      t[2][j] = c[2][j] - c[1][j];
+      t[3][j] = c[1][j] - c[3][j];
+    }
+    LC_UNROLL
+    for (int i = 0; i < 4; i++) {
+      const vf o[4] = {t[i][0] - t[i][2], t[i][1] + t[i][2], t[i][2] - t[i][1],
+                       t[i][1] - t[i][3]};
+      LC_UNROLL
+      for (int j = 0; j < 4; j++) {
+        float *dst = v + (size_t)(i * 4 + j) * ve + (size_t)tx;
+        if (cnt == 16)
+          vstore(dst, o[j]);
+        else
+          vstore_n(dst, o[j], cnt);
+      }
+    }
+  }
+}
+
+LC_ISA_DISPATCH(wf2_in_row,
+                (const float *d, int64_t wq, int64_t tw, float *v, size_t ve),
+                (d, wq, tw, v, ve), wf2_in_row_body)
+
+/* One row of tiles of an output plane from M (element e of tile tx at
+ * m[e * me + tx]): A^T m A with A^T = [1 1 1 0; 0 1 -1 -1], plus bias,
+ * into y0 (output row 2 ty) and y1 (the next, or NULL past the plane),
+ * w_out columns. 16 tiles (32 columns) a step. */
+static inline LC_INLINE void wf2_out_row_body(const float *m, size_t me,
+                                              int64_t tw, float bias,
+                                              float *y0, float *y1,
+                                              int64_t w_out) {
+  for (int64_t tx = 0; tx < tw; tx += 16) {
+    const int64_t cnt = tw - tx < 16 ? tw - tx : 16;
+    vf a[16];
+    LC_UNROLL
+    for (int e = 0; e < 16; e++) {
+      if (cnt == 16)
+        a[e] = vload(m + (size_t)e * me + (size_t)tx);
+      else
+        a[e] = vload_n(m + (size_t)e * me + (size_t)tx, cnt);
+    }
+    vf q[2][4];
+    LC_UNROLL
+    for (int j = 0; j < 4; j++) {
+      q[0][j] = a[j] + a[4 + j] + a[8 + j];
+      q[1][j] = a[4 + j] - a[8 + j] - a[12 + j];
+    }
+    const int64_t ncol = w_out - 2 * tx < 32 ? w_out - 2 * tx : 32;
+    LC_UNROLL
+    for (int i = 0; i < 2; i++) {
+      float *yr = i ? y1 : y0;
+      if (yr == NULL) continue;
+      const vf ev = (q[i][0] + q[i][1] + q[i][2]) + bias;
+      const vf od = (q[i][1] - q[i][2] - q[i][3]) + bias;
+      const vf lo = __builtin_shufflevector(ev, od, 0, 16, 1, 17, 2, 18, 3, 19,
+                                            4, 20, 5, 21, 6, 22, 7, 23);
+      const vf hi = __builtin_shufflevector(ev, od, 8, 24, 9, 25, 10, 26, 11,
+                                            27, 12, 28, 13, 29, 14, 30, 15, 31);
+      float *dst = yr + 2 * tx;
+      if (ncol == 32) {
+        vstore(dst, lo);
+        vstore(dst + 16, hi);
+      } else {
+        vstore_n(dst, lo, ncol);
+        if (ncol > 16) vstore_n(dst + 16, hi, ncol - 16);
+      }
+    }
+  }
+}
+
+LC_ISA_DISPATCH(wf2_out_row,
+                (const float *m, size_t me, int64_t tw, float bias, float *y0,
+                 float *y1, int64_t w_out),
+                (m, me, tw, bias, y0, y1, w_out), wf2_out_row_body)
