@@ -126,9 +126,9 @@ struct lc_plane;
   X(wf2_weight, (const float *const *rows, const float *w, int64_t wfloats,  \
                  const int64_t *off, int64_t cnt, float *u, size_t ue))      \
   X(wf2_in_row, (const float *d, int64_t wq, int64_t tw, float *v,           \
-                 size_t ve))                                                 \
+                 size_t ve, int64_t room))                                   \
   X(wf2_out_row, (const float *m, size_t me, int64_t tw, float bias,         \
-                  float *y0, float *y1, int64_t w_out))
+                  float *y0, float *y1, int64_t w_out, int64_t room))
 
 /* The clones, defined by LC_ISA_DISPATCH in the kernels' files. */
 #define LC_KERNEL_DECLARE(name, params) \

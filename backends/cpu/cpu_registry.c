@@ -154,21 +154,25 @@ static int winograd_f4x4_score(const conv_problem *p, conv_op op) {
 }
 
 static int winograd_f2x2_score(const conv_problem *p, conv_op op) {
-  /* Forward on deep planes too small for winograd_f4x4's tiles (its score
-   * above wins where it applies): at least 128 channels a side and 64 2x2
-   * tiles in the batch to reuse U (16 c_in c_out floats) in GEMMs of that
-   * many columns. Two threads, wall, best of 4 alternating rounds (Xeon
-   * AVX-512, a loaded host), winograd_f2x2 / im2col_gemm, ms: 512 -> 512
-   * at 7x7 n = 8 (128 tiles) 8.8-9.0 / 9.9-10.6, 384 at 10x10 n = 4 (100)
-   * 5.0 / 4.9-5.1, 256 at 14x14 n = 2 (98) 2.1-2.3 / 2.2-2.9; 512 at 7x7
-   * n = 2 (32 tiles) 3.0 / 2.7-3.4. Backward data is not chosen: it won
-   * on the 10x10 and 14x14 layers (5.3 / 6.4, 2.3 / 2.7) but lost on
-   * r50_3x3_7 (9.9-10.7 / 8.9) and at 32 tiles (3.7-4.2 / 3.4). Measured
-   * at the AVX-512 level only. */
-  if (op != CONV_OP_FORWARD || lc_kern->level < LC_ISA_AVX512) return 10;
-  const int64_t tiles = p->n * ((p->h_out + 1) / 2) * ((p->w_out + 1) / 2);
-  if (p->c_in >= 128 && p->c_out >= 128 && tiles >= 64) return 310;
-  return 10;
+  /* Deep planes too small for winograd_f4x4's tiles (its score above wins
+   * where it applies): at least 128 channels a side and 64 2x2 tiles in
+   * the batch to reuse U (16 c_in c_out floats) in GEMMs of that many
+   * columns; backward data (its U multiplied transposed, slower) only
+   * where the tiles cover at most 1.2 times the plane. Two threads, wall,
+   * best of 4 alternating rounds (Xeon AVX-512, a loaded host),
+   * winograd_f2x2 / im2col_gemm, ms, forward and backward data: 512 -> 512
+   * at 7x7 n = 8 (128 tiles over 1.31 times the plane) 6.9 / 8.9 and 8.8
+   * / 8.5; 384 at 10x10 n = 4 (100 tiles) 3.8 / 4.6 and 4.3 / 6.4; 256 at
+   * 14x14 n = 2 (98) 1.7 / 2.2 and 1.9 / 2.6; 512 at 7x7 n = 2 (32 tiles)
+   * 2.5 / 2.5 and 3.1 / 3.1. Measured at the AVX-512 level only. */
+  if (lc_kern->level < LC_ISA_AVX512) return 10;
+  const int bd = op == CONV_OP_BACKWARD_DATA;
+  if (op != CONV_OP_FORWARD && !bd) return 10;
+  const int64_t ho = bd ? p->h : p->h_out, wo = bd ? p->w : p->w_out;
+  const int64_t th = (ho + 1) / 2, tw = (wo + 1) / 2;
+  if (p->c_in < 128 || p->c_out < 128 || p->n * th * tw < 64) return 10;
+  if (bd && (double)(4 * th * tw) > 1.2 * (double)(ho * wo)) return 10;
+  return 310;
 }
 
 static int gemm_1x1_score(const conv_problem *p, conv_op op) {

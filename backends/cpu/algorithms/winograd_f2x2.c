@@ -130,8 +130,10 @@ static size_t wf2_u(const wf2_prob *f) {
 static size_t wf2_v(const wf2_prob *f) {
   return cpu_mul_size(16, cpu_mul_size((size_t)f->c_in, (size_t)f->tc));
 }
+/* M and 16 floats wf2_out_row may read past its last tile. */
 static size_t wf2_m(const wf2_prob *f) {
-  return cpu_mul_size(16, cpu_mul_size((size_t)f->c_out, (size_t)f->tc));
+  return cpu_add_size(
+      cpu_mul_size(16, cpu_mul_size((size_t)f->c_out, (size_t)f->tc)), 16);
 }
 static size_t wf2_stage(const wf2_prob *f) {
   return cpu_mul_size((size_t)f->hp, (size_t)f->wq);
@@ -160,7 +162,7 @@ static void wf2_input(const wf2_prob *f, const float *xc, float *buf,
            (size_t)f->w * sizeof(float));
   for (int64_t ty = 0; ty < f->th; ty++)
     lc_kern->wf2_in_row(buf + 2 * ty * f->wq, f->wq, f->tw, v + ty * f->tw,
-                        ve);
+                        ve, (f->th - ty) * f->tw);
 }
 
 /* One output plane from M (element e of tile t at m[e * me + t]), a row
@@ -171,7 +173,7 @@ static void wf2_output(const wf2_prob *f, const float *m, size_t me,
     const int64_t oh = 2 * ty;
     lc_kern->wf2_out_row(m + ty * f->tw, me, f->tw, bias, yc + oh * f->w_out,
                          oh + 1 < f->h_out ? yc + (oh + 1) * f->w_out : NULL,
-                         f->w_out);
+                         f->w_out, (f->h_out - oh) * f->w_out);
   }
 }
 

@@ -68,9 +68,12 @@ LC_ISA_DISPATCH(wf2_weight,
 /* V of one row of tiles: d holds the 4 staged rows of the tiles (pitch wq
  * floats, readable to 2 tw + 34 columns), tile tx's 4x4 input at columns
  * 2 tx .. 2 tx + 3. B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; element
- * e of tile tx lands at v[e * ve + tx]. 16 tiles a step. */
+ * e of tile tx lands at v[e * ve + tx]. 16 tiles a step; a short last step
+ * stores whole vectors where room (tiles from v on that the caller writes
+ * again afterwards or owns) allows, else only its tiles. */
 static inline LC_INLINE void wf2_in_row_body(const float *d, int64_t wq,
-                                             int64_t tw, float *v, size_t ve) {
+                                             int64_t tw, float *v, size_t ve,
+                                             int64_t room) {
   for (int64_t tx = 0; tx < tw; tx += 16) {
     const int64_t cnt = tw - tx < 16 ? tw - tx : 16;
     vf c[4][4]; /* c[r][j]: row r, column 2 tx + j of each tile */
@@ -99,7 +102,7 @@ static inline LC_INLINE void wf2_in_row_body(const float *d, int64_t wq,
       LC_UNROLL
       for (int j = 0; j < 4; j++) {
         float *dst = v + (size_t)(i * 4 + j) * ve + (size_t)tx;
-        if (cnt == 16)
+        if (cnt == 16 || tx + 16 <= room)
           vstore(dst, o[j]);
         else
           vstore_n(dst, o[j], cnt);
@@ -109,46 +112,45 @@ static inline LC_INLINE void wf2_in_row_body(const float *d, int64_t wq,
 }
 
 LC_ISA_DISPATCH(wf2_in_row,
-                (const float *d, int64_t wq, int64_t tw, float *v, size_t ve),
-                (d, wq, tw, v, ve), wf2_in_row_body)
+                (const float *d, int64_t wq, int64_t tw, float *v, size_t ve,
+                 int64_t room),
+                (d, wq, tw, v, ve, room), wf2_in_row_body)
 
 /* One row of tiles of an output plane from M (element e of tile tx at
- * m[e * me + tx]): A^T m A with A^T = [1 1 1 0; 0 1 -1 -1], plus bias,
- * into y0 (output row 2 ty) and y1 (the next, or NULL past the plane),
- * w_out columns. 16 tiles (32 columns) a step. */
+ * m[e * me + tx]; up to 15 floats past a row's last tile are read): A^T m
+ * A with A^T = [1 1 1 0; 0 1 -1 -1], plus bias, into y0 (output row 2 ty)
+ * and y1 (the next, or NULL past the plane), w_out columns. 16 tiles (32
+ * columns) a step, all of y0 before y1: a short last step stores whole
+ * vectors where room (floats from y0 on that the caller writes again
+ * afterwards or owns) allows, the garbage past y0's end then lying in y1,
+ * and y1's in the rows the next call writes. */
 static inline LC_INLINE void wf2_out_row_body(const float *m, size_t me,
                                               int64_t tw, float bias,
                                               float *y0, float *y1,
-                                              int64_t w_out) {
-  for (int64_t tx = 0; tx < tw; tx += 16) {
-    const int64_t cnt = tw - tx < 16 ? tw - tx : 16;
-    vf a[16];
-    LC_UNROLL
-    for (int e = 0; e < 16; e++) {
-      if (cnt == 16)
-        a[e] = vload(m + (size_t)e * me + (size_t)tx);
-      else
-        a[e] = vload_n(m + (size_t)e * me + (size_t)tx, cnt);
-    }
-    vf q[2][4];
-    LC_UNROLL
-    for (int j = 0; j < 4; j++) {
-      q[0][j] = a[j] + a[4 + j] + a[8 + j];
-      q[1][j] = a[4 + j] - a[8 + j] - a[12 + j];
-    }
-    const int64_t ncol = w_out - 2 * tx < 32 ? w_out - 2 * tx : 32;
-    LC_UNROLL
-    for (int i = 0; i < 2; i++) {
-      float *yr = i ? y1 : y0;
-      if (yr == NULL) continue;
-      const vf ev = (q[i][0] + q[i][1] + q[i][2]) + bias;
-      const vf od = (q[i][1] - q[i][2] - q[i][3]) + bias;
+                                              int64_t w_out, int64_t room) {
+  LC_UNROLL
+  for (int i = 0; i < 2; i++) {
+    float *yr = i ? y1 : y0;
+    if (yr == NULL) continue;
+    const int64_t yroom = room - i * w_out;
+    for (int64_t tx = 0; tx < tw; tx += 16) {
+      vf a[12];
+      LC_UNROLL
+      for (int e = 0; e < 12; e++)
+        a[e] = vload(m + (size_t)(e + 4 * i) * me + (size_t)tx);
+      vf q[4];
+      LC_UNROLL
+      for (int j = 0; j < 4; j++)
+        q[j] = i ? a[j] - a[4 + j] - a[8 + j] : a[j] + a[4 + j] + a[8 + j];
+      const vf ev = (q[0] + q[1] + q[2]) + bias;
+      const vf od = (q[1] - q[2] - q[3]) + bias;
       const vf lo = __builtin_shufflevector(ev, od, 0, 16, 1, 17, 2, 18, 3, 19,
                                             4, 20, 5, 21, 6, 22, 7, 23);
       const vf hi = __builtin_shufflevector(ev, od, 8, 24, 9, 25, 10, 26, 11,
                                             27, 12, 28, 13, 29, 14, 30, 15, 31);
+      const int64_t ncol = w_out - 2 * tx < 32 ? w_out - 2 * tx : 32;
       float *dst = yr + 2 * tx;
-      if (ncol == 32) {
+      if (ncol == 32 || 2 * tx + 32 <= yroom) {
         vstore(dst, lo);
         vstore(dst + 16, hi);
       } else {
@@ -161,5 +163,5 @@ static inline LC_INLINE void wf2_out_row_body(const float *m, size_t me,
 
 LC_ISA_DISPATCH(wf2_out_row,
                 (const float *m, size_t me, int64_t tw, float bias, float *y0,
-                 float *y1, int64_t w_out),
-                (m, me, tw, bias, y0, y1, w_out), wf2_out_row_body)
+                 float *y1, int64_t w_out, int64_t room),
+                (m, me, tw, bias, y0, y1, w_out, room), wf2_out_row_body)
