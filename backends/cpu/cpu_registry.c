@@ -171,6 +171,9 @@ static int winograd_f2x2_score(const conv_problem *p, conv_op op) {
   const int64_t ho = bd ? p->h : p->h_out, wo = bd ? p->w : p->w_out;
   const int64_t th = (ho + 1) / 2, tw = (wo + 1) / 2;
   if (p->c_in < 128 || p->c_out < 128 || p->n * th * tw < 64) return 10;
+  /* U (16 c_in c_out floats, rebuilt every call) up to 32 MiB: 512 x 1024
+   * channels; wider layers keep im2col_gemm's bounded workspace. */
+  if ((double)p->c_in * (double)p->c_out * 64.0 > 32.0 * 1048576.0) return 10;
   if (bd && (double)(4 * th * tw) > 1.2 * (double)(ho * wo)) return 10;
   return 310;
 }

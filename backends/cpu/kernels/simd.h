@@ -140,8 +140,10 @@ static inline LC_INLINE void vtranspose16(vf *r) {
  * loaded once and used by several FMAs back into each FMA as a memory
  * operand: a load per use, which made the weight-gradient block of
  * direct_vec load-bound. No-op where on is 0 (below AVX-512 a 64-byte
- * vector is not one register) or off x86. */
-#if CPU_X86
+ * vector is not one register), off x86, and without optimisation: there
+ * the compilers keep the asm of the on = 0 clones (not folded away) and
+ * reject its constraint. */
+#if CPU_X86 && defined(__OPTIMIZE__)
 #  define vpin(v, on)                      \
     do {                                   \
       if (on) __asm__("" : "+v"(v));       \
