@@ -128,7 +128,9 @@ struct lc_plane;
   X(wf2_in_row, (const float *d, int64_t wq, int64_t tw, float *v,           \
                  size_t ve, int64_t room))                                   \
   X(wf2_out_row, (const float *m, size_t me, int64_t tw, float bias,         \
-                  float *y0, float *y1, int64_t w_out, int64_t room))
+                  float *y0, float *y1, int64_t w_out, int64_t room))        \
+  X(wf2_transpose, (const float *src, int64_t lds, int64_t kn, int64_t ni,   \
+                    float *dst, int64_t ldd))
 
 /* The clones, defined by LC_ISA_DISPATCH in the kernels' files. */
 #define LC_KERNEL_DECLARE(name, params) \

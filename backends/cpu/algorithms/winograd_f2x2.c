@@ -47,6 +47,7 @@ typedef struct wf2_prob {
                      * steps read past them) */
   int64_t ipc, nch; /* images per chunk, chunks */
   int64_t tc;       /* tiles of a full chunk (ipc th tw) */
+  int64_t mb, nmb;  /* GEMM row blocks: rows each, count */
 } wf2_prob;
 
 static int64_t wf2_min(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -120,6 +121,11 @@ static wf2_prob wf2_prob_for(const conv_problem *p, conv_op op) {
   if (f.ipc > f.n) f.ipc = f.n;
   f.nch = (f.n + f.ipc - 1) / f.ipc;
   f.tc = f.ipc * f.th * f.tw;
+  /* GEMM row blocks: at least 128 rows each, up to 4 per product. */
+  f.nmb = f.c_out / 128;
+  f.nmb = f.nmb < 1 ? 1 : f.nmb > 4 ? 4 : f.nmb;
+  f.mb = (f.c_out + f.nmb - 1) / f.nmb;
+  f.nmb = (f.c_out + f.mb - 1) / f.mb;
   return f;
 }
 
@@ -135,16 +141,20 @@ static size_t wf2_m(const wf2_prob *f) {
   return cpu_add_size(
       cpu_mul_size(16, cpu_mul_size((size_t)f->c_out, (size_t)f->tc)), 16);
 }
-static size_t wf2_stage(const wf2_prob *f) {
-  return cpu_mul_size((size_t)f->hp, (size_t)f->wq);
+/* Per thread: the staged plane, and for backward data a row block of U
+ * transposed back (mb x c_in). */
+static size_t wf2_stage(const wf2_prob *f, conv_op op) {
+  size_t s = cpu_add_size(cpu_mul_size((size_t)f->hp, (size_t)f->wq), 16);
+  if (op == CONV_OP_BACKWARD_DATA)
+    s = cpu_add_size(s, cpu_mul_size((size_t)f->mb, (size_t)f->c_in));
+  return s;
 }
 
 static size_t wf2_workspace(const conv_problem *p, conv_op op, int threads) {
   if (op != CONV_OP_FORWARD && op != CONV_OP_BACKWARD_DATA) return 0;
   const wf2_prob f = wf2_prob_for(p, op);
   size_t fl = cpu_add_size(cpu_add_size(wf2_u(&f), wf2_v(&f)), wf2_m(&f));
-  fl = cpu_add_size(fl, cpu_mul_size(cpu_add_size(wf2_stage(&f), 16),
-                                     (size_t)threads));
+  fl = cpu_add_size(fl, cpu_mul_size(wf2_stage(&f, op), (size_t)threads));
   return cpu_mul_size(fl, sizeof(float));
 }
 
@@ -194,7 +204,7 @@ static conv_status wf2_run(const cpu_run *r, const cpu_tensors *t,
   float *v = u + wf2_u(&f);
   float *m = v + wf2_v(&f);
   float *stage0 = m + wf2_m(&f);
-  const size_t stage_f = wf2_stage(&f) + 16;
+  const size_t stage_f = wf2_stage(&f, r->op);
   const size_t in_plane = (size_t)(f.h * f.w);
   const size_t out_plane = (size_t)(f.h_out * f.w_out);
   const size_t ue = (size_t)(f.c_out * f.c_in);
@@ -217,14 +227,11 @@ static conv_status wf2_run(const cpu_run *r, const cpu_tensors *t,
   const int64_t other_dim = fwd ? f.c_out : f.c_in;
   const int64_t nlb = (lanes_dim + 15) / 16;
   const int64_t wfloats = p->c_out * p->c_in * 9;
-  /* GEMM row blocks: at least 128 rows each, up to 4 per product. */
-  int64_t nmb = f.c_out / 128;
-  nmb = nmb < 1 ? 1 : nmb > 4 ? 4 : nmb;
-  const int64_t mb = (f.c_out + nmb - 1) / nmb;
-  nmb = (f.c_out + mb - 1) / mb;
+  const int64_t mb = f.mb, nmb = f.nmb;
 #pragma omp parallel num_threads(r->threads)
   {
     float *stage = stage0 + stage_f * (size_t)cpu_thread_id();
+    float *ublk = stage + (size_t)(f.hp * f.wq) + 16; /* backward data */
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < other_dim * nlb; task++) {
       const int64_t o = task / nlb, l0 = task % nlb * 16;
@@ -249,16 +256,16 @@ static conv_status wf2_run(const cpu_run *r, const cpu_tensors *t,
       for (int64_t task = 0; task < 16 * nmb; task++) {
         const int64_t e = task / nmb, r0 = task % nmb * mb;
         const int64_t rows = wf2_min(mb, f.c_out - r0);
-        if (fwd)
-          cpu_sgemm(0, 0, rows, nt, f.c_in, 1.0f,
-                    u + (size_t)e * ue + (size_t)(r0 * f.c_in), f.c_in,
-                    v + (size_t)e * ve, nt, 0.0f,
-                    m + (size_t)e * me + (size_t)(r0 * nt), nt);
-        else
-          cpu_sgemm(1, 0, rows, nt, f.c_in, 1.0f,
-                    u + (size_t)e * ue + (size_t)r0, f.c_out,
-                    v + (size_t)e * ve, nt, 0.0f,
-                    m + (size_t)e * me + (size_t)(r0 * nt), nt);
+        /* Backward data: the block's rows of U back from the transposed
+         * U first (lc_sgemm runs A transposed with 8-row tiles only). */
+        const float *a = u + (size_t)e * ue + (size_t)(r0 * f.c_in);
+        if (!fwd) {
+          lc_kern->wf2_transpose(u + (size_t)e * ue + (size_t)r0, f.c_out,
+                                 f.c_in, rows, ublk, f.c_in);
+          a = ublk;
+        }
+        cpu_sgemm(0, 0, rows, nt, f.c_in, 1.0f, a, f.c_in, v + (size_t)e * ve,
+                  nt, 0.0f, m + (size_t)e * me + (size_t)(r0 * nt), nt);
       }
 #pragma omp for schedule(dynamic, 4)
       for (int64_t task = 0; task < ni * f.c_out; task++) {

@@ -165,3 +165,41 @@ LC_ISA_DISPATCH(wf2_out_row,
                 (const float *m, size_t me, int64_t tw, float bias, float *y0,
                  float *y1, int64_t w_out, int64_t room),
                 (m, me, tw, bias, y0, y1, w_out, room), wf2_out_row_body)
+
+/* dst[i * ldd + k] = src[k * lds + i] for k < kn, i < ni: blocks of 16 x
+ * 16 through vtranspose16 (backward data's slice of transposed U, into the
+ * row-major A of its GEMM). */
+static inline LC_INLINE void wf2_transpose_body(const float *src, int64_t lds,
+                                                int64_t kn, int64_t ni,
+                                                float *dst, int64_t ldd) {
+  for (int64_t k0 = 0; k0 < kn; k0 += 16) {
+    const int64_t kc = kn - k0 < 16 ? kn - k0 : 16;
+    for (int64_t i0 = 0; i0 < ni; i0 += 16) {
+      const int64_t ic = ni - i0 < 16 ? ni - i0 : 16;
+      vf t[16];
+      LC_UNROLL
+      for (int r = 0; r < 16; r++) {
+        const float *s = src + (k0 + r) * lds + i0;
+        if (r >= kc)
+          t[r] = vzero();
+        else if (ic == 16)
+          t[r] = vload(s);
+        else
+          t[r] = vload_n(s, ic);
+      }
+      vtranspose16(t);
+      for (int64_t c = 0; c < ic; c++) {
+        float *d = dst + (i0 + c) * ldd + k0;
+        if (kc == 16)
+          vstore(d, t[c]);
+        else
+          vstore_n(d, t[c], kc);
+      }
+    }
+  }
+}
+
+LC_ISA_DISPATCH(wf2_transpose,
+                (const float *src, int64_t lds, int64_t kn, int64_t ni,
+                 float *dst, int64_t ldd),
+                (src, lds, kn, ni, dst, ldd), wf2_transpose_body)
