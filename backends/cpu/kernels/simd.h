@@ -140,10 +140,11 @@ static inline LC_INLINE void vtranspose16(vf *r) {
  * loaded once and used by several FMAs back into each FMA as a memory
  * operand: a load per use, which made the weight-gradient block of
  * direct_vec load-bound. No-op where on is 0 (below AVX-512 a 64-byte
- * vector is not one register), off x86, and without optimisation: there
- * the compilers keep the asm of the on = 0 clones (not folded away) and
- * reject its constraint. */
-#if CPU_X86 && defined(__OPTIMIZE__)
+ * vector is not one register), off x86, without optimisation (GCC then
+ * keeps the asm of the on = 0 clones and rejects its constraint) and with
+ * clang (it checks the operand's size against each clone's target before
+ * removing dead code). */
+#if CPU_X86 && defined(__OPTIMIZE__) && !defined(__clang__)
 #  define vpin(v, on)                      \
     do {                                   \
       if (on) __asm__("" : "+v"(v));       \
