@@ -124,13 +124,11 @@ struct lc_plane;
   X(wino_wout, (const float *src, size_t estride, int64_t cnt, float *gt))   \
   /* kernels/winograd_f2x2.c */                                             \
   X(wf2_weight, (const float *const *rows, const float *w, int64_t wfloats,  \
-                 const int64_t *off, int64_t cnt, float *u, size_t ue))      \
-  X(wf2_in_row, (const float *d, int64_t wq, int64_t tw, float *v,           \
-                 size_t ve, int64_t room))                                   \
+                 int rev, int64_t cnt, float *u, size_t ue))                 \
+  X(wf2_in_row, (const float *const *rows, int64_t nt, float *v, size_t ve, \
+                 int64_t room))                                              \
   X(wf2_out_row, (const float *m, size_t me, int64_t tw, float bias,         \
-                  float *y0, float *y1, int64_t w_out, int64_t room))        \
-  X(wf2_transpose, (const float *src, int64_t lds, int64_t kn, int64_t ni,   \
-                    float *dst, int64_t ldd))
+                  float *y0, float *y1, int64_t w_out, int64_t room))
 
 /* The clones, defined by LC_ISA_DISPATCH in the kernels' files. */
 #define LC_KERNEL_DECLARE(name, params) \

@@ -157,14 +157,13 @@ static int winograd_f2x2_score(const conv_problem *p, conv_op op) {
   /* Deep planes too small for winograd_f4x4's tiles (its score above wins
    * where it applies): at least 128 channels a side and 64 2x2 tiles in
    * the batch to reuse U (16 c_in c_out floats) in GEMMs of that many
-   * columns; backward data (its U multiplied transposed, slower) only
-   * where the tiles cover at most 1.2 times the plane. Two threads, wall,
-   * best of 4 alternating rounds (Xeon AVX-512, a loaded host),
-   * winograd_f2x2 / im2col_gemm, ms, forward and backward data: 512 -> 512
-   * at 7x7 n = 8 (128 tiles over 1.31 times the plane) 6.9 / 8.9 and 8.8
-   * / 8.5; 384 at 10x10 n = 4 (100 tiles) 3.8 / 4.6 and 4.3 / 6.4; 256 at
-   * 14x14 n = 2 (98) 1.7 / 2.2 and 1.9 / 2.6; 512 at 7x7 n = 2 (32 tiles)
-   * 2.5 / 2.5 and 3.1 / 3.1. Measured at the AVX-512 level only. */
+   * columns. Two threads, wall, best of 4 alternating rounds (Xeon
+   * AVX-512, a loaded host), winograd_f2x2 / im2col_gemm, ms, forward and
+   * backward data: 512 -> 512 at 7x7 n = 8 (128 tiles over 1.31 times the
+   * plane) 6.9 / 8.9 and 8.2 / 8.6; 384 at 10x10 n = 4 (100 tiles) 3.8 /
+   * 4.6 and 4.1 / 6.4; 256 at 14x14 n = 2 (98) 1.7 / 2.2 and 1.9 / 2.7;
+   * 512 at 7x7 n = 2 (32 tiles, not chosen) 2.5 / 2.5 and 2.7 / 3.0.
+   * Measured at the AVX-512 level only. */
   if (lc_kern->level < LC_ISA_AVX512) return 10;
   const int bd = op == CONV_OP_BACKWARD_DATA;
   if (op != CONV_OP_FORWARD && !bd) return 10;
@@ -174,7 +173,6 @@ static int winograd_f2x2_score(const conv_problem *p, conv_op op) {
   /* U (16 c_in c_out floats, rebuilt every call) up to 32 MiB: 512 x 1024
    * channels; wider layers keep im2col_gemm's bounded workspace. */
   if ((double)p->c_in * (double)p->c_out * 64.0 > 32.0 * 1048576.0) return 10;
-  if (bd && (double)(4 * th * tw) > 1.2 * (double)(ho * wo)) return 10;
   return 310;
 }
 

@@ -5,7 +5,6 @@
  * multiplications per channel pair instead of 36.
  *
  *   U[e][co][ci] = (G g G^T)[e]         weights, 16 x c_out x c_in
- *                                       (backward data: U[e][ci][co])
  *   V[e][ci][t]  = (B^T d B)[e]         input tiles, 4x4 with stride 2
  *   M[e]         = U[e] V[e]            16 GEMMs (cpu_sgemm) per chunk
  *   y tile       = A^T M[.][co][t] A + bias
@@ -36,6 +35,11 @@
  * more): 8 MiB. */
 #define WF2_CHUNK ((int64_t)2 * 1024 * 1024)
 
+/* Planes of at most this many tiles a row are transformed as one run of
+ * all their tiles through strips (wf2_input, wf2_output): a row of tiles
+ * fills at most half of the 16 lanes of a step. */
+#define WF2_STRIP_TW 8
+
 /* The forward-shaped problem computed: forward as given, backward data as
  * the correlation of dy (c_out channels) with the rotated, transposed
  * weight. */
@@ -45,6 +49,8 @@ typedef struct wf2_prob {
   int64_t hp, wq;   /* the staged plane: 2 th + 2 rows of wq floats (its
                      * 2 tw + 2 columns and what wf2_in_row's 16-tile
                      * steps read past them) */
+  int64_t sl;       /* small planes (tw <= WF2_STRIP_TW): floats of a
+                     * strip, else 0 */
   int64_t ipc, nch; /* images per chunk, chunks */
   int64_t tc;       /* tiles of a full chunk (ipc th tw) */
   int64_t mb, nmb;  /* GEMM row blocks: rows each, count */
@@ -115,6 +121,12 @@ static wf2_prob wf2_prob_for(const conv_problem *p, conv_op op) {
    * 2 tx + 3; the input fits (h_out = h + pad_t + pad_b - 2, pads >= 0). */
   f.hp = 2 * f.th + 2;
   f.wq = 2 * lc_round_up(f.tw, 16) + 2;
+  /* A strip: th + 1 rows of 2 tw (<= 16) floats, copied 16 floats a row
+   * (the rest rewritten by the next row, or slack), readable to the 2 tw +
+   * 2 lc_round_up(th tw, 16) floats wf2_in_row reads from its second row
+   * on. */
+  if (f.tw <= WF2_STRIP_TW)
+    f.sl = 2 * f.tw + 2 * lc_round_up(f.th * f.tw, 16) + 16;
   const int64_t per_image = 16 * (f.c_in + f.c_out) * f.th * f.tw;
   f.ipc = per_image > 0 ? WF2_CHUNK / per_image : 1;
   if (f.ipc < 1) f.ipc = 1;
@@ -141,12 +153,13 @@ static size_t wf2_m(const wf2_prob *f) {
   return cpu_add_size(
       cpu_mul_size(16, cpu_mul_size((size_t)f->c_out, (size_t)f->tc)), 16);
 }
-/* Per thread: the staged plane, and for backward data a row block of U
- * transposed back (mb x c_in). */
-static size_t wf2_stage(const wf2_prob *f, conv_op op) {
+/* Per thread: the staged plane, then for small planes 4 input strips and
+ * the output's two (4 th tw floats and 32 that wf2_out_row may store past
+ * them). */
+static size_t wf2_stage(const wf2_prob *f) {
   size_t s = cpu_add_size(cpu_mul_size((size_t)f->hp, (size_t)f->wq), 16);
-  if (op == CONV_OP_BACKWARD_DATA)
-    s = cpu_add_size(s, cpu_mul_size((size_t)f->mb, (size_t)f->c_in));
+  if (f->sl > 0)
+    s = cpu_add_size(s, (size_t)(4 * f->sl + 4 * f->th * f->tw + 32));
   return s;
 }
 
@@ -154,36 +167,79 @@ static size_t wf2_workspace(const conv_problem *p, conv_op op, int threads) {
   if (op != CONV_OP_FORWARD && op != CONV_OP_BACKWARD_DATA) return 0;
   const wf2_prob f = wf2_prob_for(p, op);
   size_t fl = cpu_add_size(cpu_add_size(wf2_u(&f), wf2_v(&f)), wf2_m(&f));
-  fl = cpu_add_size(fl, cpu_mul_size(wf2_stage(&f, op), (size_t)threads));
+  fl = cpu_add_size(fl, cpu_mul_size(wf2_stage(&f), (size_t)threads));
   return cpu_mul_size(fl, sizeof(float));
 }
 
 /* ------------------------------------------------------------ transforms */
 
-/* V for one channel plane of one image: the plane staged with its zero
- * border (buf: hp rows of wq floats, input row r at row r + pad_t, column
- * pad_l), then B^T d B per row of tiles (wf2_in_row); element e of tile t
- * at v[e * ve + t]. */
+/* V for one channel plane of one image: the plane staged in buf (hp rows
+ * of wq floats, input row r at row r + pad_t, column pad_l; the zero
+ * border around it, written once by the caller, stays), then B^T d B by wf2_in_row; element e of tile t at v[e * ve +
+ * t]. A large plane goes a row of tiles at a time. A small one goes in one
+ * run of all its tiles, from 4 strips after buf, each th + 1 rows of 2 tw
+ * floats: the staged plane's even rows (2 ty) and odd rows (2 ty + 1),
+ * their columns from 0 and from 2; so tile t = ty tw + tx's row r lies at
+ * column 2 t of a strip's row r / 2 on. */
 static void wf2_input(const wf2_prob *f, const float *xc, float *buf,
                       float *v, size_t ve) {
-  memset(buf, 0, (size_t)(f->hp * f->wq) * sizeof(float));
   for (int64_t r = 0; r < f->h; r++)
     memcpy(buf + (r + f->pad_t) * f->wq + f->pad_l, xc + r * f->w,
            (size_t)f->w * sizeof(float));
-  for (int64_t ty = 0; ty < f->th; ty++)
-    lc_kern->wf2_in_row(buf + 2 * ty * f->wq, f->wq, f->tw, v + ty * f->tw,
-                        ve, (f->th - ty) * f->tw);
+  const float *rows[8];
+  if (f->sl == 0) {
+    for (int64_t ty = 0; ty < f->th; ty++) {
+      for (int r = 0; r < 4; r++) {
+        rows[r] = buf + (2 * ty + r) * f->wq;
+        rows[4 + r] = rows[r] + 2;
+      }
+      lc_kern->wf2_in_row(rows, f->tw, v + ty * f->tw, ve,
+                          (f->th - ty) * f->tw);
+    }
+    return;
+  }
+  float *strip = buf + f->hp * f->wq + 16;
+  const int64_t rl = 2 * f->tw;
+  for (int q = 0; q < 4; q++)
+    for (int64_t ty = 0; ty <= f->th; ty++)
+      memcpy(strip + q * f->sl + ty * rl,
+             buf + (2 * ty + q % 2) * f->wq + (q / 2) * 2, 16 * sizeof(float));
+  for (int r = 0; r < 4; r++) {
+    rows[r] = strip + (r % 2) * f->sl + (r / 2) * rl;
+    rows[4 + r] = rows[r] + 2 * f->sl;
+  }
+  lc_kern->wf2_in_row(rows, f->th * f->tw, v, ve, f->th * f->tw);
 }
 
-/* One output plane from M (element e of tile t at m[e * me + t]), a row
- * of tiles at a time (wf2_out_row: A^T m A + bias). */
+/* One output plane from M (element e of tile t at m[e * me + t]): A^T m A
+ * + bias by wf2_out_row, a row of tiles at a time, or for a small plane in
+ * one run of all its tiles into two strips after stage (output rows 2 ty
+ * and 2 ty + 1 of every tile row, one after another), copied out. */
 static void wf2_output(const wf2_prob *f, const float *m, size_t me,
-                       float bias, float *yc) {
-  for (int64_t ty = 0; ty < f->th; ty++) {
-    const int64_t oh = 2 * ty;
-    lc_kern->wf2_out_row(m + ty * f->tw, me, f->tw, bias, yc + oh * f->w_out,
-                         oh + 1 < f->h_out ? yc + (oh + 1) * f->w_out : NULL,
-                         f->w_out, (f->h_out - oh) * f->w_out);
+                       float bias, float *yc, float *stage) {
+  if (f->sl == 0) {
+    for (int64_t ty = 0; ty < f->th; ty++) {
+      const int64_t oh = 2 * ty;
+      lc_kern->wf2_out_row(m + ty * f->tw, me, f->tw, bias,
+                           yc + oh * f->w_out,
+                           oh + 1 < f->h_out ? yc + (oh + 1) * f->w_out : NULL,
+                           f->w_out, (f->h_out - oh) * f->w_out);
+    }
+    return;
+  }
+  const int64_t nt = f->th * f->tw, rl = 2 * f->tw;
+  float *y0 = stage + f->hp * f->wq + 16 + 4 * f->sl, *y1 = y0 + 2 * nt;
+  lc_kern->wf2_out_row(m, me, nt, bias, y0, y1, 2 * nt, 4 * nt + 32);
+  /* Rows by 16 floats (w_out <= 16) where the plane has room: the rest is
+   * rewritten by the rows after. */
+  const int64_t plane = f->h_out * f->w_out;
+  for (int64_t oh = 0; oh < f->h_out; oh++) {
+    const float *src = (oh % 2 ? y1 : y0) + oh / 2 * rl;
+    float *dst = yc + oh * f->w_out;
+    if (oh * f->w_out + 16 <= plane)
+      memcpy(dst, src, 16 * sizeof(float));
+    else
+      memcpy(dst, src, (size_t)f->w_out * sizeof(float));
   }
 }
 
@@ -204,43 +260,40 @@ static conv_status wf2_run(const cpu_run *r, const cpu_tensors *t,
   float *v = u + wf2_u(&f);
   float *m = v + wf2_v(&f);
   float *stage0 = m + wf2_m(&f);
-  const size_t stage_f = wf2_stage(&f, r->op);
+  const size_t stage_f = wf2_stage(&f);
   const size_t in_plane = (size_t)(f.h * f.w);
   const size_t out_plane = (size_t)(f.h_out * f.w_out);
   const size_t ue = (size_t)(f.c_out * f.c_in);
   const int64_t tpi = f.th * f.tw; /* tiles per image */
-  /* Tap k (row-major) of the computed pair (co, ci): forward w[co][ci] with
-   * flip; backward data w[ci][co] rotated (and flipped). */
-  int64_t off[9];
-  for (int64_t i = 0; i < 3; i++)
-    for (int64_t j = 0; j < 3; j++)
-      off[i * 3 + j] = fwd ? cpu_tap(i, 3, p->flip_kernel) * 3 +
-                                 cpu_tap(j, 3, p->flip_kernel)
-                           : cpu_tap(2 - i, 3, p->flip_kernel) * 3 +
-                                 cpu_tap(2 - j, 3, p->flip_kernel);
-  /* U in blocks of 16 pairs whose 9 taps lie one after another in w: the
-   * forward's U[e][co][ci] by blocks of 16 input channels (w[co][ci0 ..]),
-   * backward data's transposed, U[e][ci][co] (c_in x c_out of the
-   * computed problem) by blocks of 16 of its output channels (w[ci][co0
-   * ..]: the forward weight's input channels), multiplied transposed. */
-  const int64_t lanes_dim = fwd ? f.c_in : f.c_out;  /* across a block */
-  const int64_t other_dim = fwd ? f.c_out : f.c_in;
-  const int64_t nlb = (lanes_dim + 15) / 16;
+  /* The computed pair (co, ci)'s taps are w[co][ci] for the forward,
+   * w[ci][co] rotated for backward data; a flip rotates them (again). */
+  const int rev = fwd ? p->flip_kernel != 0 : p->flip_kernel == 0;
+  /* U[e][co][ci] of the computed problem by blocks of 16 of its input
+   * channels, the lanes of wf2_weight: the forward's pairs w[co][ci0 ..]
+   * lie 9 floats apart, backward data's (w[ci0 ..][co] of the forward
+   * weight, transposed) 9 c_in floats apart; either way U's rows come out
+   * whole, so every GEMM multiplies it untransposed. */
+  const int64_t nlb = (f.c_in + 15) / 16;
   const int64_t wfloats = p->c_out * p->c_in * 9;
   const int64_t mb = f.mb, nmb = f.nmb;
 #pragma omp parallel num_threads(r->threads)
   {
     float *stage = stage0 + stage_f * (size_t)cpu_thread_id();
-    float *ublk = stage + (size_t)(f.hp * f.wq) + 16; /* backward data */
+    /* The staged plane's border, and the input strips' slack (read into
+     * lanes that are not stored), zero for every plane the thread stages:
+     * wf2_input writes only the plane's rows and the strips' rows. */
+    memset(stage, 0, (size_t)(f.hp * f.wq + 16 + 4 * f.sl) * sizeof(float));
 #pragma omp for schedule(static)
-    for (int64_t task = 0; task < other_dim * nlb; task++) {
+    for (int64_t task = 0; task < f.c_out * nlb; task++) {
       const int64_t o = task / nlb, l0 = task % nlb * 16;
-      const int64_t cnt = wf2_min(16, lanes_dim - l0);
+      const int64_t cnt = wf2_min(16, f.c_in - l0);
       const float *rows[16];
-      for (int64_t l = 0; l < 16; l++)
-        rows[l] = t->w + (size_t)(o * p->c_in + l0 + (l < cnt ? l : cnt - 1)) * 9;
-      lc_kern->wf2_weight(rows, t->w, wfloats, off, cnt,
-                          u + (size_t)o * (size_t)lanes_dim + (size_t)l0, ue);
+      for (int64_t l = 0; l < 16; l++) {
+        const int64_t i = l0 + (l < cnt ? l : cnt - 1);
+        rows[l] = t->w + (size_t)(fwd ? o * p->c_in + i : i * p->c_in + o) * 9;
+      }
+      lc_kern->wf2_weight(rows, t->w, wfloats, rev, cnt,
+                          u + (size_t)o * (size_t)f.c_in + (size_t)l0, ue);
     }
     for (int64_t ch = 0; ch < f.nch; ch++) {
       const int64_t n0 = ch * f.ipc, ni = wf2_min(f.ipc, f.n - n0);
@@ -256,15 +309,9 @@ static conv_status wf2_run(const cpu_run *r, const cpu_tensors *t,
       for (int64_t task = 0; task < 16 * nmb; task++) {
         const int64_t e = task / nmb, r0 = task % nmb * mb;
         const int64_t rows = wf2_min(mb, f.c_out - r0);
-        /* Backward data: the block's rows of U back from the transposed
-         * U first (lc_sgemm runs A transposed with 8-row tiles only). */
-        const float *a = u + (size_t)e * ue + (size_t)(r0 * f.c_in);
-        if (!fwd) {
-          lc_kern->wf2_transpose(u + (size_t)e * ue + (size_t)r0, f.c_out,
-                                 f.c_in, rows, ublk, f.c_in);
-          a = ublk;
-        }
-        cpu_sgemm(0, 0, rows, nt, f.c_in, 1.0f, a, f.c_in, v + (size_t)e * ve,
+        cpu_sgemm(0, 0, rows, nt, f.c_in, 1.0f,
+                  u + (size_t)e * ue + (size_t)(r0 * f.c_in), f.c_in,
+                  v + (size_t)e * ve,
                   nt, 0.0f, m + (size_t)e * me + (size_t)(r0 * nt), nt);
       }
 #pragma omp for schedule(dynamic, 4)
@@ -272,7 +319,7 @@ static conv_status wf2_run(const cpu_run *r, const cpu_tensors *t,
         const int64_t in = task / f.c_out, co = task % f.c_out;
         wf2_output(&f, m + (size_t)co * (size_t)nt + (size_t)(in * tpi), me,
                    bias != NULL ? bias[co] : 0.0f,
-                   y + (size_t)((n0 + in) * f.c_out + co) * out_plane);
+                   y + (size_t)((n0 + in) * f.c_out + co) * out_plane, stage);
       }
     }
   }

@@ -10,12 +10,15 @@
 
 /* rows[l]: the 9 taps (row-major 3x3) of pair l; a row whose 16 floats
  * from its start lie inside [w, w + wfloats) is read with one vector load,
- * others with 9 scalar loads. Tap k of the transform is taps[off[k]]. U =
- * G g G^T, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]; element e of
- * lane l lands at u[e * ue + l] for l < cnt. */
-static inline LC_INLINE void wf2_weight_body(const float *const *rows,
+ * others with 9 scalar loads. Tap k of the transform is taps[k], or
+ * taps[8 - k] with rev (the kernel rotated by 180 degrees: a flip, or
+ * backward data's rotation). U = G g G^T, G = [1 0 0; 1/2 1/2 1/2; 1/2
+ * -1/2 1/2; 0 0 1]; element e of lane l lands at u[e * ue + l] for l <
+ * cnt. rev is a constant in each inlined copy, so the taps stay in
+ * registers. */
+static inline LC_INLINE void wf2_weight_taps(const float *const *rows,
                                              const float *w, int64_t wfloats,
-                                             const int64_t *off, int64_t cnt,
+                                             const int rev, int64_t cnt,
                                              float *u, size_t ue) {
   vf t[16];
   LC_UNROLL
@@ -27,7 +30,8 @@ static inline LC_INLINE void wf2_weight_body(const float *const *rows,
   }
   vtranspose16(t);
   vf g[9];
-  for (int k = 0; k < 9; k++) g[k] = t[off[k]];
+  LC_UNROLL
+  for (int k = 0; k < 9; k++) g[k] = t[rev ? 8 - k : k];
   vf s[4][3];
   LC_UNROLL
   for (int j = 0; j < 3; j++) {
@@ -53,10 +57,20 @@ static inline LC_INLINE void wf2_weight_body(const float *const *rows,
   }
 }
 
+static inline LC_INLINE void wf2_weight_body(const float *const *rows,
+                                             const float *w, int64_t wfloats,
+                                             int rev, int64_t cnt, float *u,
+                                             size_t ue) {
+  if (rev)
+    wf2_weight_taps(rows, w, wfloats, 1, cnt, u, ue);
+  else
+    wf2_weight_taps(rows, w, wfloats, 0, cnt, u, ue);
+}
+
 LC_ISA_DISPATCH(wf2_weight,
                 (const float *const *rows, const float *w, int64_t wfloats,
-                 const int64_t *off, int64_t cnt, float *u, size_t ue),
-                (rows, w, wfloats, off, cnt, u, ue), wf2_weight_body)
+                 int rev, int64_t cnt, float *u, size_t ue),
+                (rows, w, wfloats, rev, cnt, u, ue), wf2_weight_body)
 
 /* Even (p = 0) or odd (p = 1) lanes of the 32 floats at a, a + 16. */
 #define wf2_half(a, b, p)                                                    \
@@ -65,23 +79,26 @@ LC_ISA_DISPATCH(wf2_weight,
        : __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, \
                                  22, 24, 26, 28, 30))
 
-/* V of one row of tiles: d holds the 4 staged rows of the tiles (pitch wq
- * floats, readable to 2 tw + 34 columns), tile tx's 4x4 input at columns
- * 2 tx .. 2 tx + 3. B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; element
- * e of tile tx lands at v[e * ve + tx]. 16 tiles a step; a short last step
- * stores whole vectors where room (tiles from v on that the caller writes
- * again afterwards or owns) allows, else only its tiles. */
-static inline LC_INLINE void wf2_in_row_body(const float *d, int64_t wq,
-                                             int64_t tw, float *v, size_t ve,
+/* V of nt tiles in a row: tile tx's 4x4 input is rows[r][2 tx + j] for
+ * j < 2 and rows[4 + r][2 tx + j - 2] for j >= 2 (r < 4; each row
+ * readable to 2 nt + 32 floats). For a row of tiles of the staged plane
+ * rows[4 + r] is rows[r] + 2; for a small plane the caller lays all its
+ * tiles out this way in strips (algorithms/winograd_f2x2.c). B^T = [1 0
+ * -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; element e of tile tx lands at v[e *
+ * ve + tx]. 16 tiles a step; a short last step stores whole vectors where
+ * room (tiles from v on that the caller writes again afterwards or owns)
+ * allows, else only its tiles. */
+static inline LC_INLINE void wf2_in_row_body(const float *const *rows,
+                                             int64_t nt, float *v, size_t ve,
                                              int64_t room) {
-  for (int64_t tx = 0; tx < tw; tx += 16) {
-    const int64_t cnt = tw - tx < 16 ? tw - tx : 16;
+  for (int64_t tx = 0; tx < nt; tx += 16) {
+    const int64_t cnt = nt - tx < 16 ? nt - tx : 16;
     vf c[4][4]; /* c[r][j]: row r, column 2 tx + j of each tile */
     LC_UNROLL
     for (int r = 0; r < 4; r++) {
-      const float *dr = d + r * wq + 2 * tx;
-      const vf a0 = vload(dr), a1 = vload(dr + 16);
-      const vf b0 = vload(dr + 2), b1 = vload(dr + 18);
+      const float *da = rows[r] + 2 * tx, *db = rows[4 + r] + 2 * tx;
+      const vf a0 = vload(da), a1 = vload(da + 16);
+      const vf b0 = vload(db), b1 = vload(db + 16);
       c[r][0] = wf2_half(a0, a1, 0);
       c[r][1] = wf2_half(a0, a1, 1);
       c[r][2] = wf2_half(b0, b1, 0);
@@ -112,9 +129,9 @@ static inline LC_INLINE void wf2_in_row_body(const float *d, int64_t wq,
 }
 
 LC_ISA_DISPATCH(wf2_in_row,
-                (const float *d, int64_t wq, int64_t tw, float *v, size_t ve,
+                (const float *const *rows, int64_t nt, float *v, size_t ve,
                  int64_t room),
-                (d, wq, tw, v, ve, room), wf2_in_row_body)
+                (rows, nt, v, ve, room), wf2_in_row_body)
 
 /* One row of tiles of an output plane from M (element e of tile tx at
  * m[e * me + tx]; up to 15 floats past a row's last tile are read): A^T m
@@ -165,41 +182,3 @@ LC_ISA_DISPATCH(wf2_out_row,
                 (const float *m, size_t me, int64_t tw, float bias, float *y0,
                  float *y1, int64_t w_out, int64_t room),
                 (m, me, tw, bias, y0, y1, w_out, room), wf2_out_row_body)
-
-/* dst[i * ldd + k] = src[k * lds + i] for k < kn, i < ni: blocks of 16 x
- * 16 through vtranspose16 (backward data's slice of transposed U, into the
- * row-major A of its GEMM). */
-static inline LC_INLINE void wf2_transpose_body(const float *src, int64_t lds,
-                                                int64_t kn, int64_t ni,
-                                                float *dst, int64_t ldd) {
-  for (int64_t k0 = 0; k0 < kn; k0 += 16) {
-    const int64_t kc = kn - k0 < 16 ? kn - k0 : 16;
-    for (int64_t i0 = 0; i0 < ni; i0 += 16) {
-      const int64_t ic = ni - i0 < 16 ? ni - i0 : 16;
-      vf t[16];
-      LC_UNROLL
-      for (int r = 0; r < 16; r++) {
-        const float *s = src + (k0 + r) * lds + i0;
-        if (r >= kc)
-          t[r] = vzero();
-        else if (ic == 16)
-          t[r] = vload(s);
-        else
-          t[r] = vload_n(s, ic);
-      }
-      vtranspose16(t);
-      for (int64_t c = 0; c < ic; c++) {
-        float *d = dst + (i0 + c) * ldd + k0;
-        if (kc == 16)
-          vstore(d, t[c]);
-        else
-          vstore_n(d, t[c], kc);
-      }
-    }
-  }
-}
-
-LC_ISA_DISPATCH(wf2_transpose,
-                (const float *src, int64_t lds, int64_t kn, int64_t ni,
-                 float *dst, int64_t ldd),
-                (src, lds, kn, ni, dst, ldd), wf2_transpose_body)
