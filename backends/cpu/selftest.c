@@ -710,6 +710,24 @@ int main(int argc, char **argv) {
       nfixed++;
     }
   }
+  /* direct_vec's weight gradient in bands of output rows (fewer than 8
+   * images, >= 128 output rows): one image of 130 rows in 2 bands, and two
+   * of 128 rows (stride 2, dilation 2, uneven pads) in 2 bands each, the
+   * second band's first input row then inside the plane. */
+  if (nfixed > 0) {
+    conv_problem q = make(1, 3, 16, 1, 130, 37, 3, 1, 1, CONV_PAD_ZEROS);
+    check_problem(&q, 1);
+    nfixed++;
+    q = make(2, 2, 5, 1, 260, 20, 5, 2, 0, CONV_PAD_ZEROS);
+    q.dil_h = 2;
+    q.pad_t = 3;
+    q.pad_b = 1;
+    q.pad_l = q.pad_r = 2;
+    if (finish(&q)) {
+      check_problem(&q, 1);
+      nfixed++;
+    }
+  }
   for (int op = 0; op < CPU_NUM_OPS; op++) {
     printf("%-10s", cpu_op_name((conv_op)op));
     int ai = 0;

@@ -14,6 +14,9 @@
  * through the padding (lc_plane_fold).
  * Backward-weight: one task per (image chunk, group) writes a partial dw;
  * partials are added in task order, so results do not depend on threads.
+ * With fewer images than chunks (zero padding), an image is split into
+ * bands of output rows, each a problem of its own with the input rows it
+ * reads, so one large image still gives every thread work.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +27,47 @@
 #include "simd.h"
 
 #define VEC_WG_CHUNKS 32 /* at most this many image chunks in bwd_weight */
+#define VEC_WG_BAND_CHUNKS 8 /* bands while images are fewer than this */
+#define VEC_WG_BAND_ROWS 64   /* output rows of a band at least */
+
+/* bwd_weight's chunks: at most VEC_WG_CHUNKS of whole images, or, with
+ * fewer than VEC_WG_BAND_CHUNKS images and zero padding, each image in
+ * *bands bands of output rows (chunk = image * bands + band), as many as
+ * make VEC_WG_BAND_CHUNKS chunks where each keeps VEC_WG_BAND_ROWS rows: a
+ * band repeats the input rows its kernel overlaps with the next and its
+ * accumulators' set-up. Fixed by the problem alone (results do not depend
+ * on the thread count). */
+static int64_t vec_wg_chunks(const conv_problem *p, int64_t *bands) {
+  *bands = 1;
+  if (p->n >= VEC_WG_CHUNKS) return VEC_WG_CHUNKS;
+  if (p->n < VEC_WG_BAND_CHUNKS && p->padding_mode == CONV_PAD_ZEROS) {
+    int64_t b = (VEC_WG_BAND_CHUNKS + p->n - 1) / p->n;
+    if (b > p->h_out / VEC_WG_BAND_ROWS) b = p->h_out / VEC_WG_BAND_ROWS;
+    if (b > 1) *bands = b;
+  }
+  return p->n * *bands;
+}
+
+/* Band b of nb of an image's output rows as a problem of one image: its
+ * rows of dy, the input rows they read (*row0 the first), zero padding
+ * where those lie outside the plane. */
+static conv_problem vec_wg_band(const conv_problem *p, int64_t b, int64_t nb,
+                                int64_t *oh0, int64_t *row0) {
+  conv_problem q = *p;
+  q.n = 1;
+  const int64_t o0 = p->h_out * b / nb, o1 = p->h_out * (b + 1) / nb;
+  const int64_t first = o0 * p->stride_h - p->pad_t;
+  const int64_t last = (o1 - 1) * p->stride_h - p->pad_t + (p->kh - 1) * p->dil_h;
+  const int64_t r0 = first > 0 ? first : 0;
+  const int64_t r1 = last + 1 < p->h ? last + 1 : p->h;
+  q.h_out = o1 - o0;
+  q.h = r1 - r0;
+  q.pad_t = r0 - first;
+  q.pad_b = last + 1 - r1;
+  *oh0 = o0;
+  *row0 = r0;
+  return q;
+}
 
 static int vec_applies(const conv_problem *p, conv_op op, char *why,
                        size_t why_len) {
@@ -173,7 +217,8 @@ static vec_ws vec_ws_for(const conv_problem *p, conv_op op) {
   s.shared = 0;
   if (op == CONV_OP_BACKWARD_WEIGHT) {
     /* partial dw per task */
-    int64_t chunks = p->n < VEC_WG_CHUNKS ? p->n : VEC_WG_CHUNKS;
+    int64_t bands;
+    const int64_t chunks = vec_wg_chunks(p, &bands);
     size_t dwsize = (size_t)(p->c_out * (p->c_in / p->groups) * p->kh * p->kw);
     s.shared = cpu_align_up(cpu_mul_size(cpu_mul_size((size_t)chunks, dwsize),
                                          sizeof(float)));
@@ -294,8 +339,9 @@ static void vec_backward_weight(const cpu_run *r, const cpu_tensors *t) {
   const conv_problem *p = r->p;
   const vec_geom v = vec_geom_for(p);
   const vec_ws s = vec_ws_for(p, r->op);
-  const int64_t chunks = p->n < VEC_WG_CHUNKS ? p->n : VEC_WG_CHUNKS;
-  const int64_t per = (p->n + chunks - 1) / chunks;
+  int64_t bands;
+  const int64_t chunks = vec_wg_chunks(p, &bands);
+  const int64_t per = bands > 1 ? 1 : (p->n + chunks - 1) / chunks;
   const int64_t tasks = chunks * p->groups;
   const size_t in_plane = (size_t)(p->h * p->w);
   const size_t out_plane = (size_t)(p->h_out * p->w_out);
@@ -303,8 +349,6 @@ static void vec_backward_weight(const cpu_run *r, const cpu_tensors *t) {
   const size_t gsize = (size_t)(v.cog * v.cig * v.taps);
   const size_t dwsize = gsize * (size_t)p->groups;
   float *parts = (float *)r->ws;
-  int64_t tofs[LC_VEC_MAX_TAPS];
-  vec_tap_offsets(&v, tofs);
 #pragma omp parallel num_threads(r->threads)
   {
     float *xb = vec_slice(r, &s, cpu_thread_id()) + s.wpk;
@@ -314,20 +358,33 @@ static void vec_backward_weight(const cpu_run *r, const cpu_tensors *t) {
       int64_t ch = task / p->groups, grp = task % p->groups;
       float *part = parts + (size_t)ch * dwsize + (size_t)grp * gsize;
       memset(part, 0, gsize * sizeof(float));
-      for (int64_t n = ch * per; n < (ch + 1) * per && n < p->n; n++) {
+      const int64_t n_end = bands > 1 ? ch / bands + 1 : (ch + 1) * per;
+      for (int64_t n = bands > 1 ? ch / bands : ch * per; n < n_end && n < p->n; n++) {
+        /* The image, or its band: a problem of its own (q, geometry vq),
+         * its input from row row0, its dy from row oh0. */
+        conv_problem q = *p;
+        int64_t oh0 = 0, row0 = 0;
+        if (bands > 1) q = vec_wg_band(p, ch % bands, bands, &oh0, &row0);
+        if (q.h <= 0) continue; /* rows reading only padding: dw gets 0 */
+        vec_geom vq = vec_geom_for(&q);
+        int64_t tofs[LC_VEC_MAX_TAPS]; /* its plane's rows per phase */
+        vec_tap_offsets(&vq, tofs);
+        const float *xn = t->x + (size_t)(n * p->c_in + grp * v.cig) * in_plane +
+                          (size_t)(row0 * p->w);
         for (int64_t ci = 0; ci < v.cig; ci++)
-          lc_plane_fill(p, t->x + (size_t)(n * p->c_in + grp * v.cig + ci) * in_plane,
-                        v.g, xb + (size_t)ci * lc_plane_floats(v.g));
+          lc_plane_fill(&q, xn + (size_t)ci * in_plane, vq.g,
+                        xb + (size_t)ci * lc_plane_floats(vq.g));
         for (int64_t c = 0; c < v.cog; c++) {
-          const float *src = t->dy + (size_t)(n * p->c_out + grp * v.cog + c) * out_plane;
-          float *dst = dyb + (size_t)c * (size_t)(p->h_out * ds);
-          for (int64_t oh = 0; oh < p->h_out; oh++) {
+          const float *src = t->dy + (size_t)(n * p->c_out + grp * v.cog + c) * out_plane +
+                             (size_t)(oh0 * p->w_out);
+          float *dst = dyb + (size_t)c * (size_t)(q.h_out * ds);
+          for (int64_t oh = 0; oh < q.h_out; oh++) {
             memcpy(dst + oh * ds, src + oh * p->w_out, (size_t)p->w_out * sizeof(float));
             for (int64_t k = p->w_out; k < ds; k++) dst[oh * ds + k] = 0.0f;
           }
         }
-        lc_kern->vec_wg_image(&v, xb, dyb, ds, tofs, part,
-                     dyb + (size_t)v.cog * (size_t)(p->h_out * ds));
+        lc_kern->vec_wg_image(&vq, xb, dyb, ds, tofs, part,
+                     dyb + (size_t)v.cog * (size_t)(q.h_out * ds));
       }
     }
     /* Sum the chunks in order, in double; write dw with flip applied. */
