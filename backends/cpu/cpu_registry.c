@@ -97,7 +97,18 @@ static int direct_dw_score(const conv_problem *p, conv_op op) {
  * at 5-25, the weight gradient at 5-10 against 8-16 (generic alike). */
 static int direct_vec_score(const conv_problem *p, conv_op op) {
   if (lc_kern->level < LC_ISA_AVX512) return 5;
-  if (few_channels(p, op)) return 250;
+  const int64_t cig = p->c_in / p->groups, cog = p->c_out / p->groups;
+  /* The weight gradient of a first layer (<= 4 input channels) with 32
+   * output channels or more is a GEMM deep enough for im2col_gemm: two
+   * threads, wall, best of 3 rounds (Xeon AVX-512), ms, direct_vec /
+   * im2col_gemm, 3 input channels: 64 out 7x7 s2 224 n=4 (r50_conv1_7x7)
+   * 5.1 / 4.5, 64 out 3x3 112 n=4 1.6 / 1.3, 64 out 11x11 s4 224 n=4 3.6 /
+   * 3.4, 32 out 3x3 s2 224 n=4 0.95 / 0.79, 32 out 3x3 s2 112 n=8 0.47 /
+   * 0.41; below 32 direct_vec stays ahead: 28 out (seed003_3x3) 0.54 /
+   * 0.62, 16 out (big_few_ch, one image in bands) 2.2 / 3.5, 7 out
+   * (seed001_5x5) 7.0 / 13.4. */
+  if (few_channels(p, op) && !(op == CONV_OP_BACKWARD_WEIGHT && cog >= 32))
+    return 250;
   /* 8 to 32 channels per group on both sides: im2col_gemm's products
    * are then at most 32 rows deep per group, too few for its panels, and
    * its columns are copied once per group and image. One thread, CPU time,
@@ -109,7 +120,6 @@ static int direct_vec_score(const conv_problem *p, conv_op op) {
    * direct_vec ran at 0.4-0.9 of the GEMM paths in every pass; with 2-3
    * channels on the side it computes (seed003_3x3's and big_few_ch's
    * backward data: blocks of 2 or 4 channels) at 0.5-0.7. */
-  const int64_t cig = p->c_in / p->groups, cog = p->c_out / p->groups;
   const int64_t lim = op == CONV_OP_BACKWARD_WEIGHT ? 16 : 32;
   if (cig >= 8 && cog >= 8 && cig <= lim && cog <= lim) return 250;
   return 50;
