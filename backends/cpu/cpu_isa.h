@@ -64,6 +64,8 @@ struct lc_plane;
   X(im2col_col2im, (const conv_problem *p, const cpu_maps *m,                 \
                     const float *restrict cols, int64_t k0, int64_t k1,       \
                     int64_t p0, int64_t p1, float *restrict dx, int64_t ld))  \
+  X(interleave2, (const float *restrict e, const float *restrict o,           \
+                  int64_t ne, int64_t no, float *restrict d))                 \
   /* kernels/direct_vec.c */                                                  \
   X(vec_fwd_task, (const vec_geom *v, const float *xb, const float *wpk,      \
                    const int64_t *tofs, const float *bias, float *out,        \

@@ -728,6 +728,23 @@ int main(int argc, char **argv) {
       nfixed++;
     }
   }
+  /* im2col_gemm's backward data by phases (AVX-512 level): stride 2 with
+   * an odd width (the horizontal phases 23 and 22 columns, interleaved by
+   * a vector step and a scalar tail), and stride 2 x 3 (one phase a task,
+   * scattered). */
+  if (nfixed > 0) {
+    conv_problem q = make(1, 32, 8, 1, 40, 45, 3, 2, 1, CONV_PAD_ZEROS);
+    if (finish(&q)) {
+      check_problem(&q, 1);
+      nfixed++;
+    }
+    q = make(1, 32, 8, 1, 40, 70, 3, 2, 1, CONV_PAD_ZEROS);
+    q.stride_w = 3;
+    if (finish(&q)) {
+      check_problem(&q, 1);
+      nfixed++;
+    }
+  }
   for (int op = 0; op < CPU_NUM_OPS; op++) {
     printf("%-10s", cpu_op_name((conv_op)op));
     int ai = 0;

@@ -87,6 +87,8 @@ typedef struct geometry {
    * of a phase per tile, channel chunks. */
   int phased;
   int64_t kmax, ta, tcols, nch;
+  int64_t hph; /* horizontal phases a task computes: 2 at stride_w 2 (their
+                * rows interleaved into dx), else 1 */
   size_t wpf;
 } geometry;
 
@@ -201,15 +203,18 @@ static void geometry_of(const conv_problem *p, conv_op op, geometry *g) {
         g->ta = max64(1, COL_BUDGET / (g->kmax * awmax));
         g->tcols = g->ta * awmax;
         /* Tasks: (image, phase, chunk of input channels), at least
-         * MIN_TASKS where chunks of >= 16 channels allow. */
+         * MIN_TASKS (counting phases) where chunks of >= 16 channels
+         * allow; at stride_w 2 a task takes both horizontal phases of its
+         * rows (not narrower chunks: their products would be shallower). */
+        g->hph = p->stride_w == 2 ? 2 : 1;
         const int64_t base = p->n * p->stride_h * p->stride_w;
         g->nch = min64(ceil_div(MIN_TASKS, base), max64(1, p->c_in / 16));
         g->mc = ceil_div(p->c_in, g->nch);
         g->nch = ceil_div(p->c_in, g->mc);
-        g->tasks = base * g->nch;
+        g->tasks = base / g->hph * g->nch;
         g->wpf = (size_t)(p->c_in * p->c_out * p->kh * p->kw);
-        g->slice = cpu_mul_size((size_t)(g->kmax + g->mc) * (size_t)g->tcols,
-                                sizeof(float));
+        g->slice = cpu_mul_size(
+            (size_t)(g->kmax + g->hph * g->mc) * (size_t)g->tcols, sizeof(float));
         g->partial = cpu_align_up(cpu_mul_size(g->wpf, sizeof(float)));
         break;
       }
@@ -554,62 +559,81 @@ static void im2col_bwd_data_phases(const cpu_run *r, const cpu_tensors *t,
       }
     }
     float *bl = cpu_ws_slice(r, g->slice, cpu_thread_id());
-    float *ct = bl + (size_t)(g->kmax * g->tcols);
+    float *ct0 = bl + (size_t)(g->kmax * g->tcols);
+    const int64_t nphw = sw / g->hph; /* tasks' phase columns */
 #pragma omp for schedule(dynamic, 1)
     for (int64_t task = 0; task < g->tasks; task++) {
-      const int64_t chunk = task % g->nch, ph = (task / g->nch) % nph;
-      const int64_t n = task / (g->nch * nph);
+      const int64_t chunk = task % g->nch, ph = (task / g->nch) % (sh * nphw);
+      const int64_t n = task / (g->nch * sh * nphw);
       const int64_t c0 = chunk * g->mc, c1 = min64(c0 + g->mc, p->c_in);
-      const int64_t rh = ph / sw, rw = ph % sw;
+      const int64_t rh = ph / nphw;
       phase_axis ah = phase_axis_of(rh, sh, p->pad_t, p->kh, p->h);
-      phase_axis aw = phase_axis_of(rw, sw, p->pad_l, p->kw, p->w);
-      const int64_t kd = p->c_out * ah.nj * aw.nj;
-      size_t off = 0;
-      for (int64_t q = 0; q < ph; q++) {
-        phase_axis qh = phase_axis_of(q / sw, sh, p->pad_t, p->kh, p->h);
-        phase_axis qw = phase_axis_of(q % sw, sw, p->pad_l, p->kw, p->w);
-        off += (size_t)(p->c_in * p->c_out * qh.nj * qw.nj);
-      }
       const float *dy = t->dy + (size_t)(n * p->c_out) * (size_t)(ho * wo);
       float *dx = t->dx + (size_t)(n * p->c_in) * (size_t)(p->h * p->w);
       for (int64_t a0 = 0; a0 < ah.ext; a0 += g->ta) {
         const int64_t a1 = min64(a0 + g->ta, ah.ext);
-        const int64_t np = (a1 - a0) * aw.ext;
-        if (np == 0) break;
-        if (kd > 0) {
-          /* bl[(co, j, l)][(a - a0) * aw.ext + b] = dy[co][a + q - j][b + q - l] */
+        /* Each horizontal phase rw of the task: its product into ct[i]
+         * (rows c - c0, columns (a - a0) * aw[i].ext + b). */
+        phase_axis aw[2];
+        float *ct[2];
+        for (int64_t i = 0; i < g->hph; i++) {
+          const int64_t rw = g->hph == 2 ? i : ph % nphw;
+          aw[i] = phase_axis_of(rw, sw, p->pad_l, p->kw, p->w);
+          ct[i] = ct0 + (size_t)(i * g->mc * g->tcols);
+          const int64_t np = (a1 - a0) * aw[i].ext;
+          if (np == 0) continue;
+          const int64_t kd = p->c_out * ah.nj * aw[i].nj;
+          if (kd == 0) {
+            memset(ct[i], 0, (size_t)((c1 - c0) * np) * sizeof(float));
+            continue;
+          }
+          size_t off = 0; /* the phase's packed weights */
+          for (int64_t q = 0; q < rh * sw + rw; q++) {
+            phase_axis qh = phase_axis_of(q / sw, sh, p->pad_t, p->kh, p->h);
+            phase_axis qw = phase_axis_of(q % sw, sw, p->pad_l, p->kw, p->w);
+            off += (size_t)(p->c_in * p->c_out * qh.nj * qw.nj);
+          }
+          /* bl[(co, j, l)][(a - a0) * ext + b] = dy[co][a + q - j][b + q - l] */
           for (int64_t co = 0; co < p->c_out; co++)
             for (int64_t j = 0; j < ah.nj; j++)
-              for (int64_t l = 0; l < aw.nj; l++) {
-                float *row = bl + (size_t)(((co * ah.nj + j) * aw.nj + l) * np);
-                const int64_t sh0 = aw.q - l; /* ow = b + sh0 */
-                const int64_t b0 = max64(0, -sh0), b1 = min64(aw.ext, wo - sh0);
+              for (int64_t l = 0; l < aw[i].nj; l++) {
+                float *row = bl + (size_t)(((co * ah.nj + j) * aw[i].nj + l) * np);
+                const int64_t ext = aw[i].ext;
+                const int64_t sh0 = aw[i].q - l; /* ow = b + sh0 */
+                const int64_t b0 = max64(0, -sh0), b1 = min64(ext, wo - sh0);
                 for (int64_t a = a0; a < a1; a++) {
-                  float *d = row + (a - a0) * aw.ext;
+                  float *d = row + (a - a0) * ext;
                   const int64_t oh = a + ah.q - j;
                   if (oh < 0 || oh >= ho || b1 <= b0) {
-                    memset(d, 0, (size_t)aw.ext * sizeof(float));
+                    memset(d, 0, (size_t)ext * sizeof(float));
                     continue;
                   }
                   const float *src = dy + (size_t)(co * ho + oh) * (size_t)wo;
                   if (b0 > 0) memset(d, 0, (size_t)b0 * sizeof(float));
                   memcpy(d + b0, src + b0 + sh0, (size_t)(b1 - b0) * sizeof(float));
-                  if (b1 < aw.ext)
-                    memset(d + b1, 0, (size_t)(aw.ext - b1) * sizeof(float));
+                  if (b1 < ext)
+                    memset(d + b1, 0, (size_t)(ext - b1) * sizeof(float));
                 }
               }
           cpu_sgemm(0, 0, c1 - c0, np, kd, 1.0f, wp + off + (size_t)(c0 * kd), kd,
-                    bl, np, 0.0f, ct, np);
-        } else {
-          memset(ct, 0, (size_t)((c1 - c0) * np) * sizeof(float));
+                    bl, np, 0.0f, ct[i], np);
         }
         for (int64_t c = c0; c < c1; c++) {
-          const float *src = ct + (size_t)((c - c0) * np);
           float *plane = dx + (size_t)c * (size_t)(p->h * p->w);
           for (int64_t a = a0; a < a1; a++) {
-            float *d = plane + (size_t)((sh * a + rh) * p->w + rw);
-            const float *sr = src + (a - a0) * aw.ext;
-            for (int64_t b = 0; b < aw.ext; b++) d[b * sw] = sr[b];
+            const float *s0 = ct[0] + (size_t)((c - c0) * (a1 - a0) * aw[0].ext) +
+                              (size_t)((a - a0) * aw[0].ext);
+            if (g->hph == 2) {
+              /* Both phases of the row: its w floats in order. */
+              const float *s1 = ct[1] + (size_t)((c - c0) * (a1 - a0) * aw[1].ext) +
+                                (size_t)((a - a0) * aw[1].ext);
+              lc_kern->interleave2(s0, s1, aw[0].ext, aw[1].ext,
+                                   plane + (size_t)((sh * a + rh) * p->w));
+            } else {
+              const int64_t rw = ph % nphw;
+              float *d = plane + (size_t)((sh * a + rh) * p->w + rw);
+              for (int64_t b = 0; b < aw[0].ext; b++) d[b * sw] = s0[b];
+            }
           }
         }
       }

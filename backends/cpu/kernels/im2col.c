@@ -80,6 +80,33 @@ LC_ISA_DISPATCH(im2col_lower,
                   int64_t p1, float *restrict cols, int64_t ld),
                 (p, m, x, k0, k1, p0, p1, cols, ld), lower_body)
 
+/* d[2 b] = e[b] for b < ne, d[2 b + 1] = o[b] for b < no (ne - no is 0
+ * or 1): a row of the input gradient from its two horizontal phases
+ * (stride 2), 32 floats a step through two shuffles. */
+static inline LC_INLINE void interleave2_body(const float *restrict e,
+                                              const float *restrict o,
+                                              int64_t ne, int64_t no,
+                                              float *restrict d) {
+  int64_t b = 0;
+  for (; b + LC_VL <= no; b += LC_VL) {
+    const vf ev = vload(e + b), od = vload(o + b);
+    vstore(d + 2 * b, __builtin_shufflevector(ev, od, 0, 16, 1, 17, 2, 18, 3,
+                                              19, 4, 20, 5, 21, 6, 22, 7, 23));
+    vstore(d + 2 * b + LC_VL,
+           __builtin_shufflevector(ev, od, 8, 24, 9, 25, 10, 26, 11, 27, 12,
+                                   28, 13, 29, 14, 30, 15, 31));
+  }
+  for (; b < ne; b++) {
+    d[2 * b] = e[b];
+    if (b < no) d[2 * b + 1] = o[b];
+  }
+}
+
+LC_ISA_DISPATCH(interleave2,
+                (const float *restrict e, const float *restrict o, int64_t ne,
+                 int64_t no, float *restrict d),
+                (e, o, ne, no, d), interleave2_body)
+
 /* The transpose of im2col_lower(): adds cols[(k - k0) * ld + q - p0] into the input element
  * it came from (through the padding map, so borders of reflect / replicate /
  * circular / symmetric padding add into their source). Rows and positions in
