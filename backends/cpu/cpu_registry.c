@@ -173,8 +173,12 @@ static int winograd_f2x2_score(const conv_problem *p, conv_op op) {
    * plane) 6.9 / 8.9 and 8.2 / 8.6; 384 at 10x10 n = 4 (100 tiles) 3.8 /
    * 4.6 and 4.1 / 6.4; 256 at 14x14 n = 2 (98) 1.7 / 2.2 and 1.9 / 2.7;
    * 512 at 7x7 n = 2 (32 tiles, not chosen) 2.5 / 2.5 and 2.7 / 3.0.
-   * Measured at the AVX-512 level only. */
-  if (lc_kern->level < LC_ISA_AVX512) return 10;
+   * At the AVX2 and generic levels (the GEMMs then the BLAS's, about a
+   * quarter as fast here) the same holds, best of 2 rounds, AVX2 / generic
+   * forward: 7x7 n = 8 22.6 / 31.1 and 22.9 / 30.5, 10x10 11.1 / 17.4 and
+   * 10.7 / 17.2, 14x14 4.7 / 7.7 and 4.7 / 7.6; backward data 24.5 / 33.0
+   * and 23.6 / 33.1, 11.0 / 17.6 and 11.2 / 17.9, 4.9 / 7.5 and 4.8 / 7.5;
+   * 7x7 n = 2 (not chosen) 8.1 / 8.1 and 8.3 / 8.0. */
   const int bd = op == CONV_OP_BACKWARD_DATA;
   if (op != CONV_OP_FORWARD && !bd) return 10;
   const int64_t ho = bd ? p->h : p->h_out, wo = bd ? p->w : p->w_out;
