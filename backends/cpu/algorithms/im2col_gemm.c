@@ -43,9 +43,10 @@
 /* bwd_weight: positions per step at most, and floats of a task's
  * transposed product (rows x output channels) at most. */
 #define WG_TILE 256
-/* forward, batched: columns of a multiplication at most (images side by
- * side), and floats of the shared column buffer at most. */
-#define BATCH_COLS 512
+/* forward and backward data, batched: columns of a multiplication at most
+ * (images side by side; as many images as fit both), and floats of the
+ * shared column buffer at most. */
+#define BATCH_COLS 1024
 #define BATCH_BUDGET ((int64_t)2 * 1024 * 1024)
 #define BATCH_LOWER_ROWS 256
 #define WG_CT_BUDGET ((int64_t)128 * 1024)
@@ -151,9 +152,8 @@ static void geometry_of(const conv_problem *p, conv_op op, geometry *g) {
   const int64_t images_groups = p->n * p->groups;
   switch (op) {
     case CONV_OP_FORWARD:
-      g->ib = min64(p->n, max64(1, BATCH_COLS / g->p));
-      g->batched = !g->pointwise && p->groups == 1 && g->ib >= 2 &&
-                   g->k * g->ib * g->p <= BATCH_BUDGET;
+      g->ib = min64(p->n, min64(BATCH_COLS / g->p, BATCH_BUDGET / (g->k * g->p)));
+      g->batched = !g->pointwise && p->groups == 1 && g->ib >= 2;
       if (g->batched) {
         g->ngrp = ceil_div(p->n, g->ib);
         g->ib = ceil_div(p->n, g->ngrp);
@@ -236,9 +236,9 @@ static void geometry_of(const conv_problem *p, conv_op op, geometry *g) {
       /* Small images with the packed GEMM: dy of ib images gathered side
        * by side (the forward's batching, geometry.batched), so a product
        * has up to BATCH_COLS columns instead of one image's few. */
-      g->ib = min64(p->n, max64(1, BATCH_COLS / g->p));
-      g->batched = g->packed && p->groups == 1 && g->ib >= 2 &&
-                   g->cout_g * g->ib * g->p <= BATCH_BUDGET;
+      g->ib = min64(p->n,
+                    min64(BATCH_COLS / g->p, BATCH_BUDGET / (g->cout_g * g->p)));
+      g->batched = g->packed && p->groups == 1 && g->ib >= 2;
       if (g->batched) {
         g->ngrp = ceil_div(p->n, g->ib);
         g->ib = ceil_div(p->n, g->ngrp);
