@@ -643,6 +643,11 @@ int main(int argc, char **argv) {
        * dilation 2 (four phases) with asymmetric zero pads, flipped. */
       make(2, 250, 20, 1, 40, 38, 3, 1, 1, CONV_PAD_REFLECT),
       make(2, 33, 35, 1, 41, 45, 3, 1, 2, CONV_PAD_ZEROS),
+      /* direct_vec's weight gradient in blocks of 7 channels by 3 taps (6 or
+       * 7 output channels): 7 channels, 5x5 (25 taps: the last block one
+       * tap); 6 channels (one repeated), 3x3 stride 2, reflect padding. */
+      make(2, 3, 7, 1, 20, 23, 5, 1, 2, CONV_PAD_ZEROS),
+      make(3, 2, 6, 1, 17, 19, 3, 2, 1, CONV_PAD_REFLECT),
       /* im2col_gemm's backward data by phases (AVX-512 level, stride > 1,
        * >= 32 input channels, >= 256 positions a phase): stride 2 with
        * odd extents and channel chunks; stride 3 with a 4x5 kernel,

@@ -316,10 +316,15 @@ static void vec_backward_data(const cpu_run *r, const cpu_tensors *t) {
 
 /* ----------------------------------------------------- backward weight */
 
+/* The weight gradient's block of channels (cb) x taps (nt): the choice
+ * vec_wg_image makes (kernels/direct_vec.c). */
 static void vec_wg_pick(const vec_geom *v, int *cb, int *nt) {
-  if (v->cog >= 6) {
+  if (v->cog >= 8) {
     *cb = 8;
     *nt = 2;
+  } else if (v->cog >= 6) {
+    *cb = 7;
+    *nt = 3;
   } else {
     *cb = 4;
     *nt = 5;

@@ -251,8 +251,17 @@ static inline LC_INLINE void vec_wg_image_body(const vec_geom *v,
                                                const int64_t *tofs,
                                                float *part, float *va,
                                                const int PIN) {
-  if (v->cog >= 6)
+  /* Blocks of output channels x taps (algorithms/direct_vec.c's
+   * vec_wg_pick sizes va for the same choice): 8 x 2 from 8 channels; 6
+   * or 7 channels take 7 x 3 (21 accumulators, 7 pinned dy, 3 x vectors:
+   * 31 of AVX-512's 32 registers; a load per 2.1 FMAs against 8 x 2's
+   * 1.6, and no eighth channel computed for nothing): seed001_5x5's
+   * weight gradient (7 channels), two threads, 3 alternating runs, 7.1-7.5
+   * -> 5.3-6.2 ms. */
+  if (v->cog >= 8)
     vec_wg_image_cn(v, xb, dyb, ds, tofs, part, va, 8, 2, PIN);
+  else if (v->cog >= 6)
+    vec_wg_image_cn(v, xb, dyb, ds, tofs, part, va, 7, 3, PIN);
   else
     vec_wg_image_cn(v, xb, dyb, ds, tofs, part, va, 4, 5, PIN);
 }
