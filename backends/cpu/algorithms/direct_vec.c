@@ -164,22 +164,38 @@ static void vec_tap_offsets(const vec_geom *v, int64_t *tofs) {
 
 /* ------------------------------------------------------ workspace */
 
-/* The backward-data problem: dy as input, padded by the full kernel
- * extent, stride 1, zero padding, c_in and c_out swapped; its output is the
- * gradient of the padded input. */
+/* Backward data straight into dx: with zero padding no wider than the
+ * kernel's extent, the gradient of the padded input's border is dropped,
+ * so only dx's own h x w positions are computed (dy padded by extent -
+ * pad a side). Else the whole padded-input gradient is computed and
+ * folded back through the padding mode. */
+static int vec_bwd_direct(const conv_problem *p) {
+  const int64_t eh = (p->kh - 1) * p->dil_h, ew = (p->kw - 1) * p->dil_w;
+  return p->padding_mode == CONV_PAD_ZEROS && p->pad_t <= eh &&
+         p->pad_b <= eh && p->pad_l <= ew && p->pad_r <= ew;
+}
+
+/* The backward-data problem: dy as input, stride 1, zero padding, c_in
+ * and c_out swapped, the weight transposed and rotated; its output is dx
+ * (vec_bwd_direct: dy padded by extent - pad a side) or the gradient of
+ * the padded input (dy padded by the full kernel extent). */
 static conv_problem vec_bwd_problem(const conv_problem *p) {
   conv_problem q = *p;
+  const int64_t eh = (p->kh - 1) * p->dil_h, ew = (p->kw - 1) * p->dil_w;
+  const int direct = vec_bwd_direct(p);
   q.c_in = p->c_out;
   q.c_out = p->c_in;
   q.h = p->h_out;
   q.w = p->w_out;
-  q.pad_t = q.pad_b = (p->kh - 1) * p->dil_h;
-  q.pad_l = q.pad_r = (p->kw - 1) * p->dil_w;
+  q.pad_t = direct ? eh - p->pad_t : eh;
+  q.pad_b = direct ? eh - p->pad_b : eh;
+  q.pad_l = direct ? ew - p->pad_l : ew;
+  q.pad_r = direct ? ew - p->pad_r : ew;
   q.padding_mode = CONV_PAD_ZEROS;
   q.flip_kernel = 0;
   q.has_bias = 0;
-  q.h_out = p->h_out + (p->kh - 1) * p->dil_h;
-  q.w_out = p->w_out + (p->kw - 1) * p->dil_w;
+  q.h_out = direct ? p->h : p->h_out + eh;
+  q.w_out = direct ? p->w : p->w_out + ew;
   return q;
 }
 
@@ -200,8 +216,9 @@ static vec_ws vec_ws_for(const conv_problem *p, conv_op op) {
     s.wpk = (size_t)(v.nblk * v.cb * v.cig * v.taps);
     s.xbuf = cpu_mul_size((size_t)v.cig, lc_plane_floats(v.g));
     /* the padded-input gradient, cig_fwd planes of hp x wp */
-    s.obuf = cpu_mul_size((size_t)(v.nblk * v.cb),
-                          (size_t)(q.h_out * q.w_out));
+    if (!vec_bwd_direct(p))
+      s.obuf = cpu_mul_size((size_t)(v.nblk * v.cb),
+                            (size_t)(q.h_out * q.w_out));
   } else {
     vec_geom v = vec_geom_for(p);
     s.wpk = (size_t)(v.nblk * v.cb * v.cig * v.taps);
@@ -281,6 +298,7 @@ static void vec_backward_data(const cpu_run *r, const cpu_tensors *t) {
   const size_t in_plane = (size_t)(p->h * p->w);
   const size_t dy_plane = (size_t)(p->h_out * p->w_out);
   const size_t g_plane = (size_t)(q.h_out * q.w_out);
+  const int direct = vec_bwd_direct(p);
   /* The padded-input gradient as a plane layout for lc_plane_fold: one
    * phase, rows hp, row length w_out of q (= wp). */
   lc_plane og;
@@ -305,6 +323,12 @@ static void vec_backward_data(const cpu_run *r, const cpu_tensors *t) {
       for (int64_t c = 0; c < v.cig; c++)
         lc_plane_fill(&q, t->dy + (size_t)(n * p->c_out + grp * v.cig + c) * dy_plane,
                       v.g, xb + (size_t)c * lc_plane_floats(v.g));
+      float *dxg = t->dx + (size_t)(n * p->c_in + grp * v.cog) * in_plane;
+      if (direct) {
+        lc_kern->vec_fwd_task(&v, xb, wpk, tofs, NULL, dxg, in_plane, p->w,
+                              p->h, p->w);
+        continue;
+      }
       lc_kern->vec_fwd_task(&v, xb, wpk, tofs, NULL, ob, g_plane, q.w_out, q.h_out,
                    q.w_out);
       for (int64_t c = 0; c < v.cog; c++)
