@@ -268,9 +268,11 @@ static void vec_forward(const cpu_run *r, const cpu_tensors *t) {
     float *wpk = vec_slice(r, &s, cpu_thread_id());
     float *xb = wpk + s.wpk;
     int64_t last_g = -1;
-#pragma omp for schedule(dynamic, 1)
+    /* Tasks group by group, a contiguous run of them a thread, so that a
+     * thread packs each of its groups' weights once. */
+#pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; task++) {
-      int64_t n = task / p->groups, grp = task % p->groups;
+      int64_t grp = task / p->n, n = task % p->n;
       if (grp != last_g) {
         vec_pack(&v, t->w, grp, 0, p, wpk);
         last_g = grp;
@@ -313,9 +315,11 @@ static void vec_backward_data(const cpu_run *r, const cpu_tensors *t) {
     float *xb = wpk + s.wpk;
     float *ob = xb + s.xbuf;
     int64_t last_g = -1;
-#pragma omp for schedule(dynamic, 1)
+    /* Tasks group by group, a contiguous run of them a thread, so that a
+     * thread packs each of its groups' weights once. */
+#pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; task++) {
-      int64_t n = task / p->groups, grp = task % p->groups;
+      int64_t grp = task / p->n, n = task % p->n;
       if (grp != last_g) {
         vec_pack(&v, t->w, grp, 1, p, wpk);
         last_g = grp;
