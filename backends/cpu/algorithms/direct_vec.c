@@ -49,9 +49,10 @@ static int64_t vec_wg_chunks(const conv_problem *p, int64_t *bands) {
 }
 
 /* Band b of nb of an image's output rows as a problem of one image: its
- * rows of dy, the input rows they read (*row0 the first), zero padding
- * where those lie outside the plane. */
-static conv_problem vec_wg_band(const conv_problem *p, int64_t b, int64_t nb,
+ * output rows (*oh0 the first; of dy for the weight gradient), the input
+ * rows they read (*row0 the first), zero padding where those lie outside
+ * the plane. */
+static conv_problem vec_band(const conv_problem *p, int64_t b, int64_t nb,
                                 int64_t *oh0, int64_t *row0) {
   conv_problem q = *p;
   q.n = 1;
@@ -254,15 +255,26 @@ static float *vec_slice(const cpu_run *r, const vec_ws *s, int t) {
 
 /* ------------------------------------------------------------ forward */
 
+/* The forward's bands of output rows per image: with fewer than
+ * VEC_WG_BAND_CHUNKS (image, group) tasks and zero padding, as many as
+ * make that many tasks where each band keeps VEC_WG_BAND_ROWS rows (one
+ * large image then still gives every thread work), else 1. */
+static int64_t vec_fwd_bands(const conv_problem *p) {
+  const int64_t base = p->n * p->groups;
+  if (base >= VEC_WG_BAND_CHUNKS || p->padding_mode != CONV_PAD_ZEROS) return 1;
+  int64_t b = (VEC_WG_BAND_CHUNKS + base - 1) / base;
+  if (b > p->h_out / VEC_WG_BAND_ROWS) b = p->h_out / VEC_WG_BAND_ROWS;
+  return b > 1 ? b : 1;
+}
+
 static void vec_forward(const cpu_run *r, const cpu_tensors *t) {
   const conv_problem *p = r->p;
   const vec_geom v = vec_geom_for(p);
   const vec_ws s = vec_ws_for(p, r->op);
-  const int64_t tasks = p->n * p->groups;
+  const int64_t bands = vec_fwd_bands(p);
+  const int64_t tasks = p->groups * p->n * bands;
   const size_t in_plane = (size_t)(p->h * p->w);
   const size_t out_plane = (size_t)(p->h_out * p->w_out);
-  int64_t tofs[LC_VEC_MAX_TAPS];
-  vec_tap_offsets(&v, tofs);
 #pragma omp parallel num_threads(r->threads)
   {
     float *wpk = vec_slice(r, &s, cpu_thread_id());
@@ -272,24 +284,38 @@ static void vec_forward(const cpu_run *r, const cpu_tensors *t) {
      * thread packs each of its groups' weights once. */
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; task++) {
-      int64_t grp = task / p->n, n = task % p->n;
+      const int64_t grp = task / (p->n * bands), n = task / bands % p->n;
       if (grp != last_g) {
         vec_pack(&v, t->w, grp, 0, p, wpk);
         last_g = grp;
       }
-      for (int64_t ci = 0; ci < v.cig; ci++)
-        lc_plane_fill(p, t->x + (size_t)(n * p->c_in + grp * v.cig + ci) * in_plane,
-                      v.g, xb + (size_t)ci * lc_plane_floats(v.g));
-      lc_kern->vec_fwd_task(&v, xb, wpk, tofs, t->b ? t->b + grp * v.cog : NULL,
-                   t->y + (size_t)(n * p->c_out + grp * v.cog) * out_plane,
-                   out_plane, p->w_out, p->h_out, p->w_out);
-      cpu_activate_tile(p, t->y + (size_t)(n * p->c_out + grp * v.cog) * out_plane,
-                        1, 0, (int64_t)out_plane * v.cog, 1);
+      /* The image, or its band: a problem of its own (q, geometry vq),
+       * its input from row row0, its output from row oh0. */
+      conv_problem q = *p;
+      int64_t oh0 = 0, row0 = 0;
+      if (bands > 1) q = vec_band(p, task % bands, bands, &oh0, &row0);
+      const vec_geom vq = vec_geom_for(&q);
+      int64_t tofs[LC_VEC_MAX_TAPS];
+      vec_tap_offsets(&vq, tofs);
+      float *y = t->y + (size_t)(n * p->c_out + grp * v.cog) * out_plane +
+                 (size_t)(oh0 * p->w_out);
+      if (q.h <= 0) {
+        /* Rows reading only padding: bias (and activation) alone. */
+        for (int64_t c = 0; c < v.cog; c++)
+          for (int64_t i = 0; i < q.h_out * p->w_out; i++)
+            y[(size_t)c * out_plane + (size_t)i] = t->b ? t->b[grp * v.cog + c] : 0.0f;
+      } else {
+        for (int64_t ci = 0; ci < v.cig; ci++)
+          lc_plane_fill(&q, t->x + (size_t)(n * p->c_in + grp * v.cig + ci) * in_plane +
+                                (size_t)(row0 * p->w),
+                        vq.g, xb + (size_t)ci * lc_plane_floats(vq.g));
+        lc_kern->vec_fwd_task(&vq, xb, wpk, tofs, t->b ? t->b + grp * v.cog : NULL,
+                              y, out_plane, p->w_out, q.h_out, p->w_out);
+      }
+      cpu_activate_tile(p, y, v.cog, (int64_t)out_plane, q.h_out * p->w_out, 1);
     }
   }
 }
-
-/* ------------------------------------------------------- backward data */
 
 static void vec_backward_data(const cpu_run *r, const cpu_tensors *t) {
   const conv_problem *p = r->p;
@@ -397,7 +423,7 @@ static void vec_backward_weight(const cpu_run *r, const cpu_tensors *t) {
          * its input from row row0, its dy from row oh0. */
         conv_problem q = *p;
         int64_t oh0 = 0, row0 = 0;
-        if (bands > 1) q = vec_wg_band(p, ch % bands, bands, &oh0, &row0);
+        if (bands > 1) q = vec_band(p, ch % bands, bands, &oh0, &row0);
         if (q.h <= 0) continue; /* rows reading only padding: dw gets 0 */
         vec_geom vq = vec_geom_for(&q);
         int64_t tofs[LC_VEC_MAX_TAPS]; /* its plane's rows per phase */
